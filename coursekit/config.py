@@ -1,0 +1,269 @@
+"""Course-wide settings: quick mode, seeds, where data lives, the environment report.
+
+Everything here reads environment variables at call time, so a notebook (or a test) can change
+a variable and the next call sees it. Importing this module imports neither TensorFlow nor Keras.
+
+Environment variables
+---------------------
+``COURSEKIT_QUICK``   ``1``/``true`` runs every lesson on a small subset with few epochs.
+``COURSEKIT_DATA``    folder for datasets and cached features (default ``~/coursekit_data``).
+``COURSEKIT_MIRROR``  folders or ``file://``/``http://`` URLs holding the course files, separated
+                      by ``os.pathsep`` (``:`` on Linux/macOS); see :mod:`coursekit.datasets`.
+``COURSEKIT_LECTURE`` ``1``/``true`` turns on projector-friendly figures (see ``lecture_mode``).
+``KERAS_HOME``        Keras' own cache (default ``~/.keras``); ``prefetch()`` fills it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import random
+import re
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+#: The repository the Colab badges and install cells point at: the one place to change it.
+REPOSITORY = "coursekit-org/image-classification-course"
+#: The git ref (branch or tag) that Colab installs ``coursekit`` from.
+REPOSITORY_REF = "main"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def _flag(name: str) -> bool:
+    """Read a yes/no environment variable; raise ValueError for anything else."""
+    value = os.environ.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{name}={os.environ[name]!r} is not understood: use 1/true or 0/false.")
+
+
+def quick_mode() -> bool:
+    """Return True when ``COURSEKIT_QUICK`` asks for quick mode (small data, few epochs).
+
+    Example:
+        >>> os.environ["COURSEKIT_QUICK"] = "1"
+        >>> quick_mode()
+        True
+    """
+    return _flag("COURSEKIT_QUICK")
+
+
+def data_dir() -> Path:
+    """Return the folder where datasets and cached features are kept (created if missing).
+
+    ``COURSEKIT_DATA`` overrides the default ``~/coursekit_data``.
+
+    Example:
+        >>> data_dir()                       # doctest: +SKIP
+        PosixPath('/home/ada/coursekit_data')
+    """
+    folder = Path(os.environ.get("COURSEKIT_DATA") or Path.home() / "coursekit_data").expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def keras_home() -> Path:
+    """Return Keras' cache folder the way Keras finds it: ``KERAS_HOME`` or ``~/.keras``.
+
+    Like Keras, falls back to ``/tmp/.keras`` when the folder cannot be written.
+    Keras reads ``KERAS_HOME`` once, when it is first imported: set it before that.
+    """
+    home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return Path("/tmp/.keras")
+    return home if os.access(home, os.W_OK) else Path("/tmp/.keras")
+
+
+def in_colab() -> bool:
+    """Return True when running inside Google Colab."""
+    return "google.colab" in sys.modules
+
+
+def seed_everything(seed: int = 42) -> None:
+    """Seed Python's ``random``, NumPy and Keras/TensorFlow in one call.
+
+    This makes weight initialisation, shuffling and augmentation repeatable on one machine
+    (GPU kernels may still differ in the last digits).
+
+    Example:
+        >>> seed_everything(0)
+    """
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed)
+    keras = import_keras()
+    keras.utils.set_random_seed(seed)  # seeds Python, NumPy and the backend (TensorFlow)
+
+
+@contextlib.contextmanager
+def _silence_stderr_fd() -> Iterator[None]:
+    """Redirect file descriptor 2 to /dev/null for the duration (TensorFlow's C++ start-up noise)."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no real fd 2 (some embedded consoles)
+        yield
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def import_keras():
+    """Import TensorFlow and Keras quietly and return the ``keras`` module.
+
+    TensorFlow prints a dozen C++ start-up lines (oneDNN, CPU features, CUDA probing) that
+    ``TF_CPP_MIN_LOG_LEVEL`` cannot silence; they would land in every notebook as red stderr.
+    This imports TensorFlow once with stderr muted, then returns ``keras``.
+
+    Example:
+        >>> keras = import_keras()
+        >>> keras.__version__.startswith("3.")
+        True
+    """
+    if "tensorflow" not in sys.modules:
+        with _silence_stderr_fd():
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # the CUDA probe prints here on GPU builds
+    import keras
+
+    return keras
+
+
+def gpu_names() -> list[str]:
+    """Return the names of the GPUs TensorFlow can use (empty list on a CPU-only machine)."""
+    import_keras()
+    import tensorflow as tf
+
+    return [device.name for device in tf.config.list_physical_devices("GPU")]
+
+
+def mirrors() -> list[str]:
+    """Return the entries of ``COURSEKIT_MIRROR`` (folders or URLs), in order.
+
+    Entries are separated by ``os.pathsep``. On Linux/macOS that is ``:``, which URLs also
+    contain, so a ``:`` followed by ``//`` (the scheme) or by a port number is not a separator.
+
+    Example:
+        >>> os.environ["COURSEKIT_MIRROR"] = "/srv/course:http://10.0.0.5:8000/files"
+        >>> mirrors()
+        ['/srv/course', 'http://10.0.0.5:8000/files']
+    """
+    raw = os.environ.get("COURSEKIT_MIRROR", "")
+    if os.pathsep == ":":
+        entries = re.split(r":(?!//)(?!\d+(?:/|:|$))", raw)
+    else:
+        entries = raw.split(os.pathsep)
+    return [entry.strip() for entry in entries if entry.strip()]
+
+
+def environment_report(display: bool = True) -> dict[str, str]:
+    """Return (and, by default, print) what this course is running on.
+
+    Keys: Python, TensorFlow, Keras, NumPy, ipywidgets, CPU, GPU, mode, data folder,
+    Keras cache, mirror, Colab.
+
+    Example:
+        >>> report = environment_report(display=False)
+        >>> report["mode"] in {"quick", "full"}
+        True
+    """
+    keras = import_keras()
+    import tensorflow as tf
+
+    try:
+        import ipywidgets
+
+        widgets_version = ipywidgets.__version__
+    except ImportError:  # pragma: no cover - ipywidgets is a dependency
+        widgets_version = "not installed"
+    gpus = gpu_names()
+    report = {
+        "Python": platform.python_version(),
+        "TensorFlow": tf.__version__,
+        "Keras": keras.__version__,
+        "NumPy": np.__version__,
+        "ipywidgets": widgets_version,
+        "CPU": f"{platform.machine()}, {os.cpu_count()} cores",
+        "GPU": ", ".join(gpus) if gpus else "none (training runs on the CPU)",
+        "mode": "quick" if quick_mode() else "full",
+        "data folder": str(data_dir()),
+        "Keras cache": str(keras_home()),
+        "mirror": os.pathsep.join(mirrors()) or "none (downloads from the internet)",
+        "Colab": "yes" if in_colab() else "no",
+    }
+    if display:
+        width = max(len(key) for key in report)
+        for key, value in report.items():
+            print(f"{key:<{width}}  {value}")
+    return report
+
+
+def lecture_mode(on: bool = True) -> None:
+    """Make figures and widgets projector-friendly (big fonts, wide figures), or undo it.
+
+    Also switched on by ``COURSEKIT_LECTURE=1`` through ``start_lesson()``. This is the one
+    helper that changes global matplotlib settings, and only when you call it.
+
+    Example:
+        >>> lecture_mode()          # before the first plot of the lecture
+        >>> lecture_mode(False)     # back to the defaults
+    """
+    import matplotlib
+
+    if not on:
+        matplotlib.rcParams.update(matplotlib.rcParamsDefault)
+        os.environ.pop("COURSEKIT_LECTURE", None)
+        return
+    os.environ["COURSEKIT_LECTURE"] = "1"  # widgets read this to size their controls
+    matplotlib.rcParams.update({
+        "figure.figsize": (12, 7),
+        "figure.dpi": 100,
+        "font.size": 16,
+        "axes.titlesize": 20,
+        "axes.labelsize": 18,
+        "xtick.labelsize": 14,
+        "ytick.labelsize": 14,
+        "legend.fontsize": 14,
+        "lines.linewidth": 2.5,
+        "image.cmap": "viridis",
+    })
+
+
+def lecture_on() -> bool:
+    """Return True when lecture mode is on (``COURSEKIT_LECTURE``)."""
+    return _flag("COURSEKIT_LECTURE")
+
+
+def start_lesson() -> None:
+    """Print the mode this lesson runs in, warn on Colab without a GPU, apply lecture mode.
+
+    Called by the mode-switch cell at the top of every lesson.
+    """
+    import_keras()  # load TensorFlow now, quietly, so later `import keras` cells print no noise
+    if quick_mode():
+        print("Quick mode: small subset of the data, few epochs. Numbers will be rough.")
+    else:
+        print("Full mode: the whole dataset and the real number of epochs.")
+    if in_colab() and not gpu_names():
+        print("No GPU found. On Colab choose Runtime > Change runtime type > T4 GPU, "
+              "then run the notebook again; on a CPU training takes much longer.")
+    if lecture_on():
+        lecture_mode(True)
+        print("Lecture mode: large figures and fonts.")
