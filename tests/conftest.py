@@ -1,0 +1,40 @@
+"""Shared fixtures: an isolated data folder and Keras cache, the CI mirror, tiny archives."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from coursekit import config
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def mirror_folders() -> list[str]:
+    """The course mirror folders that exist beside the project (../shared in CI)."""
+    from_env = [entry for entry in config.mirrors() if Path(entry).is_dir()]
+    found = [str(SHARED / name) for name in ("datasets", "weights") if (SHARED / name).is_dir()]
+    return list(dict.fromkeys(from_env + found))
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """Empty data folder and Keras cache, no mirror, full mode: nothing leaks between tests."""
+    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.delenv("COURSEKIT_MIRROR", raising=False)
+    monkeypatch.delenv("COURSEKIT_QUICK", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def course_mirror(monkeypatch):
+    """Point COURSEKIT_MIRROR at the real course files, or skip when they are not here."""
+    folders = mirror_folders()
+    if not folders:
+        pytest.skip("the course mirror (../shared/datasets) is not present")
+    monkeypatch.setenv("COURSEKIT_MIRROR", os.pathsep.join(folders))
+    return folders

@@ -1,0 +1,378 @@
+"""coursekit.datasets: mirror, download, verification, safe extraction, offline errors.
+
+Small archives are built here from real JPEG bytes of the course dataset when the mirror is
+present, else from images Pillow writes; they are served over a file:// mirror, a folder and an
+HTTP server on 127.0.0.1 that the tests start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import os
+import socket
+import stat
+import tarfile
+import threading
+import zipfile
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from coursekit import config, datasets
+
+# ------------------------------------------------------------------ building test archives
+
+
+def _jpeg_bytes(seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def _tiny_files() -> dict[str, bytes]:
+    files = {}
+    for split, count in (("train", 3), ("validation", 2)):
+        for label in ("cats", "dogs"):
+            for index in range(count):
+                files[f"tiny/{split}/{label}/{label[:-1]}.{index}.jpg"] = _jpeg_bytes(len(files))
+    return files
+
+
+def _zip(path: Path, files: dict[str, bytes], extra=()) -> Path:
+    with zipfile.ZipFile(path, "w") as zipped:
+        for name, data in files.items():
+            zipped.writestr(name, data)
+        for info, data in extra:
+            zipped.writestr(info, data)
+    return path
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    """Register a 'tiny' dataset (10 JPEGs) whose archive is in tmp_path/mirror."""
+    files = _tiny_files()
+    digest = tmp_path / "tiny.sha256"
+    digest.write_text("".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n"
+                              for name, data in sorted(files.items())))
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    _zip(mirror / "tiny.zip", files)
+    entry = datasets.Dataset(
+        name="tiny", url="http://127.0.0.1:9/tiny.zip", archive="tiny.zip", size="3 KB",
+        digest=str(digest), license="test data", citation="", splits=("train", "validation"),
+        classes=("cats", "dogs"), quick_per_class={"train": 2, "validation": 1})
+    monkeypatch.setitem(datasets.DATASETS, "tiny", entry)
+    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.delenv("COURSEKIT_MIRROR", raising=False)
+    monkeypatch.delenv("COURSEKIT_QUICK", raising=False)
+    return {"files": files, "mirror": mirror, "entry": entry, "tmp": tmp_path}
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    truncate = False
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def copyfile(self, source, outputfile):
+        if self.truncate:  # send half of the body after announcing the full length
+            data = source.read()
+            outputfile.write(data[: len(data) // 2])
+            return
+        super().copyfile(source, outputfile)
+
+
+@pytest.fixture
+def http_server():
+    """Start an HTTP server on 127.0.0.1 serving a folder; yields a function(folder, truncate)."""
+    servers = []
+
+    def start(folder: Path, truncate: bool = False) -> str:
+        handler = type("Handler", (_Handler,), {"truncate": truncate})
+        server = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), partial(handler, directory=str(folder)))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def _leftovers(data_dir: Path) -> list[str]:
+    """Files that must never stay in the cache: partial downloads and temporary folders."""
+    if not data_dir.exists():
+        return []
+    return sorted(str(p.relative_to(data_dir)) for p in data_dir.rglob("*")
+                  if p.name.endswith(".part") or p.name.startswith(".tiny-"))
+
+
+# ------------------------------------------------------------------ happy paths
+
+
+def test_load_from_mirror_folder_verifies_and_caches(tiny, monkeypatch):
+    monkeypatch.setenv("COURSEKIT_MIRROR", str(tiny["mirror"]))
+    root = datasets.load("tiny")
+    assert root == tiny["tmp"] / "data" / "tiny"
+    for name, data in tiny["files"].items():
+        assert (root.parent / name).read_bytes() == data
+    # Second call: served from the verified cache even with the mirror gone.
+    (tiny["mirror"] / "tiny.zip").unlink()
+    assert datasets.load("tiny") == root
+
+
+def test_load_from_file_url_mirror(tiny, monkeypatch):
+    monkeypatch.setenv("COURSEKIT_MIRROR", tiny["mirror"].as_uri())
+    root = datasets.load("tiny")
+    assert sorted(p.name for p in (root / "train").iterdir()) == ["cats", "dogs"]
+
+
+def test_load_over_http_mirror_and_from_download_url(tiny, monkeypatch, http_server):
+    base = http_server(tiny["mirror"])
+    monkeypatch.setenv("COURSEKIT_MIRROR", base)
+    root = datasets.load("tiny")
+    assert len(list(root.rglob("*.jpg"))) == 10
+
+    # Same again through the dataset's own URL (no mirror), as a student online would.
+    other = tiny["tmp"] / "data2"
+    monkeypatch.setenv("COURSEKIT_DATA", str(other))
+    monkeypatch.delenv("COURSEKIT_MIRROR")
+    monkeypatch.setitem(datasets.DATASETS, "tiny",
+                        datasets.Dataset(**{**tiny["entry"].__dict__, "url": base + "/tiny.zip"}))
+    assert len(list(datasets.load("tiny").rglob("*.jpg"))) == 10
+    assert (other / "downloads" / "tiny.zip").is_file()  # kept for offline re-use
+    assert _leftovers(other) == []
+
+
+def test_quick_subset_is_deterministic_and_real(tiny, monkeypatch):
+    monkeypatch.setenv("COURSEKIT_MIRROR", str(tiny["mirror"]))
+    monkeypatch.setenv("COURSEKIT_QUICK", "1")
+    quick = datasets.load("tiny")
+    names = sorted(p.relative_to(quick).as_posix() for p in quick.rglob("*.jpg"))
+    assert names == ["train/cats/cat.0.jpg", "train/cats/cat.1.jpg", "train/dogs/dog.0.jpg",
+                     "train/dogs/dog.1.jpg", "validation/cats/cat.0.jpg",
+                     "validation/dogs/dog.0.jpg"]
+    for name in names:
+        assert (quick / name).read_bytes() == tiny["files"]["tiny/" + name]
+    assert datasets.load("tiny", quick=False).name == "tiny"
+
+
+def test_tampered_cache_is_detected_and_rebuilt(tiny, monkeypatch):
+    monkeypatch.setenv("COURSEKIT_MIRROR", str(tiny["mirror"]))
+    root = datasets.load("tiny")
+    victim = root / "train" / "cats" / "cat.0.jpg"
+    victim.write_bytes(b"not the image")
+    assert datasets.load("tiny") == root
+    assert victim.read_bytes() == tiny["files"]["tiny/train/cats/cat.0.jpg"]
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def test_checksum_mismatch_leaves_nothing_in_cache(tiny, monkeypatch, http_server):
+    bad = dict(tiny["files"])
+    bad["tiny/train/cats/cat.0.jpg"] = _jpeg_bytes(999)  # a real JPEG, but not the right one
+    served = tiny["tmp"] / "served"
+    served.mkdir()
+    _zip(served / "tiny.zip", bad)
+    monkeypatch.setenv("COURSEKIT_MIRROR", http_server(served))
+    with pytest.raises(datasets.DatasetUnavailable, match="checksum mismatch: tiny/train/cats/cat.0.jpg"):
+        datasets.load("tiny")
+    data = tiny["tmp"] / "data"
+    assert not (data / "tiny").exists()
+    assert not (data / "downloads" / "tiny.zip").exists()  # our corrupt download is not kept
+    assert _leftovers(data) == []
+
+
+def test_stray_file_in_class_folder_is_rejected(tiny, monkeypatch):
+    files = dict(tiny["files"])
+    files["tiny/train/cats/notes.txt"] = b"not an image"
+    _zip(tiny["mirror"] / "tiny.zip", files)
+    monkeypatch.setenv("COURSEKIT_MIRROR", str(tiny["mirror"]))
+    with pytest.raises(datasets.DatasetUnavailable, match="unexpected file: tiny/train/cats/notes.txt"):
+        datasets.load("tiny")
+
+
+def test_truncated_download_leaves_no_partial_file(tiny, monkeypatch, http_server):
+    monkeypatch.setenv("COURSEKIT_MIRROR", http_server(tiny["mirror"], truncate=True))
+    with pytest.raises(datasets.DatasetUnavailable, match="stopped after"):
+        datasets.load("tiny")
+    data = tiny["tmp"] / "data"
+    assert not (data / "downloads" / "tiny.zip").exists()
+    assert _leftovers(data) == []
+
+
+def test_download_verifies_sha256_and_cleans_up(tmp_path, http_server):
+    (tmp_path / "served").mkdir()
+    (tmp_path / "served" / "f.bin").write_bytes(b"payload")
+    base = http_server(tmp_path / "served")
+    target = tmp_path / "cache" / "f.bin"
+    with pytest.raises(datasets.ChecksumError):
+        datasets.download(base + "/f.bin", target, sha256="0" * 64, progress=False)
+    assert list((tmp_path / "cache").iterdir()) == []
+    good = hashlib.sha256(b"payload").hexdigest()
+    assert datasets.download(base + "/f.bin", target, sha256=good).read_bytes() == b"payload"
+
+
+@pytest.mark.parametrize("member", ["../evil.txt", "/etc/evil.txt", "tiny/../../evil.txt"])
+def test_zip_slip_is_refused_before_anything_is_written(tmp_path, member):
+    archive = _zip(tmp_path / "slip.zip", {"tiny/ok.txt": b"ok", member: b"evil"})
+    target = tmp_path / "out" / "inner"
+    with pytest.raises(datasets.UnsafeArchiveError, match="outside"):
+        datasets.safe_extract(archive, target)
+    assert list(target.rglob("*")) == []
+    assert not (tmp_path / "out" / "evil.txt").exists() and not (tmp_path / "evil.txt").exists()
+
+
+def test_zip_symlink_member_is_refused(tmp_path):
+    link = zipfile.ZipInfo("tiny/link.jpg")
+    link.external_attr = (stat.S_IFLNK | 0o777) << 16
+    archive = _zip(tmp_path / "link.zip", {"tiny/ok.txt": b"ok"}, extra=[(link, "/etc/passwd")])
+    with pytest.raises(datasets.UnsafeArchiveError, match="links and device files"):
+        datasets.safe_extract(archive, tmp_path / "out")
+    assert not (tmp_path / "out" / "tiny").exists()
+
+
+@pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE, tarfile.FIFOTYPE])
+def test_tar_links_and_devices_are_refused(tmp_path, kind):
+    archive = tmp_path / "bad.tar.gz"
+    with tarfile.open(archive, "w:gz") as tarred:
+        info = tarfile.TarInfo("tiny/special")
+        info.type = kind
+        info.linkname = "/etc/passwd"
+        tarred.addfile(info)
+    with pytest.raises(datasets.UnsafeArchiveError):
+        datasets.safe_extract(archive, tmp_path / "out")
+
+
+def test_tar_archive_extracts(tmp_path):
+    archive = tmp_path / "good.tar.gz"
+    with tarfile.open(archive, "w:gz") as tarred:
+        data = b"hello"
+        info = tarfile.TarInfo("tiny/a.txt")
+        info.size = len(data)
+        tarred.addfile(info, io.BytesIO(data))
+    datasets.safe_extract(archive, tmp_path / "out")
+    assert (tmp_path / "out" / "tiny" / "a.txt").read_bytes() == b"hello"
+
+
+def test_corrupt_archive_placed_by_hand_is_reported_not_deleted(tiny):
+    downloads = tiny["tmp"] / "data" / "downloads"
+    downloads.mkdir(parents=True)
+    (downloads / "tiny.zip").write_bytes(b"PK\x03\x04 this is not really a zip")
+    with pytest.raises(datasets.ChecksumError, match="Move it away"):
+        datasets.load("tiny")
+    assert (downloads / "tiny.zip").exists()  # never delete what the student put there
+
+
+def test_archive_placed_by_hand_is_used_offline(tiny):
+    downloads = tiny["tmp"] / "data" / "downloads"
+    downloads.mkdir(parents=True)
+    (downloads / "tiny.zip").write_bytes((tiny["mirror"] / "tiny.zip").read_bytes())
+    assert len(list(datasets.load("tiny").rglob("*.jpg"))) == 10
+
+
+def test_offline_error_names_everything_a_student_needs(tiny, monkeypatch):
+    monkeypatch.setenv("COURSEKIT_MIRROR", str(tiny["tmp"] / "nowhere"))
+    with pytest.raises(datasets.DatasetUnavailable) as caught:
+        datasets.load("tiny")
+    message = str(caught.value)
+    for needed in ("'tiny'", "http://127.0.0.1:9/tiny.zip", "tiny.zip",
+                   str(tiny["tmp"] / "data" / "downloads"), "COURSEKIT_MIRROR"):
+        assert needed in message
+    assert _leftovers(tiny["tmp"] / "data") == []
+
+
+def test_unknown_dataset_lists_known_ones():
+    with pytest.raises(ValueError, match="cats_and_dogs_filtered"):
+        datasets.load("imagenet")
+
+
+# ------------------------------------------------------------------ the real course data
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Make every name lookup fail, as on a machine with no network."""
+    def refuse(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "no network in this test")
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+def test_real_dataset_offline_without_mirror_raises_clear_error(isolated, no_network):
+    with pytest.raises(datasets.DatasetUnavailable) as caught:
+        datasets.load("cats_and_dogs_filtered")
+    message = str(caught.value)
+    assert "cats_and_dogs_filtered" in message
+    assert "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip" in message
+    assert str(isolated / "data" / "downloads") in message
+    assert "COURSEKIT_MIRROR" in message
+
+
+def test_real_dataset_from_course_mirror(isolated, course_mirror, no_network):
+    root = datasets.load("cats_and_dogs_filtered")
+    expected = datasets.read_digest(datasets.DATASETS["cats_and_dogs_filtered"])
+    images = sorted(p.relative_to(root.parent).as_posix() for p in root.rglob("*.jpg"))
+    assert images == sorted(expected)
+    assert len(list((root / "train").rglob("*.jpg"))) == 2000
+    assert len(list((root / "validation").rglob("*.jpg"))) == 1000
+    sample = "cats_and_dogs_filtered/train/dogs/dog.7.jpg"
+    assert datasets.sha256_file(root.parent / sample) == expected[sample]
+    quick = datasets.load("cats_and_dogs_filtered", quick=True)
+    assert len(list((quick / "train" / "cats").iterdir())) == 100
+    assert len(list((quick / "validation" / "dogs").iterdir())) == 50
+
+
+def test_shipped_digest_is_the_reference():
+    digest = Path(datasets.__file__).parent / "digests" / "cats_and_dogs_filtered.sha256"
+    assert datasets.sha256_file(digest) == \
+        "ad5acefe3c4f000e46fcecabc985f9dd6712e94452d052d3d0e45dd8f4f8027a"
+
+
+def test_prefetch_fills_keras_cache_from_mirror(isolated, course_mirror, no_network):
+    report = datasets.prefetch(datasets=())
+    status = dict(zip(report["item"], report["status"]))
+    assert status["mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"].startswith("mirror")
+    assert status["imagenet_class_index.json"].startswith("mirror")
+    assert status["mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224.h5"].startswith("missing")
+    path = datasets.keras_file_path("train-images-idx3-ubyte.gz")
+    assert path == isolated / "keras" / "datasets" / "fashion-mnist" / "train-images-idx3-ubyte.gz"
+    assert datasets.sha256_file(path) == \
+        "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84"
+    again = datasets.prefetch(datasets=())
+    assert set(again["status"]) <= {"cache", "missing (Keras downloads it on first use)"}
+
+
+def test_keras_loads_fashion_mnist_offline_after_prefetch(isolated, course_mirror, no_network):
+    import subprocess
+    import sys
+
+    datasets.prefetch(datasets=())
+    code = ("import keras; (x, y), (xt, yt) = keras.datasets.fashion_mnist.load_data(); "
+            "print(x.shape, xt.shape, int(y[:100].sum()))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "KERAS_HOME": str(isolated / "keras")}, timeout=120)
+    assert "(60000, 28, 28) (10000, 28, 28)" in result.stdout, result.stderr[-2000:]
+
+
+def test_keras_home_falls_back_like_keras(monkeypatch, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    monkeypatch.setenv("KERAS_HOME", str(locked))
+    try:
+        if os.access(locked, os.W_OK):  # root can write anywhere
+            assert config.keras_home() == locked
+        else:
+            assert config.keras_home() == Path("/tmp/.keras")
+    finally:
+        locked.chmod(0o700)

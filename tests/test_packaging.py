@@ -1,0 +1,65 @@
+"""Packaging: environment.yml (conda, Binder) installs what pyproject.toml installs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _split(requirement: str) -> tuple[str, str]:
+    match = re.match(r"\s*([A-Za-z0-9_.\-]+)\s*(.*)", requirement)
+    name, spec = match.group(1), match.group(2).replace(" ", "")
+    return name.lower().replace("_", "-"), ",".join(sorted(spec.split(","))) if spec else ""
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def _environment() -> dict:
+    return yaml.safe_load((REPO / "environment.yml").read_text())
+
+
+def test_environment_yml_lists_the_same_dependencies_as_pyproject():
+    wanted = dict(_split(r) for r in _pyproject()["project"]["dependencies"])
+    environment = _environment()
+    conda, pip = {}, {}
+    for entry in environment["dependencies"]:
+        if isinstance(entry, dict):
+            for requirement in entry["pip"]:
+                if not requirement.startswith("-e"):
+                    pip.update([_split(requirement)])
+        elif not entry.startswith(("python", "pip")):
+            conda.update([_split(entry)])
+    assert {**conda, **pip} == wanted
+    assert not set(conda) & set(pip), "a package is listed twice"
+
+
+def test_environment_yml_is_valid_for_conda_and_binder():
+    environment = _environment()
+    assert environment["channels"] == ["conda-forge"]
+    assert any(isinstance(e, str) and e.startswith("python") for e in environment["dependencies"])
+    assert any(isinstance(e, str) and e == "pip" for e in environment["dependencies"])
+    pip = next(e["pip"] for e in environment["dependencies"] if isinstance(e, dict))
+    assert "-e ." in pip  # repo2docker runs pip from the repository root: coursekit is installed
+
+
+def test_python_versions_match():
+    requires = _pyproject()["project"]["requires-python"]
+    conda_python = next(e for e in _environment()["dependencies"]
+                        if isinstance(e, str) and e.startswith("python"))
+    assert _split(conda_python)[1] == _split("python" + requires)[1]
+
+
+def test_test_extra_has_pytest_and_nbval():
+    extra = {_split(r)[0] for r in _pyproject()["project"]["optional-dependencies"]["test"]}
+    assert {"pytest", "nbval"} <= extra
