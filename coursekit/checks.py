@@ -96,6 +96,22 @@ def check_choice(answer: Any, correct: set | frozenset | list | tuple | str, opt
 # ---------------------------------------------------------------- lesson 0: start here
 
 
+def check_training_images(answer, root) -> bool:
+    """Check the number of training images under ``root/train`` (all classes together).
+
+    Example:
+        >>> check_training_images(200, datasets.load(quick=True))     # doctest: +SKIP
+        ✅ Correct!
+        True
+    """
+    from pathlib import Path
+
+    expected = sum(1 for path in (Path(root) / "train").rglob("*") if path.is_file())
+    return check_answer(answer, expected, name="count",
+                        hint="Count the files in every class folder under root / 'train' "
+                             "(Path.rglob('*.jpg') finds them in all sub-folders).")
+
+
 # ---------------------------------------------------------------- lessons 1-2: cleaning and EDA
 
 

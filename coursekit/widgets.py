@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import ipywidgets
 import matplotlib
+import numpy as np
 from IPython.display import Image, clear_output, display
 from matplotlib.figure import Figure
 
@@ -77,6 +78,38 @@ class View:
 
 
 # ---------------------------------------------------------------- lesson 0: a first slider
+
+
+def brighten(image, factor: float):
+    """Return ``image`` (uint8, H x W x 3) with every pixel multiplied by ``factor``, clipped.
+
+    Example:
+        >>> brighten(np.full((1, 1, 3), 100, np.uint8), 1.5)[0, 0, 0]
+        150
+    """
+    if factor < 0:
+        raise ValueError(f"factor must be >= 0, got {factor}")
+    return np.clip(np.asarray(image, dtype=np.float32) * factor, 0, 255).astype(np.uint8)
+
+
+def brightness_demo(image, title: str = "") -> View:
+    """Return a View: a 'Brightness' slider over ``image``; moving it redraws at once."""
+    slider = ipywidgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1,
+                                    description="Brightness", continuous_update=True)
+    output = ipywidgets.Output()
+
+    def figure() -> Figure:
+        fig = Figure(figsize=(4, 4))
+        axes = fig.add_subplot()
+        axes.imshow(brighten(image, slider.value))
+        axes.set_title(f"{title} brightness x{slider.value:.1f}".strip())
+        axes.set_axis_off()
+        return fig
+
+    slider.observe(lambda change: show_figure(figure(), output), names="value")
+    show_figure(figure(), output)
+    return View(ipywidgets.VBox([slider, output]), render=lambda factor: brighten(image, factor),
+                figure=figure, controls={"brightness": slider})
 
 
 # ---------------------------------------------------------------- lesson 2: sample browser
