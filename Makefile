@@ -22,8 +22,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# As root (containers, CI) JupyterLab refuses to start without --allow-root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
 
 test: $(STAMP)
 	@mkdir -p $(CACHE)/data $(CACHE)/keras
@@ -35,6 +38,12 @@ test: $(STAMP)
 
 students: $(STAMP)
 	$(BIN)/python -m coursekit students
+
+# A reveal.js deck per lesson, executed (in the mode your environment sets) so plots are in it.
+slides: $(STAMP)
+	@mkdir -p slides
+	$(BIN)/jupyter nbconvert --to slides --execute --ExecutePreprocessor.timeout=1800 \
+		--TagRemovePreprocessor.remove_cell_tags=solution --output-dir slides notebooks/[0-9][0-9]_*.ipynb
 
 clean:
 	rm -rf $(VENV) $(CACHE) students slides test-artifacts
