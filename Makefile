@@ -43,7 +43,7 @@ students: $(STAMP)
 slides: $(STAMP)
 	@mkdir -p slides
 	$(BIN)/jupyter nbconvert --to slides --execute --ExecutePreprocessor.timeout=1800 \
-		--TagRemovePreprocessor.remove_cell_tags=solution --output-dir slides notebooks/[0-9][0-9]_*.ipynb
+		--TagRemovePreprocessor.enabled=True --TagRemovePreprocessor.remove_cell_tags=solution --output-dir slides notebooks/[0-9][0-9]_*.ipynb
 
 clean:
 	rm -rf $(VENV) $(CACHE) students slides test-artifacts

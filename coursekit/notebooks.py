@@ -109,12 +109,15 @@ def _tags(cell) -> list[str]:
 def add_slide_metadata(notebook) -> None:
     """Mark cells for ``nbconvert --to slides``: a heading starts a slide, '###' a sub-slide.
 
-    Other cells continue the current slide; solution and instructor cells are skipped.
+    Other cells continue the current slide; solutions are skipped and instructor notes become
+    speaker notes (press ``s`` in the deck to see them).
     """
     for cell in notebook.cells:
         source = cell.source.lstrip()
-        if SOLUTION_TAG in _tags(cell) or INSTRUCTOR_TAG in _tags(cell):
+        if SOLUTION_TAG in _tags(cell):
             slide_type = "skip"
+        elif INSTRUCTOR_TAG in _tags(cell):
+            slide_type = "notes"
         elif cell.cell_type == "markdown" and (source.startswith("# ") or source.startswith("## ")):
             slide_type = "slide"
         elif cell.cell_type == "markdown" and source.startswith("### "):

@@ -50,7 +50,10 @@ def test_environment_yml_is_valid_for_conda_and_binder():
     assert any(isinstance(e, str) and e.startswith("python") for e in environment["dependencies"])
     assert any(isinstance(e, str) and e == "pip" for e in environment["dependencies"])
     pip = next(e["pip"] for e in environment["dependencies"] if isinstance(e, dict))
-    assert "-e ." in pip  # repo2docker runs pip from the repository root: coursekit is installed
+    assert not any(r.startswith(("-e", ".")) for r in pip), "local installs belong in postBuild"
+    post_build = REPO / "postBuild"
+    assert post_build.stat().st_mode & 0o111, "postBuild must be executable for repo2docker"
+    assert "pip install --no-deps -e ." in post_build.read_text()
 
 
 def test_python_versions_match():
