@@ -1,0 +1,100 @@
+"""Colab: the first cells of every lesson, run in a simulated Colab (a fake google.colab module).
+
+There is no network here, so the pip install is recorded instead of run; everything else is the
+real cell code run by a real IPython shell, as Colab's kernel would run it.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import nbformat
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+from coursekit import config, notebooks
+from tests.test_notebooks import PATHS
+
+
+@pytest.fixture
+def shell(monkeypatch):
+    """A fresh IPython shell whose %pip magic records its arguments instead of installing."""
+    instance = InteractiveShell.instance()
+    pip_calls: list[str] = []
+    original = instance.run_line_magic
+
+    def run_line_magic(name, line, *args, **kwargs):
+        if name == "pip":
+            pip_calls.append(line)
+            return None
+        return original(name, line, *args, **kwargs)
+
+    monkeypatch.setattr(instance, "run_line_magic", run_line_magic)
+    instance.pip_calls = pip_calls
+    yield instance
+    InteractiveShell.clear_instance()
+
+
+@pytest.fixture
+def fake_colab(monkeypatch):
+    """Install a fake ``google.colab`` package that records enable_custom_widget_manager()."""
+    import google.protobuf  # noqa: F401 - the real 'google' namespace package (TensorFlow needs it)
+    import google
+
+    calls: list[str] = []
+    colab = types.ModuleType("google.colab")
+    output = types.ModuleType("google.colab.output")
+    output.enable_custom_widget_manager = lambda: calls.append("enable_custom_widget_manager")
+    colab.output = output
+    monkeypatch.setattr(google, "colab", colab, raising=False)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setitem(sys.modules, "google.colab.output", output)
+    return calls
+
+
+def _first_code_cells(path):
+    cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    return cells[0].source, cells[1].source
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_setup_cell_on_colab_installs_pinned_coursekit_and_enables_widgets(path, shell, fake_colab):
+    setup, _ = _first_code_cells(path)
+    result = shell.run_cell(setup)
+    assert result.success, result.error_in_exec
+    assert shell.pip_calls == [f'install -q "coursekit @ git+https://github.com/'
+                               f'{config.REPOSITORY}@{config.REPOSITORY_REF}"']
+    assert fake_colab == ["enable_custom_widget_manager"]
+
+
+def test_setup_cell_elsewhere_does_nothing(shell, monkeypatch):
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    result = shell.run_cell(notebooks.setup_cell_source())
+    assert result.success
+    assert shell.pip_calls == []
+
+
+def test_mode_cell_on_colab_without_gpu_says_how_to_switch(shell, fake_colab, monkeypatch, capsys):
+    monkeypatch.setenv("COURSEKIT_QUICK", "1")
+    monkeypatch.setattr(config, "gpu_names", lambda: [])
+    result = shell.run_cell(notebooks.mode_cell_source())
+    assert result.success, result.error_in_exec
+    out = capsys.readouterr().out
+    assert "Quick mode" in out
+    assert "Runtime > Change runtime type" in out
+    assert shell.user_ns["QUICK"] is True
+
+
+def test_mode_cell_on_colab_with_gpu_is_quiet_about_it(shell, fake_colab, monkeypatch, capsys):
+    monkeypatch.delenv("COURSEKIT_QUICK", raising=False)
+    monkeypatch.setattr(config, "gpu_names", lambda: ["/physical_device:GPU:0"])
+    assert shell.run_cell(notebooks.mode_cell_source()).success
+    out = capsys.readouterr().out
+    assert "Full mode" in out and "Change runtime type" not in out
+
+
+def test_no_drive_mount_anywhere():
+    for path in PATHS:
+        text = path.read_text()
+        assert "drive.mount" not in text, f"{path.name}: the course needs no Google Drive"
