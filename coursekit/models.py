@@ -434,16 +434,17 @@ class PretrainedSpec:
     alphas: tuple[float, ...]  # width multipliers with published weights (empty: no alpha)
     sizes: tuple[int, ...]  # square input sizes with published weights (empty: any size)
     top_block: str  # first layer of the last block: where fine-tuning starts
+    default_alpha: float | None  # the width the course uses when alpha=None
 
 
 #: The bases the lessons use. MobileNetV2(alpha=0.35) is the CPU-friendly default.
 BASES: dict[str, PretrainedSpec] = {
     "mobilenet_v2": PretrainedSpec("mobilenet_v2", "MobileNetV2", "mobilenet_v2",
                                    (0.35, 0.5, 0.75, 1.0, 1.3, 1.4), (96, 128, 160, 192, 224),
-                                   "block_16_expand"),
+                                   "block_16_expand", 0.35),
     "mobilenet": PretrainedSpec("mobilenet", "MobileNet", "mobilenet", (0.25, 0.5, 0.75, 1.0),
-                                (128, 160, 192, 224), "conv_dw_13"),
-    "vgg16": PretrainedSpec("vgg16", "VGG16", "vgg16", (), (), "block5_conv1"),
+                                (128, 160, 192, 224), "conv_dw_13", 0.25),
+    "vgg16": PretrainedSpec("vgg16", "VGG16", "vgg16", (), (), "block5_conv1", None),
 }
 
 _VGG16_MD5 = {True: "64373286793e3c8b2b4e3219cbf3544b", False: "6d6bbae143d832006294945121d1f1fc"}
@@ -455,7 +456,9 @@ def _spec(name: str) -> PretrainedSpec:
     return BASES[name]
 
 
-def _check_base_arguments(spec: PretrainedSpec, alpha, image_size: int) -> None:
+def _check_base_arguments(spec: PretrainedSpec, alpha, image_size: int) -> float | None:
+    """Validate alpha and size for published weights; return alpha (None: the course default)."""
+    alpha = spec.default_alpha if alpha is None else alpha
     if spec.alphas and alpha not in spec.alphas:
         raise ValueError(f"{spec.application} has ImageNet weights for alpha in {spec.alphas}, "
                          f"got alpha={alpha!r}")
@@ -465,9 +468,10 @@ def _check_base_arguments(spec: PretrainedSpec, alpha, image_size: int) -> None:
     if spec.sizes and image_size not in spec.sizes:
         raise ValueError(f"{spec.application} has ImageNet weights for square images of size "
                          f"{spec.sizes}, got {image_size}")
+    return alpha
 
 
-def imagenet_weights_file(name: str = "mobilenet_v2", alpha: float | None = 0.35,
+def imagenet_weights_file(name: str = "mobilenet_v2", alpha: float | None = None,
                           image_size: int = 224, include_top: bool = False) -> tuple[str, str]:
     """Return ``(file name, download URL)`` of the ImageNet weights Keras uses for a base.
 
@@ -480,7 +484,7 @@ def imagenet_weights_file(name: str = "mobilenet_v2", alpha: float | None = 0.35
         'vgg16_weights_tf_dim_ordering_tf_kernels.h5'
     """
     spec = _spec(name)
-    _check_base_arguments(spec, alpha, int(image_size))
+    alpha = _check_base_arguments(spec, alpha, int(image_size))
     if name == "mobilenet_v2":
         file_name = (f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_"
                      f"{int(image_size)}{'' if include_top else '_no_top'}.h5")
@@ -493,7 +497,7 @@ def imagenet_weights_file(name: str = "mobilenet_v2", alpha: float | None = 0.35
     return file_name, _APPLICATIONS_URL + "vgg16/" + file_name
 
 
-def imagenet_weights_path(name: str = "mobilenet_v2", alpha: float | None = 0.35,
+def imagenet_weights_path(name: str = "mobilenet_v2", alpha: float | None = None,
                           image_size: int = 224, include_top: bool = False) -> _Path:
     """Return where the weight file belongs: Keras' cache, ``$KERAS_HOME/models/<file>``.
 
@@ -507,12 +511,13 @@ def imagenet_weights_path(name: str = "mobilenet_v2", alpha: float | None = 0.35
 
 def _describe(name: str, alpha, image_size: int, include_top: bool) -> str:
     spec = _spec(name)
+    alpha = spec.default_alpha if alpha is None else alpha
     alpha_text = f"alpha={alpha}" if alpha is not None else ""
     what = "with the ImageNet classifier" if include_top else "without the classifier (no top)"
     return f"{spec.application}({alpha_text}) at {image_size}x{image_size}, {what}"
 
 
-def fetch_imagenet_weights(name: str = "mobilenet_v2", alpha: float | None = 0.35,
+def fetch_imagenet_weights(name: str = "mobilenet_v2", alpha: float | None = None,
                            image_size: int = 224, include_top: bool = False,
                            download: bool = True, quiet: bool = False) -> _Path:
     """Return the path of a base's ImageNet weight file in Keras' cache, downloading if needed.
@@ -556,13 +561,13 @@ def fetch_imagenet_weights(name: str = "mobilenet_v2", alpha: float | None = 0.3
 
 
 def pretrained_base(name: str = "mobilenet_v2", input_shape=(224, 224, 3),
-                    alpha: float | None = 0.35, weights: str | None = "imagenet",
+                    alpha: float | None = None, weights: str | None = "imagenet",
                     download: bool = True):
     """Return ``(base, preprocess_input)``: a ``keras.applications`` base without its classifier
     and the preprocessing function that matches its ImageNet weights.
 
     ``name`` is a key of ``BASES`` ("mobilenet_v2", "mobilenet", "vgg16"); ``alpha`` the width
-    multiplier (None for VGG16). With ``weights="imagenet"`` the real ImageNet weights are
+    multiplier (None: the course default, 0.35 for MobileNetV2; VGG16 has none). With ``weights="imagenet"`` the real ImageNet weights are
     loaded from Keras' cache (``fetch_imagenet_weights``), or ``WeightsUnavailable`` is
     raised: never a silent fallback to random weights. ``weights=None`` builds the same network
     with random weights and says so in a warning. The base is returned as Keras builds it
@@ -582,9 +587,8 @@ def pretrained_base(name: str = "mobilenet_v2", input_shape=(224, 224, 3),
         raise ValueError(f"input_shape must be at least 32x32, got {input_shape}")
     if weights not in ("imagenet", None):
         raise ValueError(f"weights must be 'imagenet' or None (random, not pretrained), got {weights!r}")
+    alpha = _check_base_arguments(spec, alpha, spec.sizes[-1] if spec.sizes else input_shape[0])
     keyword = {"alpha": alpha} if spec.alphas else {}
-    if spec.alphas and alpha not in spec.alphas:
-        raise ValueError(f"{spec.application} needs alpha in {spec.alphas}, got alpha={alpha!r}")
     if weights == "imagenet":
         path = fetch_imagenet_weights(name, alpha, input_shape[0], include_top=False,
                                       download=download)
@@ -599,7 +603,7 @@ def pretrained_base(name: str = "mobilenet_v2", input_shape=(224, 224, 3),
     return base, getattr(keras.applications, spec.module).preprocess_input
 
 
-def imagenet_classifier(name: str = "mobilenet_v2", alpha: float | None = 0.35,
+def imagenet_classifier(name: str = "mobilenet_v2", alpha: float | None = None,
                         image_size: int = 224, download: bool = True):
     """Return the full ImageNet model (base + 1000-class classifier), or None when its weights
     cannot be had, after saying so in one line.
@@ -612,6 +616,7 @@ def imagenet_classifier(name: str = "mobilenet_v2", alpha: float | None = 0.35,
         Top-5 predictions skipped: mobilenet_v2_..._0.35_224.h5 (the ImageNet classifier) ...
     """
     spec = _spec(name)
+    alpha = _check_base_arguments(spec, alpha, int(image_size))
     try:
         path = fetch_imagenet_weights(name, alpha, image_size, include_top=True,
                                       download=download, quiet=True)
@@ -746,9 +751,11 @@ def transfer_model(base, preprocess_input, augmentation=None, dropout: float = 0
                    name: str = "transfer_model"):
     """Return image -> [augmentation] -> preprocess_input -> base -> pooling -> head, uncompiled.
 
-    The base is used as one layer of the outer model and called with ``training=False``, so
-    its BatchNorm layers stay in inference mode even after you unfreeze it for fine-tuning.
-    The base is shared, not copied: freezing or unfreezing ``base`` changes what trains here.
+    The base is used as one layer of the outer model and called with ``training=False`` (the
+    classic idiom: BatchNorm in inference mode when you call the model yourself). In Keras 3,
+    ``fit`` overrides that with ``training=True``, so for fine-tuning keep the BatchNorm layers
+    frozen as well (``unfreeze_from`` does). The base is shared, not copied: freezing or
+    unfreezing ``base`` changes what trains here.
     Inputs are raw pixels (0-255) at the base's input size.
 
     Example:
@@ -797,21 +804,27 @@ def _find_layer_index(model, layer) -> int:
     return names.index(layer)
 
 
-def unfreeze_from(base, first_trainable) -> list[str]:
+def unfreeze_from(base, first_trainable, keep_batchnorm_frozen: bool = True) -> list[str]:
     """Make ``base`` trainable from layer ``first_trainable`` (a name or an index) onwards,
     keep every layer before it frozen, and return the names of the layers with weights that
     now train.
 
+    With ``keep_batchnorm_frozen`` (the default) the BatchNormalization layers stay frozen
+    too. In Keras 3 that is what keeps them in inference mode while fine-tuning: ``fit``
+    calls the model with ``training=True`` and Keras passes that value down to every layer,
+    overriding a ``training=False`` written when the model was built; a frozen
+    BatchNormalization layer always uses its moving mean and variance.
     This changes the ``trainable`` flags of the base you pass: that is its purpose.
 
     Example:
         >>> unfreeze_from(base, BASES["mobilenet_v2"].top_block)[:2]       # doctest: +SKIP
-        ['block_16_expand', 'block_16_expand_BN']
+        ['block_16_expand', 'block_16_depthwise']
     """
     start = _find_layer_index(base, first_trainable)
     base.trainable = True
     for index, layer in enumerate(base.layers):
-        layer.trainable = index >= start
+        batchnorm = isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable = index >= start and not (keep_batchnorm_frozen and batchnorm)
     return [layer.name for layer in base.layers if layer.trainable and layer.weights]
 
 
