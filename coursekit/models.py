@@ -373,6 +373,8 @@ def layer_specs(model) -> list[tuple]:
     """
     specs = []
     for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):  # Functional models list their input
+            continue
         config = layer.get_config()
         if isinstance(layer, keras.layers.Conv2D):
             kh, kw = config["kernel_size"]
@@ -420,8 +422,8 @@ _APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-application
 
 
 class WeightsUnavailable(RuntimeError):
-    """ImageNet weights are not in Keras' cache and cannot be downloaded; the message says
-    which file is needed and where to put it."""
+    """An ImageNet file (weights, class index) is not in Keras' cache and cannot be downloaded;
+    the message says which file is needed and where to put it."""
 
 
 @_dataclass(frozen=True)
@@ -630,6 +632,44 @@ def imagenet_classifier(name: str = "mobilenet_v2", alpha: float | None = None,
     constructor = getattr(keras.applications, spec.application)
     return constructor(include_top=True, weights=str(path),
                        input_shape=(int(image_size), int(image_size), 3), **keyword)
+
+
+_CLASS_INDEX_MD5 = "c2c37ea517e94d9795004a39431a14cb"  # Keras' own file_hash for the class index
+
+
+def imagenet_class_names(download: bool = True) -> list[str]:
+    """Return the 1000 ImageNet class names in index order, from Keras' ``imagenet_class_index.json``.
+
+    The file is the one ``decode_predictions`` reads, from Keras' cache (filled by
+    ``prefetch()``) or downloaded. Raises ``WeightsUnavailable`` naming the file and folder
+    when it cannot be had.
+
+    Example:
+        >>> imagenet_class_names()[281]                                    # doctest: +SKIP
+        'tabby'
+    """
+    import json
+
+    from coursekit import datasets
+
+    entry = next(file for file in datasets.KERAS_FILES if file.name == "imagenet_class_index.json")
+    folder = _config.keras_home() / "models"
+    path = folder / entry.name
+    if download or path.is_file():
+        try:
+            path = _Path(keras.utils.get_file(entry.name, entry.url, cache_subdir="models",
+                                              cache_dir=str(_config.keras_home()),
+                                              file_hash=_CLASS_INDEX_MD5))
+        except Exception as error:  # noqa: BLE001 - Keras raises a bare Exception when offline
+            raise WeightsUnavailable(
+                f"The ImageNet class index {entry.name} is not in {folder} and could not be "
+                f"downloaded ({error}). Download it from {entry.url} and put it in that folder."
+            ) from error
+    else:
+        raise WeightsUnavailable(f"The ImageNet class index {entry.name} is not in {folder}; "
+                                 f"download it from {entry.url} and put it there.")
+    index = json.loads(path.read_text())
+    return [index[str(number)][1] for number in range(len(index))]
 
 
 def top_predictions(classifier, images, name: str = "mobilenet_v2",

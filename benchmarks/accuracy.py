@@ -1,0 +1,179 @@
+"""Validation accuracy and wall time of the lesson models, trained in FULL mode.
+
+Trains each selected run on the full cats_and_dogs_filtered set (2000 training, 1000
+validation images, read with ``training.image_datasets``) and prints, per run, one figure per
+line (``name: value unit``); the headline figure comes last.
+
+    python benchmarks/accuracy.py                      # every run
+    python benchmarks/accuracy.py --models scratch scratch+augmentation+dropout
+    python benchmarks/accuracy.py --list               # the runs and their settings
+
+Targets (issue 4, against Chollet's published 71 % from scratch and 82 % with augmentation +
+dropout after 100 epochs): ``scratch`` >= 0.72, best regularized scratch variant >= 0.83.
+
+How a run is trained: ``training.train_or_load(..., retrain=True)`` (Adam, binary
+cross-entropy, ModelCheckpoint + EarlyStopping(restore_best_weights) + CSVLogger), plus
+ReduceLROnPlateau, seeded with ``config.seed_everything(SEED)``. Early stopping monitors
+validation accuracy and keeps the best epoch, so the reported accuracy is the best epoch's
+validation accuracy, chosen on the validation set itself, as the published curves are read
+(the dataset has no separate test split); expect a point or so less on unseen images.
+Models are saved under ``config.data_dir()/models/benchmark-<run>-full.keras``.
+
+Progress (one line per epoch) goes to stderr, prefixed with "#"; figures go to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from coursekit import config, datasets, models, training
+
+keras = config.import_keras()
+
+SEED = 1337
+
+
+@dataclass(frozen=True)
+class Run:
+    """One model to train: how to build it and how long to train it.
+
+    ``build(input_shape)`` returns a model (uncompiled ones are compiled with Adam at
+    ``learning_rate``); ``group`` is "scratch" or "transfer"; ``regularized`` marks the runs
+    that compete for the "best regularized" headline of their group.
+    """
+
+    build: Callable[[tuple[int, int, int]], object]
+    epochs: int
+    patience: int = 8
+    learning_rate: float = 1e-3
+    image_size: tuple[int, int] = (150, 150)
+    batch_size: int = 32
+    group: str = "scratch"
+    regularized: bool = False
+    note: str = ""
+
+
+def _augmentation():
+    # The Keras 3 edition of the lecture: flip, rotation up to +-36 degrees, zoom up to 20 %.
+    return models.augmentation_layers(flip="horizontal", rotation=0.1, zoom=0.2,
+                                      translation=0.0, contrast=0.0)
+
+
+# ================================================================ lessons 3-4: CNN from scratch
+RUNS: dict[str, Run] = {
+    "scratch": Run(lambda shape: models.scratch_cnn(shape), epochs=20, patience=6,
+                   note="lesson 3: the lecture CNN, no regularization"),
+    "scratch+augmentation+dropout": Run(
+        lambda shape: models.scratch_cnn(shape, dropout=0.5, augmentation=_augmentation()),
+        epochs=50, patience=10, regularized=True,
+        note="lesson 4: augmentation (flip, rotation 0.1, zoom 0.2) + dropout 0.5"),
+    "scratch+augmentation": Run(
+        lambda shape: models.scratch_cnn(shape, augmentation=_augmentation()),
+        epochs=40, patience=10, regularized=True, note="lesson 4: augmentation only"),
+    "scratch+dropout": Run(lambda shape: models.scratch_cnn(shape, dropout=0.5), epochs=25,
+                           patience=6, regularized=True, note="lesson 4: dropout 0.5 only"),
+}
+
+# ================================================================ lesson 5: transfer learning
+# The lesson-5 helper adds its runs here, in this section only, e.g.
+#
+#     RUNS["mobilenetv2-features"] = Run(
+#         lambda shape: my_transfer_model(shape),   # return a compiled model to use your own
+#         epochs=10, patience=3, image_size=(160, 160),   # optimizer / learning rate
+#         group="transfer", regularized=True, note="lesson 5: frozen MobileNetV2 + new head")
+#
+# Each run then prints "<run>_val_accuracy", "<run>_wall_time", "<run>_epochs", and
+# `--models mobilenetv2-features` runs it alone. A group's headline
+# ("best_<group>_regularized_val_accuracy") is printed for every group with a selected
+# regularized run; the scratch headline stays last.
+
+# ================================================================ end of the runs
+
+
+class _Progress(keras.callbacks.Callback):
+    """One short line per epoch on stderr (fit itself stays silent)."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = name
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        print(f"# {self.name} epoch {epoch + 1}: "
+              f"loss {logs.get('loss', float('nan')):.4f} acc {logs.get('accuracy', float('nan')):.4f} "
+              f"val_loss {logs.get('val_loss', float('nan')):.4f} "
+              f"val_acc {logs.get('val_accuracy', float('nan')):.4f} lr {learning_rate:.2g} "
+              f"({time.perf_counter() - self.start:.1f} s)", file=sys.stderr, flush=True)
+
+
+def train_run(name: str, run: Run, root) -> dict:
+    """Train one run in full mode; return its figures."""
+    config.seed_everything(SEED)
+    train_ds, val_ds, _ = training.image_datasets(root, image_size=run.image_size,
+                                                  batch_size=run.batch_size, seed=SEED)
+    shape = (*run.image_size, 3)
+    reduce = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=3,
+                                               min_lr=1e-5)
+    start = time.perf_counter()
+    model, history = training.train_or_load(
+        f"benchmark-{name}", lambda: run.build(shape), train_ds, val_ds, epochs=run.epochs,
+        learning_rate=run.learning_rate, patience=run.patience, monitor="val_accuracy",
+        callbacks=(reduce, _Progress(name)), retrain=True, verbose=0, quick=False)
+    wall = time.perf_counter() - start
+    _, accuracy = model.evaluate(val_ds, verbose=0)
+    kept = history[history["best"]].iloc[0] if history["best"].any() else history.iloc[-1]
+    return {"val_accuracy": float(accuracy), "wall_time": wall, "epochs": len(history),
+            "kept_epoch": int(kept["epoch"]), "train_accuracy": float(kept["accuracy"])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(RUNS), metavar="RUN",
+                        help=f"runs to train (default: all): {', '.join(RUNS)}")
+    parser.add_argument("--list", action="store_true", help="list the runs and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        for name, run in RUNS.items():
+            print(f"{name}: {run.note} (max {run.epochs} epochs, patience {run.patience}, "
+                  f"{run.image_size[0]}px)")
+        return 0
+    unknown = [name for name in args.models if name not in RUNS]
+    if unknown:
+        parser.error(f"unknown run(s) {unknown}; choose from {list(RUNS)}")
+    os.environ["COURSEKIT_QUICK"] = "0"  # the benchmark is full mode by definition
+    root = datasets.load("cats_and_dogs_filtered", quick=False)
+    gpus = config.gpu_names()
+    print(f"device: {', '.join(gpus) if gpus else f'CPU only, {os.cpu_count()} cores'} "
+          f"({platform.processor() or platform.machine()})")
+    results = {}
+    total = time.perf_counter()
+    for name in args.models:
+        results[name] = figures = train_run(name, RUNS[name], root)
+        print(f"{name}_epochs: {figures['epochs']} epochs (kept epoch {figures['kept_epoch']}, "
+              f"train accuracy {figures['train_accuracy']:.3f})")
+        print(f"{name}_wall_time: {figures['wall_time']:.0f} s")
+        print(f"{name}_val_accuracy: {figures['val_accuracy']:.3f}", flush=True)
+    print(f"total_wall_time: {time.perf_counter() - total:.0f} s")
+    groups = {RUNS[name].group for name in results}
+    for group in sorted(groups - {"scratch"}) + (["scratch"] if "scratch" in groups else []):
+        regularized = {name: figures["val_accuracy"] for name, figures in results.items()
+                       if RUNS[name].group == group and RUNS[name].regularized}
+        if regularized:
+            best = max(regularized, key=regularized.get)
+            label = "best_regularized" if group == "scratch" else f"best_{group}_regularized"
+            print(f"{label}_val_accuracy: {regularized[best]:.3f} ({best})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
