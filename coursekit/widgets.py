@@ -119,3 +119,412 @@ def brightness_demo(image, title: str = "") -> View:
 
 
 # ---------------------------------------------------------------- lesson 6: explorers
+# Thin views over coursekit.visualize. Each keeps what it already computed (all activations
+# of an image, every Grad-CAM heatmap, every filter pattern) so moving a control only redraws.
+
+
+def _layer_options(model, names) -> list[tuple[str, str]]:
+    """Dropdown options 'name (h, w, c)' -> name."""
+    from coursekit import visualize
+
+    return [(f"{name}  {visualize.output_shape(model, name)}", name) for name in names]
+
+
+def _image_batch(images) -> np.ndarray:
+    array = np.asarray(images, dtype=np.float32)
+    if array.ndim == 3:
+        array = array[None]
+    if array.ndim != 4 or len(array) == 0:
+        raise ValueError(f"images must be one image (height, width, channels) or a batch "
+                         f"(n, height, width, channels), got shape {array.shape}")
+    return array
+
+
+def _message(text: str) -> str:
+    import html
+
+    return f"<span style='color:#b35806'>⚠ {html.escape(text)}</span>" if text else ""
+
+
+def _image_figure(image, title: str) -> Figure:
+    from coursekit import visualize
+
+    fig = Figure(figsize=(3, 3), dpi=100)
+    axes = fig.add_subplot()
+    axes.imshow(visualize.to_display(image))
+    axes.set_xticks([])
+    axes.set_yticks([])
+    axes.set_title(title, fontsize=11)
+    return fig
+
+
+def activation_explorer(model, image, layers=None, layer=None, channel: int = 0,
+                        titles=None) -> View:
+    """Return a View to explore feature maps: 'Layer' dropdown, 'Channel' slider, grid toggle.
+
+    ``image`` is one image or a batch (then an 'Image' slider picks one). All activations of
+    an image are computed once, in one forward pass (``visualize.feature_maps``), and kept:
+    moving the channel slider or changing the layer only slices and redraws. ``layers``
+    defaults to ``visualize.feature_map_layers(model)``; nested models work. An invalid choice
+    (a layer without feature maps, a channel out of range) shows a message, not a traceback.
+    ``render(layer=None, channel=None, image_index=None)`` returns the 2-D map for those values
+    (None: the current control value) and raises ValueError for invalid ones.
+
+    Example:
+        >>> view = activation_explorer(model, image)        # doctest: +SKIP
+        >>> view.controls["channel"].value = 5              # redraws channel 5
+        >>> view.render().shape                             # doctest: +SKIP
+        (148, 148)
+    """
+    from coursekit import visualize
+
+    batch = _image_batch(image)
+    names = visualize.feature_map_layers(model) if layers is None else [
+        visualize.get_layer(model, name).name for name in layers]
+    if not names:
+        raise ValueError(f"model {model.name!r} has no layer with feature maps")
+    titles = list(titles) if titles is not None else [f"image {i}" for i in range(len(batch))]
+    cache: dict[int, dict[str, np.ndarray]] = {}
+
+    def maps_for(index: int) -> dict[str, np.ndarray]:
+        if index not in cache:  # one forward pass for every layer of the dropdown
+            if len(cache) >= 8:
+                cache.pop(next(iter(cache)))
+            cache[index] = visualize.feature_maps(model, batch[index], names)
+        return cache[index]
+
+    start = layer if layer is not None else names[0]
+    layer_box = ipywidgets.Dropdown(options=_layer_options(model, names), description="Layer",
+                                    layout=ipywidgets.Layout(width="420px"))
+    channel_slider = ipywidgets.IntSlider(value=0, min=0, max=0, description="Channel",
+                                          continuous_update=True,
+                                          layout=ipywidgets.Layout(width="420px"))
+    image_slider = ipywidgets.IntSlider(value=0, min=0, max=len(batch) - 1, description="Image",
+                                        continuous_update=False,
+                                        layout=ipywidgets.Layout(width="420px"))
+    grid_toggle = ipywidgets.ToggleButton(value=False, description="All channels",
+                                          tooltip="show every channel of this layer as a grid")
+    message = ipywidgets.HTML(value="")
+    map_output, image_output, grid_output = (ipywidgets.Output() for _ in range(3))
+    map_output.add_class("coursekit-feature-map")
+    live = {"figure": None, "hold": False}
+
+    def activation(layer_name, index) -> np.ndarray:
+        found = visualize.get_layer(model, layer_name).name
+        maps = maps_for(index)
+        if found not in maps:
+            maps[found] = visualize.feature_maps(model, batch[index], [found])[found]
+        result = maps[found]
+        if result.ndim != 3:
+            raise ValueError(f"layer {found!r} has output shape {result.shape}: no feature maps "
+                             f"to show. Choose a convolution or pooling layer: {', '.join(names)}")
+        return result
+
+    def render(layer=None, channel=None, image_index=None) -> np.ndarray:
+        layer = layer_box.value if layer is None else layer
+        channel = channel_slider.value if channel is None else channel
+        index = image_slider.value if image_index is None else int(image_index)
+        if not 0 <= index < len(batch):
+            raise ValueError(f"image_index must be in 0..{len(batch) - 1}, got {index}")
+        return visualize.select_channel(activation(layer, index), channel)
+
+    def caption(layer_name) -> str:
+        shape = visualize.output_shape(model, layer_name)
+        return f"{layer_name} {shape}"
+
+    def draw_map() -> None:
+        try:
+            plane_stack = activation(layer_box.value, image_slider.value)
+            live["figure"] = visualize.plot_feature_map(plane_stack, channel_slider.value,
+                                                        caption(layer_box.value), live["figure"])
+        except ValueError as error:
+            message.value = _message(str(error))
+            map_output.clear_output()
+            return
+        message.value = ""
+        show_figure(live["figure"], map_output)
+
+    def draw_grid() -> None:
+        if not grid_toggle.value:
+            grid_output.clear_output()
+            return
+        try:
+            stack = activation(layer_box.value, image_slider.value)
+        except ValueError:
+            grid_output.clear_output()
+            return
+        show_figure(visualize.plot_channel_grid(stack, caption(layer_box.value)), grid_output)
+
+    def draw_image() -> None:
+        show_figure(_image_figure(batch[image_slider.value], titles[image_slider.value]),
+                    image_output)
+
+    def follow_layer() -> None:
+        """Fit the channel slider to the layer (without a redraw of its own)."""
+        shape = visualize.output_shape(model, layer_box.value)
+        live["hold"] = True
+        try:
+            channel_slider.max = max(int(shape[-1]) - 1, 0) if len(shape) == 3 else 0
+        finally:
+            live["hold"] = False
+
+    def on_channel(change) -> None:
+        if not live["hold"]:
+            draw_map()
+
+    def on_layer(change) -> None:
+        follow_layer()
+        draw_map()
+        draw_grid()
+
+    def on_image(change) -> None:
+        draw_image()
+        draw_map()
+        draw_grid()
+
+    def figure() -> Figure:
+        fig = Figure(figsize=(8, 4), dpi=100)
+        left, right = fig.subplots(1, 2)
+        left.imshow(visualize.to_display(batch[image_slider.value]))
+        left.set_title(titles[image_slider.value])
+        try:
+            plane = render()
+            right.imshow(plane, cmap="viridis", interpolation="nearest")
+            right.set_title(f"{caption(layer_box.value)}\nchannel {channel_slider.value}")
+        except ValueError as error:
+            right.text(0.5, 0.5, str(error), ha="center", va="center", wrap=True, fontsize=9)
+        for axes in (left, right):
+            axes.set_xticks([])
+            axes.set_yticks([])
+        return fig
+
+    # Initial state; a bad starting choice becomes a message.
+    note = ""
+    try:
+        start_name = visualize.get_layer(model, start).name
+    except ValueError as error:
+        start_name, note = names[0], str(error)
+    if start_name not in names:
+        layer_box.options = list(layer_box.options) + _layer_options(model, [start_name])
+    layer_box.value = start_name
+    follow_layer()
+    if not 0 <= int(channel) <= channel_slider.max:
+        note = note or (f"channel {channel} is out of range: layer {start_name!r} has "
+                        f"channels 0 to {channel_slider.max}; showing channel 0")
+        channel = 0
+    channel_slider.value = int(channel)
+    draw_image()
+    draw_map()
+    if note and not message.value:
+        message.value = _message(note)
+    channel_slider.observe(on_channel, names="value")
+    layer_box.observe(on_layer, names="value")
+    image_slider.observe(on_image, names="value")
+    grid_toggle.observe(lambda change: draw_grid(), names="value")
+
+    controls_row = [layer_box, channel_slider] + ([image_slider] if len(batch) > 1 else [])
+    widget = ipywidgets.VBox([
+        ipywidgets.HBox(controls_row[:2]),
+        ipywidgets.HBox(controls_row[2:] + [grid_toggle]),
+        message,
+        ipywidgets.HBox([map_output, image_output]),
+        grid_output,
+    ])
+    widget.add_class("coursekit-activation-explorer")
+    return View(widget, render=render, figure=figure,
+                controls={"layer": layer_box, "channel": channel_slider, "image": image_slider,
+                          "grid": grid_toggle, "message": message})
+
+
+def filter_pattern_explorer(model, layers=None, steps: int = 30,
+                            input_range: tuple[float, float] = (0.0, 255.0),
+                            image_size=None, layer=None) -> View:
+    """Return a View: 'Layer' dropdown and 'Filter' slider -> the pattern that filter likes most.
+
+    Patterns come from ``visualize.filter_pattern`` (gradient ascent, ``steps`` steps, capped
+    in quick mode) and are cached per (layer, filter): revisiting one redraws at once.
+    ``render(layer=None, index=None)`` returns the (height, width, 3) pattern.
+
+    Example:
+        >>> view = filter_pattern_explorer(model)             # doctest: +SKIP
+        >>> view.controls["filter"].value = 3                 # computes once, then cached
+    """
+    from coursekit import visualize
+
+    names = visualize.feature_map_layers(model) if layers is None else [
+        visualize.get_layer(model, name).name for name in layers]
+    if not names:
+        raise ValueError(f"model {model.name!r} has no layer with feature maps")
+    cache: dict[tuple[str, int], np.ndarray] = {}
+    layer_box = ipywidgets.Dropdown(options=_layer_options(model, names), description="Layer",
+                                    layout=ipywidgets.Layout(width="420px"))
+    filter_slider = ipywidgets.IntSlider(value=0, min=0, max=0, description="Filter",
+                                         continuous_update=False,
+                                         layout=ipywidgets.Layout(width="420px"))
+    message = ipywidgets.HTML(value="")
+    output = ipywidgets.Output()
+    live = {"hold": False}
+
+    def render(layer=None, index=None) -> np.ndarray:
+        name = visualize.get_layer(model, layer_box.value if layer is None else layer).name
+        index = filter_slider.value if index is None else int(index)
+        key = (name, index)
+        if key not in cache:
+            cache[key] = visualize.filter_pattern(model, name, index, steps=steps,
+                                                  input_range=input_range, image_size=image_size)
+        return cache[key]
+
+    def figure() -> Figure:
+        fig = Figure(figsize=(4, 4), dpi=100)
+        axes = fig.add_subplot()
+        axes.imshow(render())
+        axes.set_xticks([])
+        axes.set_yticks([])
+        axes.set_title(f"{layer_box.value}, filter {filter_slider.value}", fontsize=11)
+        return fig
+
+    def draw() -> None:
+        if live["hold"]:
+            return
+        if (layer_box.value, filter_slider.value) not in cache:
+            message.value = "computing the pattern (gradient ascent)..."
+        try:
+            show_figure(figure(), output)
+        except ValueError as error:
+            message.value = _message(str(error))
+            output.clear_output()
+            return
+        message.value = ""
+
+    def on_layer(change) -> None:
+        shape = visualize.output_shape(model, layer_box.value)
+        live["hold"] = True
+        try:
+            filter_slider.max = max(int(shape[-1]) - 1, 0)
+        finally:
+            live["hold"] = False
+        draw()
+
+    note = ""
+    try:
+        start = visualize.get_layer(model, layer if layer is not None else names[0]).name
+    except ValueError as error:
+        start, note = names[0], str(error)
+    if start not in names:
+        layer_box.options = list(layer_box.options) + _layer_options(model, [start])
+    layer_box.value = start
+    on_layer(None)
+    if note and not message.value:
+        message.value = _message(note)
+    layer_box.observe(on_layer, names="value")
+    filter_slider.observe(lambda change: draw(), names="value")
+    widget = ipywidgets.VBox([ipywidgets.HBox([layer_box, filter_slider]), message, output])
+    widget.add_class("coursekit-filter-pattern-explorer")
+    return View(widget, render=render, figure=figure,
+                controls={"layer": layer_box, "filter": filter_slider, "message": message})
+
+
+def gradcam_explorer(model, images, class_names=None, layers=None, layer=None,
+                     alpha: float = 0.4, titles=None) -> View:
+    """Return a View over Grad-CAM: 'Image', 'Class', 'Layer' and 'Blend' controls.
+
+    Heatmaps come from ``visualize.gradcam`` and are cached per (image, class, layer): the
+    blend slider only re-mixes. Class "predicted" follows the model's own prediction.
+    ``layers`` defaults to ``visualize.gradcam_layers(model)`` (nested models work), the
+    layer to the last convolution. ``render(image_index=None, class_index=None, layer=None,
+    alpha=None)`` returns the overlay, (height, width, 3) in [0, 1].
+
+    Example:
+        >>> view = gradcam_explorer(model, images, ["cat", "dog"])   # doctest: +SKIP
+        >>> view.controls["blend"].value = 0.7
+    """
+    from coursekit import visualize
+
+    batch = _image_batch(images)
+    count = visualize.class_count(model)
+    class_names = list(class_names) if class_names is not None else [
+        f"class {i}" for i in range(count)]
+    if len(class_names) != count:
+        raise ValueError(f"the model has {count} classes but {len(class_names)} class names "
+                         f"were given: {class_names}")
+    names = visualize.gradcam_layers(model) if layers is None else [
+        visualize.get_layer(model, name).name for name in layers]
+    titles = list(titles) if titles is not None else [f"image {i}" for i in range(len(batch))]
+    heatmaps: dict[tuple[int, int, str], np.ndarray] = {}
+    predictions: dict[int, int] = {}
+
+    image_slider = ipywidgets.IntSlider(value=0, min=0, max=len(batch) - 1, description="Image",
+                                        continuous_update=False)
+    class_box = ipywidgets.Dropdown(
+        options=[("predicted", -1)] + [(name, i) for i, name in enumerate(class_names)],
+        value=-1, description="Class")
+    layer_box = ipywidgets.Dropdown(options=_layer_options(model, names), description="Layer",
+                                    layout=ipywidgets.Layout(width="420px"))
+    blend_slider = ipywidgets.FloatSlider(value=float(alpha), min=0.0, max=1.0, step=0.05,
+                                          description="Blend", continuous_update=True)
+    message = ipywidgets.HTML(value="")
+    output = ipywidgets.Output()
+
+    def predicted(index: int) -> int:
+        if index not in predictions:
+            predictions[index] = visualize.predicted_class(model, batch[index])
+        return predictions[index]
+
+    def heatmap(index: int, class_index: int, layer_name: str) -> np.ndarray:
+        if class_index < 0:
+            class_index = predicted(index)
+        key = (index, class_index, layer_name)
+        if key not in heatmaps:
+            heatmaps[key] = visualize.gradcam(model, batch[index], layer_name, class_index)
+        return heatmaps[key]
+
+    def current(image_index=None, class_index=None, layer=None, alpha=None):
+        index = image_slider.value if image_index is None else int(image_index)
+        if not 0 <= index < len(batch):
+            raise ValueError(f"image_index must be in 0..{len(batch) - 1}, got {index}")
+        chosen = class_box.value if class_index is None else int(class_index)
+        name = visualize.get_layer(model, layer_box.value if layer is None else layer).name
+        mix = blend_slider.value if alpha is None else float(alpha)
+        return index, chosen, name, mix
+
+    def render(image_index=None, class_index=None, layer=None, alpha=None) -> np.ndarray:
+        index, chosen, name, mix = current(image_index, class_index, layer, alpha)
+        return visualize.overlay(batch[index], heatmap(index, chosen, name), mix)
+
+    def figure() -> Figure:
+        index, chosen, name, mix = current()
+        shown = predicted(index) if chosen < 0 else chosen
+        title = (f"{titles[index]}: model predicts {class_names[predicted(index)]}; "
+                 f"heat for '{class_names[shown]}' at {name}")
+        return visualize.plot_gradcam(batch[index], heatmap(index, chosen, name), mix, title)
+
+    def draw(change=None) -> None:
+        try:
+            show_figure(figure(), output)
+        except ValueError as error:
+            message.value = _message(str(error))
+            output.clear_output()
+            return
+        message.value = ""
+
+    note = ""
+    try:
+        start = visualize.get_layer(
+            model, layer if layer is not None else visualize.last_conv_layer(model)).name
+    except ValueError as error:
+        start, note = names[-1], str(error)
+    if start not in names:
+        layer_box.options = list(layer_box.options) + _layer_options(model, [start])
+    layer_box.value = start
+    draw()
+    if note and not message.value:
+        message.value = _message(note)
+    for control in (image_slider, class_box, layer_box, blend_slider):
+        control.observe(draw, names="value")
+    rows = [ipywidgets.HBox(([image_slider] if len(batch) > 1 else []) + [class_box]),
+            ipywidgets.HBox([layer_box, blend_slider]), message, output]
+    widget = ipywidgets.VBox(rows)
+    widget.add_class("coursekit-gradcam-explorer")
+    return View(widget, render=render, figure=figure,
+                controls={"image": image_slider, "class": class_box, "layer": layer_box,
+                          "blend": blend_slider, "message": message})
