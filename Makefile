@@ -6,6 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 CACHE  := $(CURDIR)/.cache
+NOTEBOOK_DIR ?= notebooks
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 # Tests run in quick mode, with data and Keras' cache inside the project (never your ~/.keras).
@@ -26,7 +27,7 @@ install: $(STAMP)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir=$(NOTEBOOK_DIR) $(ROOT_FLAG) $(LAB_ARGS)
 
 test: $(STAMP)
 	@mkdir -p $(CACHE)/data $(CACHE)/keras
