@@ -23,6 +23,8 @@ import numpy as np
 from IPython.display import Image, clear_output, display
 from matplotlib.figure import Figure
 
+from coursekit import config
+
 __all__ = ["View", "figure_to_png", "show_figure"]
 
 
@@ -50,6 +52,28 @@ def show_figure(figure: Figure, output: ipywidgets.Output | None = None) -> None
         display(image)
 
 
+_LECTURE_CSS = """<style>
+.coursekit-lecture .widget-label, .coursekit-lecture .widget-readout,
+.coursekit-lecture select, .coursekit-lecture button { font-size: 20px !important; }
+.coursekit-lecture .widget-label { min-width: 9em; }
+.coursekit-lecture .noUi-handle { transform: scale(1.6); }
+</style>"""
+
+
+def lecture_sized(widget: ipywidgets.Widget, controls: list[ipywidgets.Widget]) -> ipywidgets.Widget:
+    """Return ``widget`` restyled for a projector: wide controls, large labels and handles.
+
+    Used by every View when lecture mode is on (``COURSEKIT_LECTURE=1`` or
+    ``coursekit.lecture_mode()``).
+    """
+    for control in controls:
+        control.layout.width = "80%"
+        if hasattr(control.style, "description_width"):
+            control.style.description_width = "initial"
+    widget.add_class("coursekit-lecture")
+    return ipywidgets.VBox([ipywidgets.HTML(_LECTURE_CSS), widget]).add_class("coursekit-lecture")
+
+
 @dataclass
 class View:
     """A widget plus the pure function behind it.
@@ -65,6 +89,10 @@ class View:
     render: Callable[..., Any]
     figure: Callable[[], Figure]
     controls: dict[str, ipywidgets.Widget] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if config.lecture_on():
+            self.widget = lecture_sized(self.widget, list(self.controls.values()))
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude) or {}
