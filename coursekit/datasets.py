@@ -21,6 +21,7 @@ mirror, so ``keras.datasets.fashion_mnist.load_data()`` and ``keras.applications
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -251,7 +252,7 @@ def download(url: str, destination: str | os.PathLike, sha256: str | None = None
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(destination.name + ".part")
+    partial = destination.with_name(f"{destination.name}.{os.getpid()}.part")
     digest = hashlib.sha256()
     received = 0
     try:
@@ -424,7 +425,30 @@ def _relative_to_root(expected: dict[str, str]) -> dict[str, str]:
     return {key.split("/", 1)[1]: value for key, value in expected.items()}
 
 
+@contextlib.contextmanager
+def _cache_lock(name: str):
+    """Hold an exclusive lock on ``data_dir()/.name.lock`` so that two notebooks (or test
+    workers) filling the cache at once do not replace a folder the other one is reading."""
+    lock_path = config.data_dir() / f".{name}.lock"
+    with open(lock_path, "a") as handle:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks; installs are still atomic renames
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _full(dataset: Dataset) -> Path:
+    with _cache_lock(dataset.name):
+        return _full_locked(dataset)
+
+
+def _full_locked(dataset: Dataset) -> Path:
     expected = read_digest(dataset)
     top = next(iter(expected)).split("/", 1)[0]
     root = config.data_dir() / top
@@ -471,6 +495,13 @@ def _quick(dataset: Dataset, full_root: Path) -> Path:
     root = config.data_dir() / f"{full_root.name}_quick"
     if root.is_dir() and _stamp_ok(root, chosen):
         return root
+    with _cache_lock(root.name):
+        if root.is_dir() and _stamp_ok(root, chosen):  # another process just built it
+            return root
+        return _build_subset(dataset, full_root, chosen, root)
+
+
+def _build_subset(dataset: Dataset, full_root: Path, chosen: dict[str, str], root: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix=f".{root.name}-", dir=config.data_dir()) as scratch:
         for relative in chosen:
             target = Path(scratch) / "subset" / relative

@@ -376,3 +376,19 @@ def test_keras_home_falls_back_like_keras(monkeypatch, tmp_path):
             assert config.keras_home() == Path("/tmp/.keras")
     finally:
         locked.chmod(0o700)
+
+
+def test_two_processes_filling_the_cache_at_once(isolated, course_mirror):
+    """Two notebooks (or test workers) starting together on an empty cache both get the data."""
+    import subprocess
+    import sys
+
+    code = ("from coursekit import datasets; root = datasets.load('cats_and_dogs_filtered', quick=True); "
+            "print(sum(1 for _ in root.rglob('*.jpg')))")
+    env = {**os.environ}
+    workers = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [worker.communicate(timeout=300) for worker in workers]
+    assert [out.strip() for out, _ in outputs] == ["300", "300"], [err[-1000:] for _, err in outputs]
+    leftovers = [p.name for p in (isolated / "data").iterdir() if p.name.startswith(".cats")]
+    assert leftovers == []
