@@ -118,7 +118,243 @@ def check_training_images(answer, root) -> bool:
 # ---------------------------------------------------------------- lessons 3-4: CNN, augmentation
 
 
+def check_conv_output_shape(answer: Any, input_shape, filters: int, kernel: int = 3,
+                            stride: int = 1, padding: str = "valid", name: str = "shape") -> bool:
+    """Check the (height, width, channels) a Conv2D layer outputs for ``input_shape``.
+
+    Example:
+        >>> check_conv_output_shape((148, 148, 32), (150, 150, 3), filters=32)
+        ✅ Correct!
+        True
+    """
+    from coursekit.models import conv_output_length
+
+    height, width = (conv_output_length(size, kernel, stride, padding) for size in input_shape[:2])
+    hint = (f"With padding='{padding}' a {kernel}x{kernel} kernel at stride {stride} gives "
+            + ("ceil(size / stride)" if padding == "same" else "(size - kernel) // stride + 1")
+            + " pixels per side, and there is one channel per filter.")
+    return check_answer(answer, (height, width, int(filters)), hint=hint, name=name)
+
+
+def check_pool_output_shape(answer: Any, input_shape, pool: int = 2, name: str = "shape") -> bool:
+    """Check the shape after a MaxPooling2D(pool) layer (stride = pool, 'valid').
+
+    Example:
+        >>> check_pool_output_shape((7, 7, 128), (15, 15, 128))
+        ✅ Correct!
+        True
+    """
+    from coursekit.models import pool_output_length
+
+    expected = (pool_output_length(input_shape[0], pool), pool_output_length(input_shape[1], pool),
+                int(input_shape[2]))
+    return check_answer(answer, expected, name=name,
+                        hint=f"Pooling divides height and width by {pool}, rounding down; "
+                             "the channels stay the same.")
+
+
+def check_conv_params(answer: Any, in_channels: int, filters: int, kernel: int = 3,
+                      name: str = "parameter count") -> bool:
+    """Check the parameter count of a Conv2D layer.
+
+    Example:
+        >>> check_conv_params(896, in_channels=3, filters=32)
+        ✅ Correct!
+        True
+    """
+    from coursekit.models import conv2d_params
+
+    return check_answer(answer, conv2d_params(in_channels, filters, kernel), name=name,
+                        hint="Each filter has kernel x kernel x input-channels weights plus "
+                             "one bias.")
+
+
+def check_dense_params(answer: Any, inputs: int, units: int, name: str = "parameter count") -> bool:
+    """Check the parameter count of a Dense layer.
+
+    Example:
+        >>> check_dense_params(3_211_776, inputs=6272, units=512)
+        ✅ Correct!
+        True
+    """
+    from coursekit.models import dense_params
+
+    return check_answer(answer, dense_params(inputs, units), name=name,
+                        hint="Every unit has one weight per input plus one bias. The input "
+                             "of the first Dense layer is the flattened feature map: h x w x c.")
+
+
+def check_overfitting_epoch(answer: Any, history, tolerance: int = 1, name: str = "epoch") -> bool:
+    """Check the epoch where overfitting starts: where validation loss is lowest (+- tolerance).
+
+    ``history`` is a DataFrame with ``epoch`` and ``val_loss`` columns (``train_or_load``).
+
+    Example:
+        >>> import pandas as pd
+        >>> check_overfitting_epoch(3, pd.DataFrame({"epoch": [1, 2, 3, 4],
+        ...                                          "val_loss": [0.7, 0.6, 0.5, 0.7]}))
+        ✅ Correct! Validation loss is lowest at epoch 3; after that the model learns the training images, not cats and dogs.
+        True
+    """
+    values = list(history["val_loss"])
+    epochs = list(history["epoch"]) if "epoch" in history else list(range(1, len(values) + 1))
+    best = epochs[values.index(min(values))]
+    try:
+        ok = abs(int(answer) - best) <= tolerance and float(answer) == int(answer)
+    except (TypeError, ValueError, OverflowError):
+        return _say(False, f"Your {name} should be an epoch number, got {answer!r}.")
+    if ok:
+        return _say(True, f"Correct! Validation loss is lowest at epoch {best}; after that the "
+                          "model learns the training images, not cats and dogs.")
+    return _say(False, f"Not quite: your {name} was {answer!r}. Look for the epoch where the "
+                       "validation loss stops falling and starts to rise, even though the "
+                       "training loss keeps falling.")
+
+
+#: Options of the lesson-4 exercise "which augmentations suit photos of cats and dogs?"
+AUGMENTATION_OPTIONS = (
+    "horizontal flip", "vertical flip", "rotation up to 15 degrees", "rotation up to 180 degrees",
+    "zoom up to 20%", "shift up to 10%", "invert colours", "small contrast change",
+)
+_SENSIBLE_AUGMENTATIONS = frozenset({
+    "horizontal flip", "rotation up to 15 degrees", "zoom up to 20%", "shift up to 10%",
+    "small contrast change",
+})
+
+
+def check_augmentations(answer: Any, name: str = "choice") -> bool:
+    """Check which augmentations make sense for photos of cats and dogs (a set of options).
+
+    A sensible augmentation makes a picture the camera could have taken of the same animal.
+
+    Example:
+        >>> check_augmentations({"horizontal flip", "zoom up to 20%", "shift up to 10%",
+        ...                      "rotation up to 15 degrees", "small contrast change"})
+        ✅ Correct!
+        True
+    """
+    return check_choice(answer, _SENSIBLE_AUGMENTATIONS, options=AUGMENTATION_OPTIONS, name=name,
+                        hint="Ask of each one: could a camera have taken this picture of the same "
+                             "animal? Cats are rarely upside down, and nobody photographs them "
+                             "in negative colours.")
+
+
 # ---------------------------------------------------------------- lesson 5: transfer learning
 
 
+def check_trainable_parameters(answer, model) -> bool:
+    """Check how many parameters of ``model`` will train (the size of its trainable weights).
+
+    Example:
+        >>> check_trainable_parameters(1281, model)                 # doctest: +SKIP
+        ✅ Correct!
+        True
+    """
+    try:
+        expected = int(sum(math.prod(weight.shape) for weight in model.trainable_weights))
+        total = int(sum(math.prod(weight.shape) for weight in model.weights))
+    except (AttributeError, TypeError):
+        return _say(False, "Pass the Keras model as the second argument.")
+    return check_answer(answer, expected, name="count",
+                        hint=f"The model has {total:,} parameters, but a frozen base trains none of "
+                             "them: count only the head. A Dense layer with one output on N "
+                             "features has N weights plus 1 bias.")
+
+
+#: The options of lesson 5's "which layers do we unfreeze?" exercise.
+UNFREEZE_OPTIONS = ("first block", "top block", "every layer", "batchnorm layers")
+
+
+def check_layers_to_unfreeze(answer) -> bool:
+    """Check the choice of which layers of a pretrained base to unfreeze for fine-tuning.
+
+    Example:
+        >>> check_layers_to_unfreeze("top block")
+        ✅ Correct!
+        True
+    """
+    return check_choice(answer, "top block", options=UNFREEZE_OPTIONS, name="choice",
+                        hint="Early layers detect edges and textures that suit any photo; the "
+                             "last block's features are the most ImageNet-specific, so adapt "
+                             "those. Unfreezing everything with few images overfits and is "
+                             "slow, and BatchNorm layers stay frozen.")
+
+
 # ---------------------------------------------------------------- lesson 6: what the CNN learned
+
+
+def check_feature_map_shape(answer: Any, model, layer: str) -> bool:
+    """Check the (height, width, channels) of the feature maps ``layer`` of ``model`` outputs.
+
+    Example:
+        >>> check_feature_map_shape((34, 34, 128), scratch, "conv3")   # doctest: +SKIP
+        ✅ Correct!
+        True
+    """
+    from coursekit import visualize
+
+    try:
+        expected = visualize.output_shape(model, layer)
+    except ValueError as error:
+        return _say(False, str(error))
+    return check_answer(answer, expected, name="shape",
+                        hint="Each 3x3 'valid' convolution removes 2 pixels per side length, "
+                             "each 2x2 pooling halves it (rounding down); there is one channel "
+                             "per filter. Work from the 150x150x3 input, layer by layer.")
+
+
+def check_most_active_channel(answer: Any, activation) -> bool:
+    """Check the index of the channel with the highest mean activation in a (h, w, c) stack.
+
+    Example:
+        >>> check_most_active_channel(3, maps["conv2"])              # doctest: +SKIP
+        ✅ Correct!
+        True
+    """
+    import numpy as np
+
+    stack = np.asarray(activation)
+    if stack.ndim != 3:
+        return _say(False, f"Pass one layer's feature maps, shape (height, width, channels); "
+                           f"got shape {stack.shape}.")
+    means = stack.mean(axis=(0, 1))
+    expected = int(np.argmax(means))
+    if isinstance(answer, (int, np.integer)) and not isinstance(answer, bool) \
+            and 0 <= int(answer) < len(means) and np.isclose(means[int(answer)], means[expected]):
+        return _say(True, "Correct!")
+    return check_answer(answer, expected, name="channel",
+                        hint="Average each channel over height and width "
+                             "(activation.mean(axis=(0, 1))), then take np.argmax.")
+
+
+def check_gradcam(heatmap: Any, model, image, layer: str | None = None,
+                  class_index: int | None = None) -> bool:
+    """Check a Grad-CAM heatmap you computed against ``coursekit.visualize.gradcam``.
+
+    Example:
+        >>> check_gradcam(my_heatmap, scratch, cat, "conv4", 1)      # doctest: +SKIP
+        ✅ Correct!
+        True
+    """
+    import numpy as np
+
+    from coursekit import visualize
+
+    if heatmap is ... or heatmap is None:
+        return _say(False, "Replace the ... with your heatmap first.")
+    try:
+        mine = np.asarray(heatmap, dtype="float32")
+    except (TypeError, ValueError):
+        return _say(False, f"Your heatmap should be an array, got {type(heatmap).__name__}.")
+    expected = visualize.gradcam(model, image, layer, class_index)
+    if mine.shape != expected.shape:
+        return _say(False, f"Your heatmap has shape {mine.shape}, expected {expected.shape}: "
+                           "one value per position of the chosen layer's feature map.")
+    if np.allclose(mine, expected, atol=1e-3):
+        return _say(True, "Correct!")
+    hint = ("Check the sign of the score: for one sigmoid unit, class 1 is +logit and class 0 "
+            "is -logit. Then: mean of the gradients per channel, weighted sum of the maps, "
+            "ReLU, divide by the maximum.")
+    if np.nanmax(mine) > 1.0 + 1e-3:
+        hint = "Divide the heatmap by its maximum so that it lies in [0, 1]."
+    return _say(False, f"Not quite: your heatmap differs from Grad-CAM's. {hint}")

@@ -146,6 +146,206 @@ def brightness_demo(image, title: str = "") -> View:
 # ---------------------------------------------------------------- lessons 3-4: kernel editor, augmentation preview
 
 
+def _grayscale(image) -> np.ndarray:
+    """Return an RGB (0-255) or gray image as float32 luminance in 0-1."""
+    array = np.asarray(image, dtype=np.float32)
+    if array.ndim == 3:
+        array = array[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    if array.ndim != 2:
+        raise ValueError(f"image must be (height, width) or (height, width, 3), got {np.shape(image)}")
+    return array / 255.0 if array.max() > 1.0 else array
+
+
+def kernel_editor(image, preset: str = "sobel x (vertical edges)") -> View:
+    """Return a View: a 3x3 grid of numbers (or a preset) -> the filtered photo, at once.
+
+    The photo is turned to grayscale and filtered with ``models.apply_kernel``: what one
+    Conv2D filter computes (cross-correlation). 'Flip kernel' computes a true convolution
+    instead. Results are cached per kernel, so going back to a kernel redraws instantly.
+    ``render(kernel=None, flip=None)`` returns the filtered 2-D array (None: current values).
+
+    Example:
+        >>> view = kernel_editor(photo)                                   # doctest: +SKIP
+        >>> view.controls["preset"].value = "sharpen"
+        >>> view.render().shape == photo.shape[:2]
+        True
+    """
+    from coursekit import models
+
+    if preset not in models.KERNEL_PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; presets: {', '.join(models.KERNEL_PRESETS)}")
+    gray = _grayscale(image)
+    cache: dict[tuple, np.ndarray] = {}
+    preset_box = ipywidgets.Dropdown(options=list(models.KERNEL_PRESETS) + ["custom"],
+                                     value=preset, description="Preset",
+                                     layout=ipywidgets.Layout(width="340px"))
+    cells = [ipywidgets.FloatText(value=float(models.KERNEL_PRESETS[preset][row, column]),
+                                  description=f"k[{row},{column}]", step=0.5,
+                                  layout=ipywidgets.Layout(width="150px"),
+                                  style={"description_width": "48px"})
+             for row in range(3) for column in range(3)]
+    flip_box = ipywidgets.Checkbox(value=False, description="Flip kernel (true convolution)",
+                                   indent=False)
+    output = ipywidgets.Output()
+    live = {"hold": False}
+
+    def current_kernel() -> np.ndarray:
+        return np.array([cell.value for cell in cells], dtype=np.float32).reshape(3, 3)
+
+    def render(kernel=None, flip=None) -> np.ndarray:
+        kernel = current_kernel() if kernel is None else np.asarray(kernel, dtype=np.float32)
+        flip = flip_box.value if flip is None else bool(flip)
+        key = (tuple(kernel.ravel().tolist()), kernel.shape, flip)
+        if key not in cache:
+            if len(cache) > 32:
+                cache.pop(next(iter(cache)))
+            cache[key] = models.apply_kernel(gray, kernel, flip=flip)
+        return cache[key]
+
+    def figure() -> Figure:
+        filtered = render()
+        fig = Figure(figsize=(10, 4.2), layout="constrained")
+        left, right = fig.subplots(1, 2)
+        left.imshow(gray, cmap="gray", vmin=0, vmax=1)
+        left.set_title("input (grayscale)")
+        limit = float(np.abs(filtered).max()) or 1.0
+        shown = right.imshow(filtered, cmap="cividis", vmin=-limit if filtered.min() < 0 else 0,
+                             vmax=limit)
+        right.set_title(f"filtered: {preset_box.value}" + (" (flipped)" if flip_box.value else ""))
+        fig.colorbar(shown, ax=right, shrink=0.8, label="response")
+        for axes in (left, right):
+            axes.set_xticks([])
+            axes.set_yticks([])
+        return fig
+
+    def redraw(change=None) -> None:
+        if not live["hold"]:
+            show_figure(figure(), output)
+
+    def on_preset(change) -> None:
+        if change["new"] == "custom":
+            return
+        live["hold"] = True
+        try:
+            for cell, value in zip(cells, models.KERNEL_PRESETS[change["new"]].ravel()):
+                cell.value = float(value)
+        finally:
+            live["hold"] = False
+        redraw()
+
+    def on_cell(change) -> None:
+        if live["hold"]:
+            return
+        live["hold"] = True
+        try:
+            preset_box.value = "custom"
+        finally:
+            live["hold"] = False
+        redraw()
+
+    preset_box.observe(on_preset, names="value")
+    for cell in cells:
+        cell.observe(on_cell, names="value")
+    flip_box.observe(redraw, names="value")
+    show_figure(figure(), output)
+    grid = ipywidgets.GridBox(cells, layout=ipywidgets.Layout(
+        grid_template_columns="repeat(3, 160px)", grid_gap="4px"))
+    widget = ipywidgets.VBox([ipywidgets.HBox([preset_box, flip_box]), grid, output])
+    controls = {"preset": preset_box, "flip": flip_box}
+    controls.update({cell.description: cell for cell in cells})
+    return View(widget, render=render, figure=figure, controls=controls)
+
+
+def augmentation_preview(image, count: int = 9, seed: int = 0) -> View:
+    """Return a View: one photo shown ``count`` times, randomly augmented, with a slider per strength.
+
+    Controls: 'Flip' (none, horizontal, vertical, both), 'Rotation' (fraction of a full
+    turn), 'Zoom', 'Translation' (fractions of the size), 'Contrast', and a 'New draw' button
+    (new random transforms). Each grid is computed by ``models.augment_grid`` (the Keras
+    preprocessing layers, in training mode) and cached, so revisiting settings is instant.
+    ``render(**strengths)`` returns the (count, H, W, 3) uint8 grid for those strengths.
+
+    Example:
+        >>> view = augmentation_preview(photo)                            # doctest: +SKIP
+        >>> view.render(rotation=0.2, zoom=0.0).shape
+        (9, 150, 150, 3)
+    """
+    from coursekit import models
+
+    photo = np.asarray(image)
+    if photo.ndim != 3:
+        raise ValueError(f"image must be one (height, width, 3) photo, got shape {photo.shape}")
+    cache: dict[tuple, np.ndarray] = {}
+    flip = ipywidgets.Dropdown(options=[("none", None), ("horizontal", "horizontal"),
+                                        ("vertical", "vertical"),
+                                        ("both", "horizontal_and_vertical")],
+                               value="horizontal", description="Flip")
+    sliders = {
+        "rotation": ipywidgets.FloatSlider(value=0.1, min=0.0, max=0.5, step=0.05,
+                                           description="Rotation", readout_format=".2f"),
+        "zoom": ipywidgets.FloatSlider(value=0.2, min=0.0, max=0.6, step=0.05,
+                                       description="Zoom", readout_format=".2f"),
+        "translation": ipywidgets.FloatSlider(value=0.1, min=0.0, max=0.5, step=0.05,
+                                              description="Translation", readout_format=".2f"),
+        "contrast": ipywidgets.FloatSlider(value=0.0, min=0.0, max=0.9, step=0.1,
+                                           description="Contrast", readout_format=".1f"),
+    }
+    for slider in sliders.values():
+        slider.continuous_update = False  # one recompute when the handle is released
+    draw = ipywidgets.Button(description="New draw", tooltip="new random transforms")
+    output = ipywidgets.Output()
+    state = {"seed": int(seed)}
+
+    def strengths() -> dict:
+        return {"flip": flip.value, **{name: slider.value for name, slider in sliders.items()}}
+
+    def render(**overrides) -> np.ndarray:
+        unknown = set(overrides) - {"flip", *sliders}
+        if unknown:
+            raise ValueError(f"unknown strength(s) {sorted(unknown)}; "
+                             f"use flip, {', '.join(sliders)}")
+        values = {**strengths(), **overrides}
+        key = (state["seed"], tuple(sorted((name, value) for name, value in values.items())))
+        if key not in cache:
+            if len(cache) > 16:
+                cache.pop(next(iter(cache)))
+            cache[key] = models.augment_grid(photo, count=count, seed=state["seed"], **values)
+        return cache[key]
+
+    def figure() -> Figure:
+        grid = render()
+        columns = int(np.ceil(np.sqrt(len(grid))))
+        rows = int(np.ceil(len(grid) / columns))
+        fig = Figure(figsize=(2.6 * columns, 2.6 * rows + 0.4), layout="constrained")
+        for axes in np.atleast_1d(fig.subplots(rows, columns)).ravel():
+            axes.set_axis_off()
+        for axes, picture in zip(fig.axes, grid):
+            axes.imshow(picture)
+        values = strengths()
+        fig.suptitle(f"flip={values['flip']}, rotation={values['rotation']:.2f}, "
+                     f"zoom={values['zoom']:.2f}, translation={values['translation']:.2f}, "
+                     f"contrast={values['contrast']:.1f}", fontsize=11)
+        return fig
+
+    def redraw(change=None) -> None:
+        show_figure(figure(), output)
+
+    def new_draw(button) -> None:
+        state["seed"] += 1
+        redraw()
+
+    flip.observe(redraw, names="value")
+    for slider in sliders.values():
+        slider.observe(redraw, names="value")
+    draw.on_click(new_draw)
+    redraw()
+    controls_box = ipywidgets.VBox([ipywidgets.HBox([flip, draw]),
+                                    ipywidgets.HBox([sliders["rotation"], sliders["zoom"]]),
+                                    ipywidgets.HBox([sliders["translation"], sliders["contrast"]])])
+    return View(ipywidgets.VBox([controls_box, output]), render=render, figure=figure,
+                controls={"flip": flip, **sliders, "new_draw": draw})
+
+
 # ---------------------------------------------------------------- lesson 6: explorers
 # Thin views over coursekit.visualize. Each keeps what it already computed (all activations
 # of an image, every Grad-CAM heatmap, every filter pattern) so moving a control only redraws.
