@@ -199,3 +199,74 @@ def test_layer_specs_rejects_layers_it_does_not_know():
     model = keras.Sequential([keras.Input((8, 8, 3)), layers.Conv2D(4, 3), layers.BatchNormalization()])
     with pytest.raises(ValueError, match="BatchNormalization"):
         models.layer_specs(model)
+
+
+# ---------------------------------------------------------------- lesson 3-4 views and checks
+# (the kernel editor and augmentation preview live in coursekit.widgets, the checks in
+# coursekit.checks; they are thin layers over the functions tested above)
+
+def test_kernel_editor_renders_what_apply_kernel_computes():
+    from coursekit import widgets
+
+    photo = np.random.default_rng(5).integers(0, 256, (40, 50, 3)).astype("uint8")
+    view = widgets.kernel_editor(photo)
+    gray = (photo.astype("float32") @ np.array([0.299, 0.587, 0.114], "float32")) / 255
+    sobel = models.KERNEL_PRESETS["sobel x (vertical edges)"]
+    np.testing.assert_allclose(view.render(), models.apply_kernel(gray, sobel), atol=1e-5)
+    view.controls["preset"].value = "box blur"
+    assert view.controls["k[2,2]"].value == pytest.approx(1 / 9)
+    np.testing.assert_allclose(view.render(), models.apply_kernel(gray, np.full((3, 3), 1 / 9)), atol=1e-5)
+    view.controls["k[0,0]"].value = 5.0  # editing a number makes the kernel 'custom'
+    assert view.controls["preset"].value == "custom"
+    assert view.render()[0, 0] != pytest.approx(models.apply_kernel(gray, np.full((3, 3), 1 / 9))[0, 0])
+    view.controls["flip"].value = True
+    np.testing.assert_allclose(view.render(), models.apply_kernel(gray, _editor_kernel(view), flip=True),
+                               atol=1e-5)
+    assert "image/png" in view._repr_mimebundle_()
+    with pytest.raises(ValueError, match="preset"):
+        widgets.kernel_editor(photo, preset="emboss-o-matic")
+
+
+def _editor_kernel(view) -> np.ndarray:
+    return np.array([view.controls[f"k[{r},{c}]"].value for r in range(3) for c in range(3)],
+                    "float32").reshape(3, 3)
+
+
+def test_augmentation_preview_renders_augment_grid_and_caches():
+    from coursekit import widgets
+
+    photo = np.random.default_rng(6).integers(0, 256, (32, 32, 3)).astype("uint8")
+    view = widgets.augmentation_preview(photo, count=4, seed=2)
+    expected = models.augment_grid(photo, count=4, seed=2, flip="horizontal", rotation=0.1,
+                                   zoom=0.2, translation=0.1, contrast=0.0)
+    np.testing.assert_array_equal(view.render(), expected)
+    assert view.render() is view.render(), "unchanged settings are not recomputed"
+    view.controls["rotation"].value = 0.0
+    view.controls["zoom"].value = 0.0
+    view.controls["translation"].value = 0.0
+    view.controls["flip"].value = None
+    np.testing.assert_array_equal(view.render(), np.repeat(photo[None], 4, axis=0))
+    with pytest.raises(ValueError, match="unknown strength"):
+        view.render(shear=0.2)
+
+
+def test_lesson_3_4_checks(capsys):
+    import pandas as pd
+
+    from coursekit import checks
+
+    assert checks.check_conv_output_shape((148, 148, 32), (150, 150, 3), filters=32)
+    assert not checks.check_conv_output_shape((150, 150, 32), (150, 150, 3), filters=32)
+    assert checks.check_conv_output_shape([75, 75, 8], (150, 150, 3), 8, kernel=5, stride=2, padding="same")
+    assert checks.check_pool_output_shape((7, 7, 128), (15, 15, 128))
+    assert checks.check_conv_params(18_496, in_channels=32, filters=64)
+    assert not checks.check_conv_params(18_432, in_channels=32, filters=64)
+    assert checks.check_dense_params(3_211_776, inputs=6272, units=512)
+    history = pd.DataFrame({"epoch": [1, 2, 3, 4, 5, 6], "val_loss": [0.69, 0.6, 0.55, 0.52, 0.6, 0.7]})
+    assert checks.check_overfitting_epoch(4, history) and checks.check_overfitting_epoch(5, history)
+    assert not checks.check_overfitting_epoch(1, history)
+    assert not checks.check_overfitting_epoch("four", history)
+    assert not checks.check_augmentations({"horizontal flip", "vertical flip"})
+    assert not checks.check_augmentations({"shear"})  # not an option: says which options exist
+    out = capsys.readouterr().out
+    assert "is not one of the options" in out and "upside down" in out
