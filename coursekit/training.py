@@ -166,8 +166,9 @@ def cached_model_path(name: str, quick: bool | None = None) -> Path:
         >>> cached_model_path("scratch_cnn", quick=False).name
         'scratch_cnn-full.keras'
     """
-    if not name or not all(ch.isalnum() or ch in "-_." for ch in name):
-        raise ValueError(f"name must be letters, digits, '-', '_' or '.', got {name!r}")
+    if not name or name.startswith(".") or not all(ch.isalnum() or ch in "-_.+" for ch in name):
+        raise ValueError(f"name must be letters, digits, '-', '_', '+' or '.' (not first), "
+                         f"got {name!r}")
     mode = "quick" if (config.quick_mode() if quick is None else quick) else "full"
     return config.data_dir() / "models" / f"{name}-{mode}.keras"
 
