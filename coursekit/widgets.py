@@ -143,6 +143,90 @@ def brightness_demo(image, title: str = "") -> View:
 # ---------------------------------------------------------------- lesson 2: sample browser
 
 
+def sample_browser(table, max_side: int = 480, cache_size: int = 64) -> View:
+    """Return a View to look through a dataset: a 'Class' dropdown and an 'Image' slider.
+
+    ``table`` is ``eda.image_table(root)`` (columns ``file``, ``path``, ``label``). Images are
+    shown at their own aspect ratio, shrunk to at most ``max_side`` pixels; the last
+    ``cache_size`` loaded images are kept, so going back and forth redraws without reading the
+    file again. Changing the class keeps the slider position when it is still in range.
+    ``render(label=None, index=None)`` returns the uint8 (height, width, 3) image for those
+    values (None: the current control value) and raises ValueError for invalid ones.
+
+    Example:
+        >>> view = sample_browser(eda.image_table(root))              # doctest: +SKIP
+        >>> view.controls["label"].value = "dogs"; view.controls["index"].value = 3
+        >>> view.render().dtype
+        dtype('uint8')
+    """
+    from PIL import Image as PILImage
+
+    for column in ("file", "path", "label"):
+        if column not in table:
+            raise ValueError(f"table has no {column!r} column: pass eda.image_table(root)")
+    labelled = table[table["label"].notna()]
+    labels = sorted(labelled["label"].unique())
+    if not labels:
+        raise ValueError("table has no labelled images to browse")
+    rows = {label: labelled[labelled["label"] == label].reset_index(drop=True) for label in labels}
+    cache: dict[str, np.ndarray] = {}
+    label_box = ipywidgets.Dropdown(options=labels, value=labels[0], description="Class")
+    index_slider = ipywidgets.IntSlider(value=0, min=0, max=len(rows[labels[0]]) - 1,
+                                        description="Image", continuous_update=True)
+    output = ipywidgets.Output()
+    live = {"hold": False}
+
+    def row_for(label, index):
+        label = label_box.value if label is None else label
+        index = index_slider.value if index is None else index
+        if label not in rows:
+            raise ValueError(f"unknown class {label!r}; classes: {', '.join(labels)}")
+        if not isinstance(index, (int, np.integer)) or not 0 <= index < len(rows[label]):
+            raise ValueError(f"index must be an int from 0 to {len(rows[label]) - 1} for class "
+                             f"{label!r}, got {index!r}")
+        return label, int(index), rows[label].iloc[int(index)]
+
+    def render(label=None, index=None) -> np.ndarray:
+        _, _, row = row_for(label, index)
+        if row["file"] not in cache:
+            if len(cache) >= cache_size:
+                cache.pop(next(iter(cache)))
+            with PILImage.open(row["file"]) as image:
+                image.draft("RGB", (max_side, max_side))
+                picture = image.convert("RGB")
+                picture.thumbnail((max_side, max_side))
+            cache[row["file"]] = np.asarray(picture)
+        return cache[row["file"]]
+
+    def figure() -> Figure:
+        label, index, row = row_for(None, None)
+        fig = Figure(figsize=(5, 5), dpi=100)
+        axes = fig.add_subplot()
+        axes.imshow(render())
+        size = f" ({row['width']}x{row['height']})" if "width" in row else ""
+        axes.set_title(f"{label} {index + 1}/{len(rows[label])}: {row['path']}{size}", fontsize=11)
+        axes.set_axis_off()
+        return fig
+
+    def redraw(change=None) -> None:
+        if not live["hold"]:
+            show_figure(figure(), output)
+
+    def on_label(change) -> None:
+        live["hold"] = True
+        try:
+            index_slider.max = len(rows[change["new"]]) - 1  # the slider clamps its value
+        finally:
+            live["hold"] = False
+        redraw()
+
+    label_box.observe(on_label, names="value")
+    index_slider.observe(redraw, names="value")
+    redraw()
+    return View(ipywidgets.VBox([ipywidgets.HBox([label_box, index_slider]), output]),
+                render=render, figure=figure, controls={"label": label_box, "index": index_slider})
+
+
 # ---------------------------------------------------------------- lessons 3-4: kernel editor, augmentation preview
 
 

@@ -1,0 +1,461 @@
+"""Exploratory analysis of an image folder: what is in it before a model ever sees it.
+
+Each question has a function that *computes* (returns a table or arrays, tests call it) and a
+``plot_*`` function that *draws* the result on a new ``matplotlib.figure.Figure`` (no pyplot,
+nothing shown twice; display it with ``widgets.show_figure(fig)``). Images are streamed one at
+a time, so memory stays bounded however large the folder is.
+
+Example:
+    >>> table = image_table(datasets.load())                          # doctest: +SKIP
+    >>> class_counts(table)                                           # doctest: +SKIP
+    >>> widgets.show_figure(plot_sizes(table))                        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from PIL import Image
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "PCAResult",
+    "SampleGrid",
+    "brightness_histograms",
+    "channel_stats",
+    "class_counts",
+    "image_table",
+    "load_image",
+    "mean_images",
+    "pca_images",
+    "plot_brightness_histograms",
+    "plot_class_counts",
+    "plot_eigen_images",
+    "plot_explained_variance",
+    "plot_mean_images",
+    "plot_pca_scatter",
+    "plot_sample_grid",
+    "plot_sizes",
+    "sample_grid",
+    "size_summary",
+]
+
+#: The extensions ``keras.utils.image_dataset_from_directory`` reads.
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+_PALETTE = "colorblind"  # seaborn's colour-blind-safe qualitative palette
+
+
+def _progress(items, total: int, description: str, show: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(items, total=total, desc=description, unit="image", disable=not show)
+
+
+# ----------------------------------------------------------------------------- the table
+
+
+def image_table(root: str | os.PathLike) -> pd.DataFrame:
+    """Return one row per image under ``root`` (hidden files and links skipped), headers only.
+
+    Layout ``root/<split>/<label>/file`` or ``root/<label>/file``: ``label`` is the folder
+    holding the file, ``split`` the one above it (None when the file sits one level down).
+    Columns: ``file`` (absolute), ``path`` (relative, POSIX), ``split``, ``label``, ``width``,
+    ``height``, ``aspect`` (width / height), ``mode``, ``bytes``. Only image headers are read,
+    so this takes about a second for thousands of files.
+
+    Example:
+        >>> table = image_table(datasets.load())                      # doctest: +SKIP
+        >>> table.groupby(["split", "label"]).size()                  # doctest: +SKIP
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise ValueError(f"root {str(root)!r} is not a folder")
+    rows = []
+    for folder, directories, files in os.walk(root):
+        directories[:] = sorted(d for d in directories if not d.startswith("."))
+        for name in sorted(files):
+            path = Path(folder) / name
+            if name.startswith(".") or path.is_symlink() or path.suffix.lower() not in IMAGE_EXTENSIONS:
+                continue
+            relative = PurePosixPath(path.relative_to(root).as_posix())
+            with Image.open(path) as image:
+                width, height, mode = image.width, image.height, image.mode
+            rows.append({"file": str(path), "path": str(relative),
+                         "split": relative.parts[-3] if len(relative.parts) >= 3 else None,
+                         "label": relative.parts[-2] if len(relative.parts) >= 2 else None,
+                         "width": width, "height": height, "aspect": width / height,
+                         "mode": mode, "bytes": path.stat().st_size})
+    if not rows:
+        raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under {root}")
+    table = pd.DataFrame(rows)
+    for column in ("file", "path", "split", "label", "mode"):
+        table[column] = table[column].astype(object)  # keeps None as None (pandas 3)
+    return table
+
+
+def _check_table(table: pd.DataFrame, columns: Sequence[str] = ("file", "label")) -> None:
+    missing = [column for column in columns if column not in table]
+    if missing:
+        raise ValueError(f"table has no {missing} column(s): pass the DataFrame image_table() returns")
+    if len(table) == 0:
+        raise ValueError("table is empty: no images to analyse")
+
+
+def class_counts(table: pd.DataFrame) -> pd.DataFrame:
+    """Return the number of images per label (rows) and split (columns), with totals.
+
+    Example:
+        >>> class_counts(image_table(datasets.load()))                # doctest: +SKIP
+        split  train  validation  total
+        label
+        cats     100          50    150
+    """
+    _check_table(table, ("label",))
+    splits = table["split"].fillna("all") if "split" in table else pd.Series("all", index=table.index)
+    counts = pd.crosstab(table["label"].fillna("(none)"), splits.rename("split"))
+    counts["total"] = counts.sum(axis=1)
+    return counts
+
+
+def size_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Return min / median / mean / max of width, height and aspect ratio, per label.
+
+    Example:
+        >>> size_summary(image_table(datasets.load()))               # doctest: +SKIP
+    """
+    _check_table(table, ("label", "width", "height", "aspect"))
+    return table.groupby("label")[["width", "height", "aspect"]].agg(["min", "median", "mean", "max"])
+
+
+# ----------------------------------------------------------------------------- pixels
+
+
+def load_image(file: str | os.PathLike, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Return an image as a uint8 RGB array (height, width, 3); resized to ``size`` (w, h) if given.
+
+    JPEGs are decoded in draft mode (at a reduced scale) when that is still larger than
+    ``size``, which is several times faster for thumbnails.
+
+    Example:
+        >>> load_image(table.file[0], size=(64, 64)).shape            # doctest: +SKIP
+        (64, 64, 3)
+    """
+    with Image.open(file) as image:
+        if size is not None:
+            image.draft("RGB", tuple(size))
+        image = image.convert("RGB")
+        if size is not None and image.size != tuple(size):
+            image = image.resize(tuple(size), Image.Resampling.BILINEAR)
+        return np.asarray(image)
+
+
+def _files(table_or_files) -> list[str]:
+    if isinstance(table_or_files, pd.DataFrame):
+        _check_table(table_or_files, ("file",))
+        return list(table_or_files["file"])
+    files = [str(file) for file in table_or_files]
+    if not files:
+        raise ValueError("no files given")
+    return files
+
+
+def channel_stats(table_or_files, size: tuple[int, int] | None = None,
+                  progress: bool = False) -> pd.DataFrame:
+    """Return the exact mean and standard deviation of each colour channel over all pixels.
+
+    Streams the images one at a time and keeps only integer sums of the pixel values and of
+    their squares, so memory stays constant and the result is exact (no float round-off
+    accumulates): ``mean = S / N``, ``std = sqrt(Q / N - mean**2)``. With ``size`` the images
+    are first resized, as a pipeline would. Values are on the 0-255 scale; rows ``red``,
+    ``green``, ``blue``; columns ``mean``, ``std``; ``.attrs["pixels"]`` is ``N``.
+
+    Example:
+        >>> stats = channel_stats(image_table(root))                  # doctest: +SKIP
+        >>> keras.layers.Normalization(mean=stats["mean"] / 255, variance=(stats["std"] / 255) ** 2)
+    """
+    files = _files(table_or_files)
+    sums, squares, count = [0, 0, 0], [0, 0, 0], 0
+    for file in _progress(files, len(files), "channel stats", progress):
+        pixels = load_image(file, size).reshape(-1, 3)
+        sums = [total + int(value) for total, value in zip(sums, pixels.sum(axis=0, dtype=np.uint64))]
+        squared = pixels.astype(np.uint32) ** 2  # 255**2 fits easily
+        squares = [total + int(value) for total, value in zip(squares, squared.sum(axis=0, dtype=np.uint64))]
+        count += len(pixels)
+    # Python integers are exact at any size; the only rounding is the final division
+    means = [total / count for total in sums]
+    variances = [(square * count - total * total) / (count * count) for square, total in zip(squares, sums)]
+    result = pd.DataFrame({"mean": means, "std": np.sqrt(variances)}, index=["red", "green", "blue"])
+    result.attrs["pixels"] = count
+    return result
+
+
+def brightness_histograms(table: pd.DataFrame, size: tuple[int, int] | None = None,
+                          progress: bool = False) -> pd.DataFrame:
+    """Return, per label, how many pixels have each brightness 0-255 (rows) (luminance ``L``).
+
+    Streams the images; each adds a 256-bin count to its label's column.
+
+    Example:
+        >>> hist = brightness_histograms(image_table(root))           # doctest: +SKIP
+        >>> (hist.index.values * hist["cats"]).sum() / hist["cats"].sum()   # mean brightness
+    """
+    _check_table(table)
+    counts: dict[str, np.ndarray] = {}
+    rows = list(zip(table["file"], table["label"]))
+    for file, label in _progress(rows, len(rows), "brightness", progress):
+        with Image.open(file) as image:
+            if size is not None:
+                image.draft("L", tuple(size))
+            gray = image.convert("L")
+            if size is not None and gray.size != tuple(size):
+                gray = gray.resize(tuple(size), Image.Resampling.BILINEAR)
+        key = str(label)
+        counts[key] = counts.get(key, np.zeros(256, np.int64)) + np.asarray(gray.histogram(), np.int64)
+    histograms = pd.DataFrame(counts, index=pd.RangeIndex(256, name="brightness"))
+    return histograms[sorted(histograms.columns)]
+
+
+@dataclass
+class SampleGrid:
+    """``images``: uint8 (labels, per_class, height, width, 3); ``labels``; ``paths`` per label."""
+
+    images: np.ndarray
+    labels: list[str]
+    paths: list[list[str]]
+
+
+def sample_grid(table: pd.DataFrame, per_class: int = 6, size: tuple[int, int] = (128, 128),
+                seed: int = 0) -> SampleGrid:
+    """Return ``per_class`` random images of every label, resized to ``size`` (w, h).
+
+    Example:
+        >>> grid = sample_grid(image_table(root), per_class=4)        # doctest: +SKIP
+        >>> grid.images.shape
+        (2, 4, 128, 128, 3)
+    """
+    _check_table(table, ("file", "label", "path"))
+    if per_class < 1:
+        raise ValueError(f"per_class must be at least 1, got {per_class}")
+    rng = np.random.default_rng(seed)
+    labels = sorted(table["label"].dropna().unique())
+    images, paths = [], []
+    for label in labels:
+        rows = table[table["label"] == label]
+        chosen = rows.iloc[np.sort(rng.choice(len(rows), size=min(per_class, len(rows)), replace=False))]
+        if len(chosen) < per_class:
+            raise ValueError(f"label {label!r} has only {len(rows)} images, fewer than per_class={per_class}")
+        images.append(np.stack([load_image(file, size) for file in chosen["file"]]))
+        paths.append(list(chosen["path"]))
+    return SampleGrid(np.stack(images), labels, paths)
+
+
+def mean_images(table: pd.DataFrame, size: tuple[int, int] = (64, 64),
+                progress: bool = False) -> dict[str, np.ndarray]:
+    """Return the average image of each label (float64, 0-255, shape (h, w, 3)), streamed.
+
+    Example:
+        >>> means = mean_images(image_table(root))                    # doctest: +SKIP
+        >>> means["cats"].shape
+        (64, 64, 3)
+    """
+    _check_table(table)
+    sums: dict[str, np.ndarray] = {}
+    counts: dict[str, int] = {}
+    rows = list(zip(table["file"], table["label"]))
+    for file, label in _progress(rows, len(rows), "mean images", progress):
+        key = str(label)
+        sums[key] = sums.get(key, 0) + load_image(file, size).astype(np.float64)
+        counts[key] = counts.get(key, 0) + 1
+    return {label: sums[label] / counts[label] for label in sorted(sums)}
+
+
+@dataclass
+class PCAResult:
+    """What ``pca_images`` found.
+
+    ``scores`` (n, k): each image's coordinates on the components; ``labels``, ``paths`` (n);
+    ``components`` (k, h, w, 3): the eigen-images (unit vectors, reshaped);
+    ``explained_variance_ratio`` (k); ``mean`` (h, w, 3): the average image, 0-1 scale.
+    """
+
+    scores: np.ndarray
+    labels: np.ndarray
+    paths: np.ndarray
+    components: np.ndarray
+    explained_variance_ratio: np.ndarray
+    mean: np.ndarray
+
+
+def pca_images(table: pd.DataFrame, size: tuple[int, int] = (32, 32), n_components: int = 20,
+               seed: int = 0, progress: bool = False) -> PCAResult:
+    """Return a PCA (scikit-learn) of the images shrunk to ``size``, pixels scaled to 0-1.
+
+    Each image becomes one vector of ``w * h * 3`` numbers; PCA finds the directions in which
+    these vectors vary most. The directions, shown as pictures, are the *eigen-images*.
+    At 32 x 32 one image is 3072 numbers, so thousands of images fit easily in memory.
+
+    Example:
+        >>> pca = pca_images(image_table(root), n_components=10)      # doctest: +SKIP
+        >>> pca.explained_variance_ratio[:3].round(2)                 # doctest: +SKIP
+    """
+    from sklearn.decomposition import PCA
+
+    _check_table(table, ("file", "label", "path"))
+    if not 1 <= n_components <= min(len(table), size[0] * size[1] * 3):
+        raise ValueError(f"n_components must be between 1 and the number of images "
+                         f"({len(table)}), got {n_components}")
+    matrix = np.empty((len(table), size[0] * size[1] * 3), np.float32)
+    for row, file in enumerate(_progress(table["file"], len(table), "PCA images", progress)):
+        matrix[row] = load_image(file, size).reshape(-1) / 255.0
+    model = PCA(n_components=n_components, random_state=seed).fit(matrix)
+    shape = (size[1], size[0], 3)
+    return PCAResult(scores=model.transform(matrix), labels=table["label"].to_numpy(),
+                     paths=table["path"].to_numpy(),
+                     components=model.components_.reshape((n_components,) + shape),
+                     explained_variance_ratio=model.explained_variance_ratio_,
+                     mean=model.mean_.reshape(shape))
+
+
+# ----------------------------------------------------------------------------- drawing
+
+
+def _figure(width: float, height: float) -> Figure:
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def plot_class_counts(counts: pd.DataFrame, title: str = "Images per class") -> Figure:
+    """Draw ``class_counts`` as grouped bars (one group per label, one bar per split)."""
+    import seaborn as sns
+
+    data = counts.drop(columns="total", errors="ignore").reset_index().melt(
+        id_vars="label", var_name="split", value_name="images")
+    fig = _figure(7, 4)
+    axes = fig.add_subplot()
+    sns.barplot(data=data, x="label", y="images", hue="split", palette=_PALETTE, ax=axes)
+    for container in axes.containers:
+        axes.bar_label(container, fontsize=10)
+    axes.set(title=title, xlabel="class (folder name)", ylabel="number of images")
+    return fig
+
+
+def plot_sizes(table: pd.DataFrame, title: str = "Image sizes") -> Figure:
+    """Draw width against height per label, and the distribution of aspect ratios."""
+    import seaborn as sns
+
+    _check_table(table, ("label", "width", "height", "aspect"))
+    fig = _figure(12, 4.5)
+    left, right = fig.subplots(1, 2)
+    sns.scatterplot(data=table, x="width", y="height", hue="label", palette=_PALETTE, alpha=0.5,
+                    s=18, ax=left)
+    left.set(title=f"{title}: width and height", xlabel="width (pixels)", ylabel="height (pixels)")
+    sns.histplot(data=table, x="aspect", hue="label", palette=_PALETTE, bins=40,
+                 element="step", ax=right)
+    right.axvline(1.0, color="grey", linestyle="--", linewidth=1)
+    right.set(title="aspect ratio (width / height; 1 = square)", xlabel="width / height",
+              ylabel="number of images")
+    return fig
+
+
+def plot_brightness_histograms(histograms: pd.DataFrame,
+                               title: str = "Brightness of the pixels, per class") -> Figure:
+    """Draw the share of pixels at each brightness, one line per label (densities)."""
+    import seaborn as sns
+
+    colours = sns.color_palette(_PALETTE, len(histograms.columns))
+    fig = _figure(8, 4)
+    axes = fig.add_subplot()
+    for colour, label in zip(colours, histograms.columns):
+        density = histograms[label] / histograms[label].sum()
+        mean = float((histograms.index.values * histograms[label]).sum() / histograms[label].sum())
+        axes.plot(histograms.index, density, color=colour, label=f"{label} (mean {mean:.1f})")
+    axes.set(title=title, xlabel="brightness (0 = black, 255 = white)", ylabel="share of pixels")
+    axes.legend()
+    return fig
+
+
+def plot_sample_grid(grid: SampleGrid, title: str = "Random samples per class") -> Figure:
+    """Draw the images of ``sample_grid``: one row per label, titled with the file name."""
+    rows, columns = grid.images.shape[:2]
+    fig = _figure(2.2 * columns, 2.4 * rows + 0.4)
+    axes = np.atleast_2d(fig.subplots(rows, columns, squeeze=False))
+    for row, label in enumerate(grid.labels):
+        for column in range(columns):
+            axes[row, column].imshow(grid.images[row, column])
+            axes[row, column].set_title(f"{label}\n{PurePosixPath(grid.paths[row][column]).name}",
+                                        fontsize=9)
+            axes[row, column].set_axis_off()
+    fig.suptitle(title)
+    return fig
+
+
+def plot_mean_images(means: dict[str, np.ndarray], title: str = "Average image per class") -> Figure:
+    """Draw each label's mean image, and (for two labels) the brightness difference between them."""
+    labels = list(means)
+    extra = 1 if len(labels) == 2 else 0
+    fig = _figure(3.4 * (len(labels) + extra) + 0.6 * extra, 3.6)
+    axes = np.atleast_1d(fig.subplots(1, len(labels) + extra))
+    for axis, label in zip(axes, labels):
+        axis.imshow(means[label].round().astype(np.uint8))
+        axis.set_title(f"mean {label}")
+        axis.set_axis_off()
+    if extra:
+        luminance = np.array([0.299, 0.587, 0.114])
+        difference = means[labels[0]] @ luminance - means[labels[1]] @ luminance
+        limit = float(np.abs(difference).max()) or 1.0
+        shown = axes[-1].imshow(difference, cmap="cividis", vmin=-limit, vmax=limit)
+        axes[-1].set_title(f"{labels[0]} minus {labels[1]}\n(brightness)")
+        axes[-1].set_axis_off()
+        fig.colorbar(shown, ax=axes[-1], shrink=0.8, label="brightness difference")
+    fig.suptitle(title)
+    return fig
+
+
+def plot_pca_scatter(result: PCAResult, title: str = "Images on the first two principal components") -> Figure:
+    """Draw every image as a point at its first two PCA scores, coloured by label."""
+    import seaborn as sns
+
+    ratio = result.explained_variance_ratio
+    fig = _figure(7, 5.5)
+    axes = fig.add_subplot()
+    sns.scatterplot(x=result.scores[:, 0], y=result.scores[:, 1], hue=result.labels,
+                    palette=_PALETTE, alpha=0.6, s=20, ax=axes)
+    axes.set(title=title, xlabel=f"PC 1 ({ratio[0]:.0%} of the variance)",
+             ylabel=f"PC 2 ({ratio[1]:.0%} of the variance)")
+    return fig
+
+
+def plot_eigen_images(result: PCAResult, count: int = 8, title: str = "Mean image and eigen-images") -> Figure:
+    """Draw the mean image and the first ``count`` components, each stretched to 0-1 to show it."""
+    count = min(count, len(result.components))
+    fig = _figure(2.2 * (count + 1), 2.8)
+    axes = np.atleast_1d(fig.subplots(1, count + 1))
+    axes[0].imshow(result.mean.clip(0, 1))
+    axes[0].set_title("mean")
+    for k in range(count):
+        component = result.components[k]
+        stretched = (component - component.min()) / (np.ptp(component) or 1.0)
+        axes[k + 1].imshow(stretched)
+        axes[k + 1].set_title(f"PC {k + 1}\n{result.explained_variance_ratio[k]:.1%}", fontsize=10)
+    for axis in axes:
+        axis.set_axis_off()
+    fig.suptitle(title)
+    return fig
+
+
+def plot_explained_variance(result: PCAResult, title: str = "How much each component explains") -> Figure:
+    """Draw the explained variance of each component and its running total."""
+    ratio = result.explained_variance_ratio
+    steps = np.arange(1, len(ratio) + 1)
+    fig = _figure(7, 4)
+    axes = fig.add_subplot()
+    axes.bar(steps, ratio, color="#0072B2", label="this component")
+    axes.plot(steps, np.cumsum(ratio), color="#D55E00", marker="o", label="running total")
+    axes.set(title=title, xlabel="principal component", ylabel="share of the variance", ylim=(0, 1))
+    axes.legend()
+    return fig

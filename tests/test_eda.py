@@ -1,0 +1,170 @@
+"""Tests for coursekit.eda and the lesson 2 sample browser, on tiny folders and the real data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+
+from coursekit import datasets, eda, widgets
+from tests._bad_corpus import photo
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    """train/validation x bright/dark, images of varied sizes; plus files eda must skip."""
+    root = tmp_path_factory.mktemp("eda")
+    sizes = [(40, 30), (30, 40), (50, 50), (64, 32), (33, 47)]
+    for split, count in (("train", 5), ("validation", 3)):
+        for label, factor in (("bright", 1.0), ("dark", 0.3)):
+            for k in range(count):
+                image = photo(100 * k + len(split) + int(factor * 10), sizes[k % len(sizes)])
+                array = (np.asarray(image, dtype=np.float64) * factor).astype(np.uint8)
+                target = root / split / label / f"{label}_{k}.{'png' if k % 2 else 'jpg'}"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(array).save(target)
+    (root / "train" / "bright" / ".DS_Store").write_bytes(b"\x00Bud1")
+    (root / "train" / "bright" / "notes.txt").write_text("not an image")
+    return root
+
+
+@pytest.fixture(scope="module")
+def table(folder) -> pd.DataFrame:
+    return eda.image_table(folder)
+
+
+def _pixels(files, size=None) -> np.ndarray:
+    return np.concatenate([eda.load_image(file, size).reshape(-1, 3) for file in files]).astype(np.float64)
+
+
+def test_image_table_reads_headers_and_layout(table, folder):
+    assert len(table) == 16
+    assert set(table["split"]) == {"train", "validation"}
+    assert set(table["label"]) == {"bright", "dark"}
+    row = table.set_index("path").loc["train/bright/bright_3.png"]
+    assert (row["width"], row["height"]) == (64, 32) and row["aspect"] == 2.0
+    assert Path(row["file"]).is_file()
+    flat = eda.image_table(folder / "train")
+    assert set(flat["label"]) == {"bright", "dark"} and flat["split"].isna().all()
+    with pytest.raises(ValueError, match="not a folder"):
+        eda.image_table(folder / "missing")
+
+
+def test_class_counts_and_size_summary(table):
+    counts = eda.class_counts(table)
+    assert counts.loc["bright", "train"] == 5 and counts.loc["dark", "validation"] == 3
+    assert counts["total"].tolist() == [8, 8]
+    summary = eda.size_summary(table)
+    assert summary.loc["bright", ("width", "max")] == 64
+    assert summary.loc["dark", ("aspect", "min")] == pytest.approx(33 / 47)
+
+
+def test_channel_stats_are_exact_against_numpy(table):
+    stats = eda.channel_stats(table)
+    pixels = _pixels(table["file"])
+    np.testing.assert_allclose(stats["mean"], pixels.mean(axis=0), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(stats["std"], pixels.std(axis=0), rtol=0, atol=1e-9)
+    assert stats.attrs["pixels"] == len(pixels)
+    resized = eda.channel_stats(table, size=(16, 16))
+    np.testing.assert_allclose(resized["mean"], _pixels(table["file"], (16, 16)).mean(axis=0), atol=1e-9)
+
+
+def test_brightness_histograms_count_every_pixel(table):
+    histograms = eda.brightness_histograms(table)
+    assert list(histograms.columns) == ["bright", "dark"] and len(histograms) == 256
+    for label in ("bright", "dark"):
+        files = table.loc[table["label"] == label, "file"]
+        gray = np.concatenate([np.asarray(Image.open(f).convert("L")).ravel() for f in files])
+        np.testing.assert_array_equal(histograms[label].to_numpy(), np.bincount(gray, minlength=256))
+    mean = lambda h: (h.index.values * h).sum() / h.sum()
+    assert mean(histograms["bright"]) > 2 * mean(histograms["dark"])
+
+
+def test_mean_images_and_sample_grid(table):
+    means = eda.mean_images(table, size=(8, 8))
+    dark = table.loc[table["label"] == "dark", "file"]
+    expected = np.mean([eda.load_image(f, (8, 8)).astype(np.float64) for f in dark], axis=0)
+    np.testing.assert_allclose(means["dark"], expected)
+    grid = eda.sample_grid(table, per_class=3, size=(20, 10), seed=1)
+    assert grid.images.shape == (2, 3, 10, 20, 3) and grid.labels == ["bright", "dark"]
+    assert grid.paths == eda.sample_grid(table, per_class=3, size=(20, 10), seed=1).paths
+    assert all(path.split("/")[1] == label for label, paths in zip(grid.labels, grid.paths) for path in paths)
+    with pytest.raises(ValueError, match="fewer than per_class"):
+        eda.sample_grid(table, per_class=9)
+
+
+def test_pca_finds_the_brightness_direction(table):
+    result = eda.pca_images(table, size=(8, 8), n_components=4)
+    assert result.scores.shape == (16, 4) and result.components.shape == (4, 8, 8, 3)
+    flat = result.components.reshape(4, -1)
+    np.testing.assert_allclose(flat @ flat.T, np.eye(4), atol=1e-5)  # orthonormal eigen-images
+    assert np.all(np.diff(result.explained_variance_ratio) <= 1e-12)
+    first = result.scores[:, 0]
+    bright, dark = first[result.labels == "bright"], first[result.labels == "dark"]
+    assert min(bright.min(), dark.min()) < 0 < max(bright.max(), dark.max())
+    assert bright.max() < dark.min() or dark.max() < bright.min()  # PC 1 separates the classes
+    with pytest.raises(ValueError, match="n_components"):
+        eda.pca_images(table, size=(8, 8), n_components=0)
+
+
+def test_plots_return_labelled_figures(table):
+    figures = [
+        eda.plot_class_counts(eda.class_counts(table)),
+        eda.plot_sizes(table),
+        eda.plot_brightness_histograms(eda.brightness_histograms(table)),
+        eda.plot_sample_grid(eda.sample_grid(table, per_class=2, size=(16, 16))),
+        eda.plot_mean_images(eda.mean_images(table, size=(8, 8))),
+    ]
+    pca = eda.pca_images(table, size=(8, 8), n_components=4)
+    figures += [eda.plot_pca_scatter(pca), eda.plot_eigen_images(pca, count=3), eda.plot_explained_variance(pca)]
+    for figure in figures:
+        assert isinstance(figure, Figure)
+        titled = [axes for axes in figure.axes if axes.get_title()] or figure._suptitle
+        assert titled
+        assert widgets.figure_to_png(figure)[:4] == b"\x89PNG"
+    counts_axes = figures[0].axes[0]
+    assert counts_axes.get_xlabel() and counts_axes.get_ylabel()
+
+
+def test_sample_browser_view(table, monkeypatch):
+    view = widgets.sample_browser(table, max_side=32)
+    assert set(view.controls) == {"label", "index"}
+    assert view.controls["label"].description and view.controls["index"].description
+    assert view.render("dark", 2).dtype == np.uint8 and max(view.render("dark", 2).shape[:2]) <= 32
+    opened = []
+    real_open = Image.open
+    monkeypatch.setattr(Image, "open", lambda *args, **kwargs: opened.append(args) or real_open(*args, **kwargs))
+    view.controls["label"].value = "dark"  # shows dark image 0: read once
+    assert len(opened) == 1
+    view.controls["index"].value = 2  # rendered above already: nothing is read again
+    view.controls["index"].value = 0
+    assert len(opened) == 1
+    view.controls["index"].value = 4
+    assert len(opened) == 2
+    assert view.controls["index"].max == 7
+    with pytest.raises(ValueError, match="index"):
+        view.render("dark", 8)
+    with pytest.raises(ValueError, match="unknown class"):
+        view.render("cats", 0)
+    bundle = view._repr_mimebundle_()
+    assert "image/png" in bundle and "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_real_quick_subset_statistics():
+    try:
+        root = datasets.load("cats_and_dogs_filtered", quick=True)
+    except datasets.DatasetUnavailable:
+        pytest.skip("cats_and_dogs_filtered is not available (no mirror, no network)")
+    table = eda.image_table(root)
+    counts = eda.class_counts(table)
+    assert counts.loc["cats", "train"] == 100 and counts.loc["dogs", "validation"] == 50
+    sample = table.iloc[::30]
+    stats = eda.channel_stats(sample)
+    pixels = _pixels(sample["file"])
+    np.testing.assert_allclose(stats["mean"], pixels.mean(axis=0), atol=1e-9)
+    np.testing.assert_allclose(stats["std"], pixels.std(axis=0), atol=1e-9)
+    assert 90 < stats.loc["red", "mean"] < 140  # natural photos: mid-grey on average
