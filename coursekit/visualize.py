@@ -749,7 +749,8 @@ def plot_feature_map(activation: np.ndarray, channel: int, title: str = "",
     """
     plane = select_channel(activation, channel)
     if figure is None or not figure.axes or not figure.axes[0].images:
-        figure = Figure(figsize=(4, 4), dpi=100)
+        # Small and tick-free on purpose: the explorer redraws this on every slider move.
+        figure = Figure(figsize=(3.5, 3.5), dpi=100)
         axes = figure.add_subplot()
         axes.imshow(plane, cmap="viridis", interpolation="nearest")
     axes = figure.axes[0]
@@ -767,10 +768,16 @@ def plot_feature_map(activation: np.ndarray, channel: int, title: str = "",
     return figure
 
 
-def plot_channel_grid(activation: np.ndarray, title: str = "", columns: int = 16) -> Figure:
-    """Draw ``channel_grid(activation)`` (every channel of a layer, normalised) as a Figure."""
+def plot_channel_grid(activation: np.ndarray, title: str = "", columns: int | None = None) -> Figure:
+    """Draw ``channel_grid(activation)`` (every channel of a layer, normalised) as a Figure.
+
+    ``columns`` defaults to 16, or 32/64 for layers with more than 128/512 channels.
+    """
     import matplotlib
 
+    count = activation.shape[-1]
+    if columns is None:
+        columns = 16 if count <= 128 else 32 if count <= 512 else 64
     grid = channel_grid(activation, columns=columns)
     aspect = grid.shape[0] / grid.shape[1]
     figure = Figure(figsize=(12, max(1.5, 12 * aspect + 0.6)), dpi=100)
@@ -779,10 +786,10 @@ def plot_channel_grid(activation: np.ndarray, title: str = "", columns: int = 16
     axes.imshow(grid, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
     axes.set_xticks([])
     axes.set_yticks([])
-    count = activation.shape[-1]
+    per_row = min(columns, count)
     axes.set_title(f"{title}: all {count} channels, {activation.shape[0]}x{activation.shape[1]} "
-                   f"each (channel k at row k // {min(columns, count)}, column k % "
-                   f"{min(columns, count)}; black = inactive)", fontsize=12)
+                   f"each\n(channel k at row k // {per_row}, column k % {per_row}; "
+                   f"black = silent for this image)", fontsize=12)
     return figure
 
 

@@ -407,3 +407,45 @@ def test_plots_draw_what_the_functions_compute(sequential, image):
     assert len(visualize.plot_first_layer_filters(
         visualize.filter_weights(sequential, "conv_a")).axes) == 12
     assert len(visualize.plot_gradcam(image, np.ones((4, 4))).axes) == 4  # 3 panels + colorbar
+
+
+def test_models_loaded_from_disk_work_too(sequential, image, tmp_path):
+    """A Sequential loaded from .keras is rebuilt layer by layer: each layer.output may sit in
+    another copy of the graph, which breaks the keras.io recipe (gradient None); ours does not."""
+    path = tmp_path / "tiny.keras"
+    sequential.save(path)
+    loaded = keras.models.load_model(path)
+    with tf.GradientTape() as tape:
+        recipe = keras.Model(loaded.inputs[0], [loaded.get_layer("conv_b").output, loaded.outputs[0]])
+        maps, probability = recipe(image[None])
+    assert tape.gradient(probability, maps) is None  # the trap this guards against
+    for name, activation in visualize.feature_maps(sequential, image).items():
+        np.testing.assert_allclose(visualize.feature_maps(loaded, image)[name], activation, rtol=1e-6)
+    for class_index in (0, 1):
+        np.testing.assert_allclose(visualize.gradcam(loaded, image, class_index=class_index),
+                                   visualize.gradcam(sequential, image, class_index=class_index),
+                                   atol=1e-6)
+
+
+# ---------------------------------------------------------------- lesson-6 self-checks
+
+def test_lesson_6_checks(sequential, image, capsys):
+    from coursekit import checks
+
+    assert checks.check_feature_map_shape((13, 13, 8), sequential, "conv_b")
+    assert not checks.check_feature_map_shape((15, 15, 8), sequential, "conv_b")
+    assert not checks.check_feature_map_shape(..., sequential, "conv_b")
+    assert not checks.check_feature_map_shape((1, 1), sequential, "nope")
+    assert "no layer named 'nope'" in capsys.readouterr().out
+    stack = np.zeros((4, 4, 5), dtype="float32")
+    stack[:, :, 3] = 2.0
+    assert checks.check_most_active_channel(3, stack)
+    assert not checks.check_most_active_channel(2, stack)
+    assert not checks.check_most_active_channel("3", stack)
+    assert not checks.check_most_active_channel(3, stack[0])
+    heat = visualize.gradcam(sequential, image, class_index=1)
+    assert checks.check_gradcam(heat, sequential, image, None, 1)
+    assert not checks.check_gradcam(heat * 2 + 0.5, sequential, image, None, 1)
+    assert not checks.check_gradcam(heat[:2], sequential, image, None, 1)
+    assert not checks.check_gradcam(..., sequential, image, None, 1)
+    assert "Divide the heatmap by its maximum" in capsys.readouterr().out
