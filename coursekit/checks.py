@@ -114,6 +114,60 @@ def check_training_images(answer, root) -> bool:
 
 # ---------------------------------------------------------------- lessons 1-2: cleaning and EDA
 
+_IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")
+
+
+def header_lies(folder) -> list[str]:
+    """Return the files under ``folder`` whose first bytes say JPEG/PNG/GIF/BMP but that do not decode.
+
+    The reference answer of lesson 1's first exercise (links are not followed).
+
+    Example:
+        >>> header_lies("messy")                                      # doctest: +SKIP
+        ['cats/cat.39.jpg', ...]
+    """
+    import os
+    from pathlib import Path
+
+    from coursekit import cleaning
+
+    root = Path(folder)
+    found = []
+    for path in sorted(root.rglob("*")):
+        if path.is_symlink() or not path.is_file():
+            continue
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+        if head.startswith(_IMAGE_SIGNATURES) and cleaning.true_format(path) is None:
+            found.append(Path(os.path.relpath(path, root)).as_posix())
+    return found
+
+
+def check_header_lies(answer: Any, folder) -> bool:
+    """Check lesson 1's count of files whose header looks like an image but that do not decode.
+
+    Example:
+        >>> check_header_lies(3, "messy")                             # doctest: +SKIP
+        ✅ Correct!
+        True
+    """
+    if answer is ... or answer is None:
+        return _say(False, "Replace the ... with your count first.")
+    expected = header_lies(folder)
+    if isinstance(answer, (list, tuple, set)):
+        answer = len(answer)
+    try:
+        ok = int(answer) == len(expected)
+    except (TypeError, ValueError):
+        return _say(False, f"Your answer should be a number of files, got {answer!r}.")
+    if ok:
+        return _say(True, f"Correct! {len(expected)} files start like an image and still fail: "
+                          + ", ".join(expected))
+    hint = ("count files whose first bytes match a signature AND for which real_format() returns "
+            "None" if int(answer) > len(expected) else
+            "look at every file (hidden ones too) and use the PNG, GIF and BMP signatures as well")
+    return _say(False, f"Not quite: you counted {answer}. Hint: {hint}.")
+
 
 # ---------------------------------------------------------------- lessons 3-4: CNN, augmentation
 

@@ -399,6 +399,55 @@ def layer_specs(model) -> list[tuple]:
     return specs
 
 
+def plot_architecture(table: pd.DataFrame, title: str = "The CNN, layer by layer"):
+    """Return a matplotlib Figure drawing a ``shape_table``: one block per layer.
+
+    Feature maps are drawn as boxes whose height follows the image size and whose width
+    follows the number of channels (both on a square-root scale); flat layers are bars.
+    Each block is labelled with its output shape and parameter count.
+
+    Example:
+        >>> plot_architecture(shape_table((150, 150, 3), layer_specs(scratch_cnn())))  # doctest: +SKIP
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    rows = [row for row in table.itertuples() if not str(row.layer).startswith("none")]
+    if not rows:
+        raise ValueError("the table has no layer to draw")
+    spatial = [row.output_shape[0] for row in rows if len(row.output_shape) == 3]
+    largest = max(spatial) if spatial else 1
+    figure = Figure(figsize=(max(8.0, 1.25 * len(rows)), 4.6), layout="constrained")
+    axes = figure.add_subplot()
+    colors = {"conv": "#0072B2", "pool": "#56B4E9", "flatten": "#999999", "dense": "#D55E00",
+              "global_pool": "#56B4E9"}
+    x = 0.0
+    for row in rows:
+        kind = str(row.layer).split()[0]
+        shape = row.output_shape
+        if len(shape) == 3:
+            height = 3.0 * math.sqrt(shape[0] / largest)
+            width = 0.15 + 0.06 * math.sqrt(shape[2])
+            label = f"{shape[0]}x{shape[1]}x{shape[2]}"
+        else:
+            height = 0.6 + 2.4 * min(1.0, math.log10(max(shape[0], 1)) / 4)
+            width = 0.18
+            label = f"{shape[0]:,}"
+        axes.add_patch(Rectangle((x, -height / 2), width, height, facecolor=colors.get(kind, "#009E73"),
+                                 edgecolor="black", alpha=0.85))
+        axes.text(x + width / 2, height / 2 + 0.12, f"{kind}\n{label}", ha="center", va="bottom",
+                  fontsize=9)
+        if row.params:
+            axes.text(x + width / 2, -height / 2 - 0.12, f"{row.params:,}\nparams", ha="center",
+                      va="top", fontsize=8, color="0.3")
+        x += width + 0.55
+    axes.set_xlim(-0.3, x)
+    axes.set_ylim(-2.6, 2.6)
+    axes.set_axis_off()
+    axes.set_title(f"{title} (total {int(table['params'].sum()):,} parameters)")
+    return figure
+
+
 # ---------------------------------------------------------------- lesson 5: pretrained bases
 # Contents: the ImageNet bases the course knows (``BASES``), ``pretrained_base`` (real weights
 # through Keras' own loader, a clear error when they cannot be had), the ImageNet classifier for
@@ -619,6 +668,9 @@ def imagenet_classifier(name: str = "mobilenet_v2", alpha: float | None = None,
     """
     spec = _spec(name)
     alpha = _check_base_arguments(spec, alpha, int(image_size))
+    if not spec.sizes and int(image_size) != 224:
+        raise ValueError(f"{spec.application}'s ImageNet classifier takes 224x224 images, "
+                         f"got image_size={image_size}")
     try:
         path = fetch_imagenet_weights(name, alpha, image_size, include_top=True,
                                       download=download, quiet=True)

@@ -308,3 +308,54 @@ def test_unfreeze_from_and_the_trainable_table():
     assert models.unfreeze_from(small, -1) == ["c"]
     with pytest.raises(ValueError, match="the layers are: a, b, c"):
         models.unfreeze_from(small, "block_16_expand")
+
+
+def test_imagenet_class_names_come_from_keras_cache(isolated):
+    source = _mirror_file(CLASS_INDEX)
+    with pytest.raises(models.WeightsUnavailable, match=CLASS_INDEX):
+        models.imagenet_class_names(download=False)
+    if source is None:
+        pytest.skip(f"no course mirror holds {CLASS_INDEX}")
+    (isolated / "keras" / "models").mkdir(parents=True)
+    shutil.copy(source, isolated / "keras" / "models" / CLASS_INDEX)
+    names = models.imagenet_class_names(download=False)
+    assert len(names) == 1000 and names[0] == "tench" and names[281] == "tabby"
+    assert names[207] == "golden_retriever" and names[999] == "toilet_tissue"
+
+
+# ---------------------------------------------------------------- lesson 5 self-checks
+
+def test_lesson5_checks(capsys):
+    from coursekit import checks
+
+    model = keras.Sequential([keras.Input((1280,)), keras.layers.Dense(1)])
+    assert checks.check_trainable_parameters(1281, model)
+    assert not checks.check_trainable_parameters(1280, model)
+    assert "1 bias" in capsys.readouterr().out
+    model.trainable = False
+    assert checks.check_trainable_parameters(0, model)
+    assert not checks.check_trainable_parameters(5, "not a model")
+    assert checks.check_layers_to_unfreeze("Top block")
+    assert not checks.check_layers_to_unfreeze("every layer")
+    assert not checks.check_layers_to_unfreeze("the middle")
+    assert "is not one of the options" in capsys.readouterr().out.splitlines()[-1]
+
+
+def test_visualize_helpers_look_inside_the_transfer_model(real_base):
+    """Lesson 6 on this lesson's model: augmentation + preprocess_input ops + nested base."""
+    from coursekit import visualize
+
+    base, preprocess_input = real_base
+    augmentation = keras.Sequential([keras.layers.RandomFlip("horizontal")], name="augmentation")
+    model = models.transfer_model(base, preprocess_input, augmentation=augmentation)
+    image = np.random.default_rng(2).uniform(0, 255, (224, 224, 3)).astype("float32")
+    assert visualize.last_conv_layer(model) == "out_relu"
+    maps = visualize.feature_maps(model, image, ["Conv1", "block_16_project"])
+    probe = keras.Model(base.input, [base.get_layer("Conv1").output,
+                                     base.get_layer("block_16_project").output])
+    direct = probe(preprocess_input(image[None].copy()))
+    np.testing.assert_allclose(maps["Conv1"], np.asarray(direct[0])[0], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(maps["block_16_project"], np.asarray(direct[1])[0], rtol=1e-4,
+                               atol=1e-4)
+    heatmap = visualize.gradcam(model, image)
+    assert heatmap.shape == (7, 7) and np.isfinite(heatmap).all()
