@@ -123,6 +123,9 @@ def confusion_frame(frame: pd.DataFrame, class_names: Sequence[str],
 def report_frame(frame: pd.DataFrame, class_names: Sequence[str]) -> pd.DataFrame:
     """Return precision, recall, F1 and support per class, plus accuracy and averages.
 
+    Rows: one per class, then "accuracy" (in the f1-score column, as scikit-learn prints
+    it), "macro avg" and "weighted avg".
+
     Example:
         >>> report_frame(frame, ["cats", "dogs"]).loc["dogs", "recall"]    # doctest: +SKIP
     """
@@ -132,9 +135,11 @@ def report_frame(frame: pd.DataFrame, class_names: Sequence[str]) -> pd.DataFram
                                    labels=list(range(len(class_names))),
                                    target_names=list(class_names), output_dict=True,
                                    zero_division=0)
+    accuracy = report.pop("accuracy")
     table = pd.DataFrame(report).T
+    table.loc["accuracy"] = [np.nan, np.nan, accuracy, len(frame)]  # the f1 column holds it
     table["support"] = table["support"].astype(int)
-    return table.round(3)
+    return table.loc[[*class_names, "accuracy", "macro avg", "weighted avg"]].round(3)
 
 
 def confident_mistakes(frame: pd.DataFrame, count: int = 9) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from coursekit import config
 
@@ -33,6 +34,7 @@ __all__ = [
     "standard_callbacks",
     "cached_model_path",
     "train_or_load",
+    "save_trained",
     "history_frame",
     "best_epoch",
     "compare_runs",
@@ -241,11 +243,35 @@ def train_or_load(name: str, build: Callable[[], object], train_ds, val_ds, epoc
         fit = model.fit(train_ds, validation_data=val_ds, epochs=int(epochs), shuffle=False,
                         callbacks=[*standard, timer, *callbacks], verbose=verbose)
         history = history_frame(fit, seconds=timer.seconds, best=standard[1].best_epoch + 1)
-        partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.keras")
-        model.save(partial)
-        os.replace(partial, path)
-        history.to_csv(history_path, index=False)
+        _store(path, model, history)
     return model, history
+
+
+def _store(path: Path, model, history: pd.DataFrame) -> None:
+    """Write model and history next to each other; the model file appears only when complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.keras")
+    model.save(partial)
+    os.replace(partial, path)
+    history.to_csv(path.with_suffix(".history.csv"), index=False)
+
+
+def save_trained(name: str, model, history, quick: bool | None = None) -> Path:
+    """Keep a model you trained yourself where ``train_or_load(name, ...)`` will find it.
+
+    ``history`` is a Keras ``History`` or a ``history_frame``. Lesson 3 trains its CNN with
+    the ``fit`` call written out, then stores it under the name "scratch_cnn" so that lessons
+    5 and 6 load it instead of training again. Returns the model's path.
+
+    Example:
+        >>> save_trained("scratch_cnn", model, fit_result)                 # doctest: +SKIP
+        PosixPath('/home/ada/coursekit_data/models/scratch_cnn-full.keras')
+    """
+    frame = history if isinstance(history, pd.DataFrame) else history_frame(history)
+    path = cached_model_path(name, quick)
+    with _exclusive(path.with_suffix(".lock")):
+        _store(path, model, frame)
+    return path
 
 
 # ---------------------------------------------------------------- histories and comparisons
@@ -349,6 +375,7 @@ def plot_history(history: pd.DataFrame, title: str = "Learning curves") -> Figur
         if kept is not None:
             axes.axvline(kept, color="0.4", linestyle=":", label=f"kept (epoch {kept})")
         axes.set_xlabel("epoch")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_ylabel(metric)
         axes.set_title(f"{metric.capitalize()}")
         axes.grid(alpha=0.3)
@@ -371,6 +398,7 @@ def plot_comparison(histories: Mapping[str, pd.DataFrame],
     for color, (name, history) in zip(colors, histories.items()):
         curves.plot(history["epoch"], history["val_accuracy"], "-", color=color, label=name)
     curves.set_xlabel("epoch")
+    curves.xaxis.set_major_locator(MaxNLocator(integer=True))
     curves.set_ylabel("validation accuracy")
     curves.set_title("Validation accuracy per epoch")
     curves.grid(alpha=0.3)

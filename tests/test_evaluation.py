@@ -131,3 +131,10 @@ def test_plot_confusion_draws_counts_and_fractions():
     assert [axes.get_title() for axes in heatmaps] == ["counts", "fraction of each true class"]
     assert heatmaps[0].get_xlabel() == "predicted class"
     assert "2" in [text.get_text() for text in heatmaps[0].texts]
+
+
+def test_report_accuracy_row_holds_the_accuracy_and_the_total():
+    frame = pd.DataFrame({"label": [0, 0, 1, 1, 1], "predicted": [0, 1, 1, 1, 0]})
+    report = evaluation.report_frame(frame, CLASSES)
+    assert list(report.index) == ["cats", "dogs", "accuracy", "macro avg", "weighted avg"]
+    assert report.loc["accuracy", "f1-score"] == 0.6 and report.loc["accuracy", "support"] == 5
