@@ -782,7 +782,7 @@ def plot_channel_grid(activation: np.ndarray, title: str = "", columns: int | No
     aspect = grid.shape[0] / grid.shape[1]
     figure = Figure(figsize=(12, max(1.5, 12 * aspect + 0.6)), dpi=100)
     axes = figure.add_subplot()
-    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="white")
+    cmap = matplotlib.colormaps["magma"].with_extremes(bad="white")  # 0 (silent) is black
     axes.imshow(grid, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
     axes.set_xticks([])
     axes.set_yticks([])
@@ -836,7 +836,7 @@ def plot_filter_patterns(patterns: np.ndarray, indices: Sequence[int], title: st
 
 def plot_gradcam(image, heatmap: np.ndarray, alpha: float = 0.4, title: str = "") -> Figure:
     """Draw the photo, the raw Grad-CAM heatmap and the overlay side by side."""
-    figure = Figure(figsize=(11, 4), dpi=100)
+    figure = Figure(figsize=(11, 4), dpi=100, layout="constrained")
     panels = figure.subplots(1, 3)
     panels[0].imshow(to_display(image))
     panels[0].set_title("image")
