@@ -206,8 +206,11 @@ def _bit_depth(image: Image.Image, head: bytes) -> int:
 
 def _pipeline_problem(image: Image.Image, frames: int) -> str | None:
     """Why the TF pipeline cannot use this decodable image, or None if it can."""
+    if image.format == "WEBP":
+        return ("image_dataset_from_directory skips .webp files (tf.io.decode_image would decode "
+                "a still WebP, not an animated one)")
     if image.format not in PIPELINE_FORMATS:
-        return f"{image.format} is not decoded by image_dataset_from_directory"
+        return f"tf.io.decode_image cannot decode {image.format}"
     if image.format == "BMP":
         if image.mode in {"1", "P"}:
             return "tf.io.decode_image fails on 1-bit BMPs and reads palette BMPs as indices"
@@ -886,9 +889,10 @@ def split(data: "pd.DataFrame | str | os.PathLike", fractions=(0.7, 0.15, 0.15),
     """Assign every usable image of a scan report (or folder) to train/validation/test.
 
     Deterministic and stable: each file's split depends only on a hash of its *group* and
-    ``seed``, so adding files never moves an existing one. A group is an image with all its
-    exact duplicates, near duplicates and label-conflict copies (from the scan), so copies of
-    one image never land in two splits. Each label is split separately (stratified): every
+    ``seed``, so adding or removing files never moves another one. A group is an image with
+    all its exact duplicates, near duplicates and label-conflict copies (from the scan), so
+    copies of one image never land in two splits; it is named after its shortest path, so a
+    new copy with a shorter name (or removing the one that named it) moves that group, whole. Each label is split separately (stratified): every
     label gets ``fractions`` up to sampling noise (about ``sqrt(f * (1 - f) / n)``).
     Files with a broken-file code or a link, and files without a label, are left out.
 

@@ -301,3 +301,15 @@ def test_messy_copy_ground_truth_is_recovered_exactly(tmp_path):
     assert (truth["expected"].map(len) == 0).sum() > 100  # mostly clean real photos
     with pytest.raises(ValueError, match="empty folder"):
         cleaning.make_messy_copy(source, tmp_path / "messy")
+
+
+def test_check_header_lies_counts_files_that_start_like_images_but_fail(built, capsys):
+    from coursekit import checks
+
+    root, _, _, _ = built
+    assert checks.header_lies(root) == ["cats/bomb.png", "cats/corrupt.png", "cats/truncated.jpg"]
+    assert checks.check_header_lies(3, root) is True
+    assert checks.check_header_lies(2, root) is False
+    assert checks.check_header_lies("three", root) is False
+    assert checks.check_header_lies(..., root) is False
+    assert "✅" in capsys.readouterr().out
