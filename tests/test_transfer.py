@@ -2,7 +2,7 @@
 the transfer model (base nested as a layer) and fine-tuning flags.
 
 The tests that need ImageNet weights copy them from the course mirror (../shared/weights or
-COURSEKIT_MIRROR) into a temporary Keras cache; they skip only when no mirror holds them.
+COURSEKIT_MIRROR, else Keras' cache) into a temporary Keras cache; they skip only when neither holds them.
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ CLASS_INDEX = "imagenet_class_index.json"
 
 
 def _mirror_file(name: str) -> Path | None:
+    """The file in a course mirror, else in Keras' cache (filled by prefetch), else None."""
     for folder in mirror_folders():
         for candidate in (Path(folder) / name, Path(folder) / "models" / name):
             if candidate.is_file():
                 return candidate
-    return None
+    cached = datasets.keras_file_path(name)
+    return cached if cached.is_file() else None
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +39,7 @@ def weights_home(tmp_path_factory):
     """A Keras cache holding the mirror's no-top MobileNetV2(0.35) weights (skip without them)."""
     source = _mirror_file(NO_TOP)
     if source is None:
-        pytest.skip(f"no course mirror holds {NO_TOP}")
+        pytest.skip(f"neither a course mirror nor Keras' cache holds {NO_TOP}")
     home = tmp_path_factory.mktemp("keras_home")
     (home / "models").mkdir()
     shutil.copy(source, home / "models" / NO_TOP)
@@ -147,6 +149,7 @@ def test_frozen_imagenet_base_and_small_head_classify_real_validation_images(rea
         return float(head.evaluate(val_x, val_y, verbose=0)[1])
 
     assert head_accuracy(base) >= 0.85
+    keras.utils.set_random_seed(0)
     with pytest.warns(UserWarning, match="RANDOM"):
         random_base, _ = models.pretrained_base("mobilenet_v2", (224, 224, 3), alpha=0.35,
                                                 weights=None)
@@ -168,7 +171,7 @@ def test_top5_with_a_classifier_file_in_the_cache_uses_it(weights_home, real_bas
     untrained 1000-class layer. Its predictions are meaningless and only test the plumbing."""
     class_index = _mirror_file(CLASS_INDEX)
     if class_index is None:
-        pytest.skip(f"no course mirror holds {CLASS_INDEX}")
+        pytest.skip(f"neither a course mirror nor Keras' cache holds {CLASS_INDEX}")
     keras.utils.get_file(CLASS_INDEX, class_index.resolve().as_uri(), cache_subdir="models",
                          file_hash="c2c37ea517e94d9795004a39431a14cb")  # Keras' own cache
     base, _ = real_base
@@ -315,7 +318,7 @@ def test_imagenet_class_names_come_from_keras_cache(isolated):
     with pytest.raises(models.WeightsUnavailable, match=CLASS_INDEX):
         models.imagenet_class_names(download=False)
     if source is None:
-        pytest.skip(f"no course mirror holds {CLASS_INDEX}")
+        pytest.skip(f"neither a course mirror nor Keras' cache holds {CLASS_INDEX}")
     (isolated / "keras" / "models").mkdir(parents=True)
     shutil.copy(source, isolated / "keras" / "models" / CLASS_INDEX)
     names = models.imagenet_class_names(download=False)
