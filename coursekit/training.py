@@ -395,8 +395,10 @@ def plot_comparison(histories: Mapping[str, pd.DataFrame],
     figure = Figure(figsize=(12, 4.5), layout="constrained")
     curves, bars = figure.subplots(1, 2, width_ratios=[3, 2])
     colors = [_color(index) for index in range(len(histories))]
-    for color, (name, history) in zip(colors, histories.items()):
-        curves.plot(history["epoch"], history["val_accuracy"], "-", color=color, label=name)
+    styles = ["o-", "s--", "^-.", "D:"]  # marker and dash differ too: equal curves stay visible
+    for index, (color, (name, history)) in enumerate(zip(colors, histories.items())):
+        curves.plot(history["epoch"], history["val_accuracy"], styles[index % len(styles)],
+                    color=color, label=name, markersize=4, alpha=0.9)
     curves.set_xlabel("epoch")
     curves.xaxis.set_major_locator(MaxNLocator(integer=True))
     curves.set_ylabel("validation accuracy")
