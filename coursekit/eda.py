@@ -433,8 +433,10 @@ def plot_pca_scatter(result: PCAResult, title: str = "Images on the first two pr
 def plot_eigen_images(result: PCAResult, count: int = 8, title: str = "Mean image and eigen-images") -> Figure:
     """Draw the mean image and the first ``count`` components, each stretched to 0-1 to show it."""
     count = min(count, len(result.components))
-    fig = _figure(2.2 * (count + 1), 2.8)
-    axes = np.atleast_1d(fig.subplots(1, count + 1))
+    rows = 1 if count < 6 else 2
+    columns = int(np.ceil((count + 1) / rows))
+    fig = _figure(2.4 * columns, 2.9 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
     axes[0].imshow(result.mean.clip(0, 1))
     axes[0].set_title("mean")
     for k in range(count):
