@@ -39,6 +39,8 @@ __all__ = [
     "QUICK_MAX_ASCENT_STEPS",
     "activation_model",
     "channel_grid",
+    "colorize",
+    "feature_map_picture",
     "class_count",
     "feature_map_layers",
     "feature_maps",
@@ -766,6 +768,93 @@ def plot_feature_map(activation: np.ndarray, channel: int, title: str = "",
     axes.set_yticks([])
     axes.set_title(f"{title}\nchannel {channel}: values {low:.2f} to {high:.2f}", fontsize=11)
     return figure
+
+
+_COLOUR_TABLES: dict[str, np.ndarray] = {}
+_FONTS: dict[int, object] = {}
+
+
+def _font(size: int):
+    from PIL import ImageFont
+
+    if size not in _FONTS:
+        try:
+            _FONTS[size] = ImageFont.load_default(size=size)
+        except TypeError:  # Pillow < 10.1: one small bitmap font
+            _FONTS[size] = ImageFont.load_default()
+    return _FONTS[size]
+
+
+def colorize(plane: np.ndarray, cmap: str = "viridis") -> np.ndarray:
+    """Return a 2-D array as an RGB uint8 picture, its minimum to maximum spread over ``cmap``.
+
+    What ``imshow`` does with a colormap, without a figure (a 256-entry colour table). A
+    constant array comes out in the colormap's lowest colour.
+
+    Example:
+        >>> colorize(np.array([[0.0, 1.0]])).shape
+        (1, 2, 3)
+    """
+    import matplotlib
+
+    if cmap not in _COLOUR_TABLES:
+        table = matplotlib.colormaps[cmap](np.linspace(0, 1, 256))[:, :3]
+        _COLOUR_TABLES[cmap] = np.round(table * 255).astype(np.uint8)
+    plane = np.asarray(plane, dtype="float32")
+    if plane.ndim != 2:
+        raise ValueError(f"colorize needs a 2-D array, got shape {plane.shape}")
+    low, high = float(plane.min()), float(plane.max())
+    scale = 256.0 / (high - low) if high > low else 0.0  # matplotlib's own binning into 256
+    index = np.clip((plane - low) * scale, 0, 255).astype(np.uint8)
+    return _COLOUR_TABLES[cmap][index]
+
+
+def feature_map_picture(plane: np.ndarray, title: str = "", size: int = 288,
+                        cmap: str = "viridis") -> np.ndarray:
+    """Return one feature map drawn as an RGB uint8 picture: caption, map, colour scale.
+
+    The map is ``colorize(plane)`` enlarged by a whole factor (nearest neighbour, so each
+    activation stays a crisp square) to at least ``size`` pixels on its longer side, under
+    a white band holding ``title`` (one line) and the value range, above a colour scale. Drawn with
+    NumPy and Pillow: a few milliseconds, which is what lets the explorer redraw on every
+    slider move (a matplotlib figure takes tens of milliseconds). The map occupies rows
+    ``FEATURE_MAP_TOP:`` and columns ``0:`` of the picture.
+
+    Example:
+        >>> feature_map_picture(np.eye(4), "identity").dtype
+        dtype('uint8')
+    """
+    from PIL import Image, ImageDraw
+
+    plane = np.asarray(plane, dtype="float32")
+    if plane.ndim != 2:
+        raise ValueError(f"a feature map is 2-D, got shape {plane.shape}")
+    factor = max(1, -(-int(size) // max(plane.shape)))
+    mapped = colorize(plane, cmap).repeat(factor, axis=0).repeat(factor, axis=1)
+    font = _font(13)
+    low, high = float(plane.min()), float(plane.max())
+    values = f"values {low:.2f} to {high:.2f}" if high > low else f"all values {low:.2f} (silent)"
+    lines = [" · ".join(line for line in str(title).split("\n") if line), values]
+    text_width = max(int(font.getlength(line)) for line in lines) + 8
+    width = max(mapped.shape[1], text_width)
+    scale_height = 22
+    picture = Image.new("RGB", (width, FEATURE_MAP_TOP + mapped.shape[0] + scale_height), "white")
+    picture.paste(Image.fromarray(mapped), (0, FEATURE_MAP_TOP))
+    draw = ImageDraw.Draw(picture)
+    draw.multiline_text((4, 3), "\n".join(lines), fill="black", font=font, spacing=3)
+    bar = np.linspace(0, 1, mapped.shape[1], dtype="float32")[None].repeat(6, axis=0)
+    top = FEATURE_MAP_TOP + mapped.shape[0] + 2
+    picture.paste(Image.fromarray(colorize(bar, cmap)), (0, top))
+    small = _font(10)
+    draw.text((0, top + 7), f"{low:.2f}", fill="black", font=small)
+    label = f"{high:.2f}"
+    draw.text((mapped.shape[1] - int(small.getlength(label)), top + 7), label, fill="black",
+              font=small)
+    return np.asarray(picture)
+
+
+#: Row where the map starts in ``feature_map_picture`` (below a two-line caption band).
+FEATURE_MAP_TOP = 38
 
 
 def plot_channel_grid(activation: np.ndarray, title: str = "", columns: int | None = None) -> Figure:

@@ -449,3 +449,30 @@ def test_lesson_6_checks(sequential, image, capsys):
     assert not checks.check_gradcam(heat[:2], sequential, image, None, 1)
     assert not checks.check_gradcam(..., sequential, image, None, 1)
     assert "Divide the heatmap by its maximum" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- the explorer's fast picture
+
+def test_colorize_matches_matplotlib():
+    import matplotlib
+
+    plane = np.random.default_rng(2).normal(size=(9, 7)).astype("float32")
+    normed = (plane - plane.min()) / (plane.max() - plane.min())
+    expected = np.round(matplotlib.colormaps["viridis"](normed)[:, :, :3] * 255).astype(np.uint8)
+    np.testing.assert_array_equal(visualize.colorize(plane), expected)
+    flat = visualize.colorize(np.full((2, 2), 3.0), "magma")
+    assert (flat == np.round(np.array(matplotlib.colormaps["magma"](0.0)[:3]) * 255)).all()
+
+
+def test_feature_map_picture_holds_the_map_pixel_for_pixel():
+    plane = np.random.default_rng(3).uniform(size=(7, 5)).astype("float32")
+    picture = visualize.feature_map_picture(plane, "layer (7, 5, 3) · channel 2")
+    factor = -(-288 // 7)
+    top = visualize.FEATURE_MAP_TOP
+    region = picture[top:top + 7 * factor, :5 * factor]
+    np.testing.assert_array_equal(region, visualize.colorize(plane).repeat(factor, 0).repeat(factor, 1))
+    assert (picture[:top] != 255).any()  # the caption band has text
+    other = visualize.feature_map_picture(plane, "layer (7, 5, 3) · channel 3")
+    assert not np.array_equal(picture[:top], other[:top])
+    with pytest.raises(ValueError, match="2-D"):
+        visualize.feature_map_picture(np.zeros((2, 2, 2)))
