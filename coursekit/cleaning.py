@@ -74,7 +74,6 @@ import datetime as _datetime
 import hashlib
 import io
 import json
-import math
 import os
 import shutil
 import stat
@@ -244,7 +243,12 @@ def _inspect(task: tuple[str, str, dict]) -> dict:
     codes = row["codes"]
     if any(part.startswith(".") for part in parts):
         codes.append("hidden_file")
-    info = os.lstat(absolute)
+    try:
+        info = os.lstat(absolute)
+    except OSError as error:  # removed or renamed while the scan ran
+        codes.append("unreadable")
+        row["note"] = f"cannot read: {error.strerror or error}"
+        return row
     row["bytes"] = info.st_size
     if stat.S_ISLNK(info.st_mode):
         codes.append("symlink")
@@ -285,6 +289,7 @@ def _inspect(task: tuple[str, str, dict]) -> dict:
         if sniffed:
             row["format"] = sniffed
             codes.append("unsupported_format")
+            row["note"] = f"tf.io.decode_image cannot decode {sniffed}"
             if not _extension_ok(sniffed, row["extension"]):
                 codes.append("extension_mismatch")
         elif raster:
@@ -327,8 +332,8 @@ def _inspect_image(image: Image.Image, head: bytes, row: dict, options: dict) ->
     try:
         frames = getattr(image, "n_frames", 1)
         row["frames"] = frames
-        if frames > 1:
-            codes.append("animated")
+        if frames > 1 and image.format != "MPO":  # MPO: a camera JPEG with extra pictures;
+            codes.append("animated")              # the pipeline reads its main picture
         problem = _pipeline_problem(image, frames)
         if problem:
             codes.append("unsupported_format")
@@ -540,7 +545,8 @@ def scan(folder: str | os.PathLike, *, workers: int | None = None, progress: boo
     Columns: ``path`` (relative, POSIX), ``label`` (first folder level or None), ``format``,
     ``extension``, ``width``, ``height``, ``mode``, ``frames``, ``bit_depth``, ``bytes``,
     ``sha256``, ``pixel_sha256``, ``dhash``, ``brightness_std``, ``issues`` (tuple of codes, see
-    ``ISSUES``), ``ok`` (no issue), ``duplicate_of``, ``conflicts_with``, ``note`` (why).
+    ``ISSUES``), ``ok`` (no issue), ``duplicate_of`` (the kept copy), ``conflicts_with`` (the
+    copies under other labels), ``note`` (the reasons in words, with the decoder's message).
 
     Example:
         >>> report = scan(datasets.load() / "train", progress=False)     # doctest: +SKIP
@@ -585,6 +591,7 @@ def scan(folder: str | os.PathLike, *, workers: int | None = None, progress: boo
     for row in rows:
         row["issues"] = tuple(sorted(set(row.pop("codes")), key=order.__getitem__))
         row["ok"] = not row["issues"]
+        row["note"] = _reason(row)
     columns = ["path", "label", "format", "extension", "width", "height", "mode", "frames",
                "bit_depth", "bytes", "sha256", "pixel_sha256", "dhash", "brightness_std",
                "issues", "ok", "duplicate_of", "conflicts_with", "note"]
@@ -596,6 +603,23 @@ def scan(folder: str | os.PathLike, *, workers: int | None = None, progress: boo
                                              index=range(len(rows))) for column in columns})
     report.attrs["folder"] = str(root)
     return report
+
+
+def _reason(row: dict) -> str:
+    """One readable sentence per file: what each issue means here, then the decoder's details."""
+    explained = []
+    for code in row["issues"]:
+        if code in {"duplicate", "near_duplicate"} and row["duplicate_of"]:
+            explained.append(f"{'copy' if code == 'duplicate' else 'near copy'} of {row['duplicate_of']}")
+        elif code == "extension_mismatch":
+            explained.append(f"a {row['format']} file with "
+                             + (f"a {row['extension']} name" if row["extension"] else "no extension"))
+        elif code == "label_conflict" and row["conflicts_with"]:
+            explained.append(f"same image as {', '.join(row['conflicts_with'])}")
+        else:
+            explained.append(ISSUES[code])
+    detail = row["note"]
+    return "; ".join(explained) + (f" ({detail})" if detail and explained else detail)
 
 
 class _pillow_limits_off:
