@@ -133,6 +133,7 @@ def build(root: Path, outside: Path) -> dict[str, tuple[str, ...]]:
     put("dogs/shared.jpg", shared, "label_conflict")
     put("dogs/dog.jpg", encode(photo(23), "JPEG"))
     put("dogs/progressive.jpg", encode(photo(24), "JPEG", progressive=True))
+    put("dogs/camera_mpo.jpg", encode(photo(27), "MPO", save_all=True, append_images=[photo(28)]))
     put("loose.png", encode(photo(25), "PNG"))
     outside.mkdir(parents=True, exist_ok=True)
     (outside / "secret.jpg").write_bytes(encode(photo(26), "JPEG"))
