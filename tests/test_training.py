@@ -112,11 +112,18 @@ def test_train_or_load_trains_saves_then_loads(tiny_root, tmp_path, monkeypatch,
     np.testing.assert_allclose(loaded.predict_on_batch(images), model.predict_on_batch(images), atol=1e-6)
     pd.testing.assert_frame_equal(loaded_history, history, check_dtype=False)
 
-    # full mode is a different file; retrain=True trains again
+    # full mode is a different file; retrain=True builds (and trains) again
     assert training.cached_model_path("tiny", quick=False).name == "tiny-full.keras"
-    training.train_or_load("tiny", lambda: built.append(1) or _tiny_cnn(), train_ds, val_ds,
-                           epochs=1, retrain=True, verbose=0)
-    assert built == [1]
+    with pytest.raises(_Built):
+        training.train_or_load("tiny", _raise_built, train_ds, val_ds, epochs=1, retrain=True)
+
+
+class _Built(Exception):
+    """Raised by a build function: proves train_or_load decided to train (without training)."""
+
+
+def _raise_built():
+    raise _Built
 
 
 def test_train_or_load_retrains_when_the_image_size_changed(tiny_root, tmp_path, monkeypatch, capsys):
@@ -124,11 +131,11 @@ def test_train_or_load_retrains_when_the_image_size_changed(tiny_root, tmp_path,
     small = training.image_datasets(tiny_root, image_size=(32, 32), batch_size=8)
     training.train_or_load("sized", _tiny_cnn, small[0], small[1], epochs=1, verbose=0)
     larger = training.image_datasets(tiny_root, image_size=(40, 40), batch_size=8)
-    model, _ = training.train_or_load(
-        "sized", lambda: models.scratch_cnn((40, 40, 3), filters=(4, 8), dense_units=8),
-        larger[0], larger[1], epochs=1, verbose=0)
-    assert model.input_shape == (None, 40, 40, 3)
+    with pytest.raises(_Built):
+        training.train_or_load("sized", _raise_built, larger[0], larger[1], epochs=1)
     assert "training again" in capsys.readouterr().out
+    model, _ = training.train_or_load("sized", _raise_built, small[0], small[1], epochs=1)
+    assert model.input_shape == (None, 32, 32, 3), "the matching size still loads"
 
 
 def test_train_or_load_and_callbacks_reject_bad_arguments(tmp_path):
@@ -178,3 +185,18 @@ def test_plots_have_titles_and_labels():
     assert len(accuracy.get_lines()) == 3  # training, validation, kept epoch
     comparison = training.plot_comparison({"a": history, "b": history})
     assert all(axes.get_title() for axes in comparison.axes)
+
+
+def test_save_trained_is_found_by_train_or_load(tiny_root, tmp_path, monkeypatch):
+    """Lesson 3 trains by hand, stores the model, and lessons 5-6 load it by name."""
+    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
+    train_ds, val_ds, _ = training.image_datasets(tiny_root, image_size=(32, 32), batch_size=8)
+    model = training.compile_binary(_tiny_cnn())
+    fit = model.fit(train_ds, validation_data=val_ds, epochs=1, verbose=0, shuffle=False)
+    path = training.save_trained("by_hand", model, fit, quick=False)
+    assert path == training.cached_model_path("by_hand", quick=False) and path.is_file()
+    loaded, history = training.train_or_load("by_hand", lambda: pytest.fail("must not train"),
+                                             train_ds, val_ds, epochs=1, quick=False)
+    images = next(iter(val_ds))[0]
+    np.testing.assert_allclose(loaded.predict_on_batch(images), model.predict_on_batch(images), atol=1e-6)
+    assert list(history.columns[:1]) == ["epoch"] and len(history) == 1
