@@ -283,3 +283,30 @@ def test_filter_pattern_explorer_caches_per_layer_and_filter(sequential, monkeyp
     view.controls["filter"].value = 5
     assert len(calls) == before + 1  # filter 2 is new, filter 5 came from the cache
     assert calls[-1] == ("conv_b", 2)
+
+
+# ---------------------------------------------------------------- the real lesson-5 transfer model
+
+def test_explorers_on_the_real_nested_transfer_model(drawn):
+    """MobileNetV2 with the mirror's ImageNet weights, nested as one layer of the lesson-5 model."""
+    from coursekit import models
+
+    try:
+        base, preprocess_input = models.pretrained_base("mobilenet_v2", (224, 224, 3), download=False)
+    except models.WeightsUnavailable as error:
+        pytest.skip(f"ImageNet weights not in Keras' cache (run python -m coursekit prefetch): {error}")
+    transfer = models.transfer_model(base, preprocess_input)
+    photo = np.random.default_rng(7).uniform(0, 255, (224, 224, 3)).astype("float32")
+    view = widgets.activation_explorer(transfer, photo)
+    options = [value for _, value in view.controls["layer"].options]
+    assert "block_1_expand_relu" in options and options[-1] == "out_relu"
+    view.controls["layer"].value = "block_6_expand_relu"
+    view.controls["channel"].value = 5
+    by_hand = keras.Model(base.input, base.get_layer("block_6_expand_relu").output)
+    expected = np.asarray(by_hand(preprocess_input(photo[None].copy())))[0, :, :, 5]
+    np.testing.assert_allclose(view.render(), expected, rtol=1e-4, atol=1e-4)
+    picture, _ = drawn[-1]
+    np.testing.assert_array_equal(_map_in(picture, expected.shape), visualize.colorize(view.render()))
+    cam = widgets.gradcam_explorer(transfer, photo[None], class_names=["cats", "dogs"])
+    assert cam.controls["layer"].value == "out_relu"
+    assert cam.render().shape == (224, 224, 3)
