@@ -50,6 +50,7 @@ __all__ = [
     "first_layer_rgb",
     "get_layer",
     "gradcam",
+    "gradcam_picture",
     "gradcam_layers",
     "last_conv_layer",
     "layer_names",
@@ -855,6 +856,33 @@ def feature_map_picture(plane: np.ndarray, title: str = "", size: int = 288,
 
 #: Row where the map starts in ``feature_map_picture`` (below a two-line caption band).
 FEATURE_MAP_TOP = 38
+
+
+def gradcam_picture(image, heatmap: np.ndarray, alpha: float = 0.4, title: str = "",
+                    cmap: str = "magma") -> np.ndarray:
+    """Return the photo and its Grad-CAM overlay side by side, captioned: RGB uint8.
+
+    The fast drawing the Grad-CAM explorer redraws on every blend-slider move
+    (``overlay`` plus Pillow text, no matplotlib); ``plot_gradcam`` is the figure version.
+
+    Example:
+        >>> gradcam_picture(np.zeros((8, 8, 3)), np.ones((2, 2)), title="x").dtype
+        dtype('uint8')
+    """
+    from PIL import Image, ImageDraw
+
+    photo = np.round(to_display(image)[:, :, :3] * 255).astype(np.uint8)
+    blended = np.round(overlay(image, heatmap, alpha, cmap) * 255).astype(np.uint8)
+    gap = np.full((photo.shape[0], 8, 3), 255, dtype=np.uint8)
+    pair = np.concatenate([photo, gap, blended], axis=1)
+    font = _font(13)
+    lines = [str(title), f"left: photo · right: Grad-CAM heat ({cmap}) blended at {alpha:.2f}"]
+    width = max(pair.shape[1], max(int(font.getlength(line)) for line in lines) + 8)
+    picture = Image.new("RGB", (width, FEATURE_MAP_TOP + pair.shape[0]), "white")
+    picture.paste(Image.fromarray(pair), (0, FEATURE_MAP_TOP))
+    ImageDraw.Draw(picture).multiline_text((4, 3), "\n".join(lines), fill="black", font=font,
+                                           spacing=3)
+    return np.asarray(picture)
 
 
 def plot_channel_grid(activation: np.ndarray, title: str = "", columns: int | None = None) -> Figure:

@@ -829,13 +829,20 @@ def gradcam_explorer(model, images, class_names=None, layers=None, layer=None,
         return visualize.plot_gradcam(batch[index], heatmap(index, chosen, name), mix, title)
 
     def draw(change=None) -> None:
+        """Heatmaps come from the cache when known; the picture is NumPy + Pillow (fast)."""
         try:
-            show_figure(figure(), output)
+            index, chosen, name, mix = current()
+            shown = predicted(index) if chosen < 0 else chosen
+            title = (f"{titles[index]}: model predicts {class_names[predicted(index)]}; "
+                     f"heat for '{class_names[shown]}' at {name}")
+            picture = visualize.gradcam_picture(batch[index], heatmap(index, chosen, name), mix,
+                                                title)
         except ValueError as error:
             message.value = _message(str(error))
             output.clear_output()
             return
         message.value = ""
+        _show_picture(picture, output)
 
     note = ""
     try:

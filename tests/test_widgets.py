@@ -310,3 +310,14 @@ def test_explorers_on_the_real_nested_transfer_model(drawn):
     cam = widgets.gradcam_explorer(transfer, photo[None], class_names=["cats", "dogs"])
     assert cam.controls["layer"].value == "out_relu"
     assert cam.render().shape == (224, 224, 3)
+
+
+def test_gradcam_explorer_draws_what_render_returns(functional, images, drawn):
+    view = widgets.gradcam_explorer(functional, images[:2], class_names=["a", "b", "c"])
+    view.controls["blend"].value = 0.7
+    view.controls["image"].value = 1
+    picture, output = drawn[-1]
+    assert output is _outputs(view.widget)[0]
+    top, width = visualize.FEATURE_MAP_TOP, SIZE
+    expected = np.round(view.render() * 255).astype(np.uint8)
+    np.testing.assert_array_equal(picture[top:top + SIZE, width + 8:2 * width + 8], expected)
