@@ -82,7 +82,7 @@ import warnings
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Iterable, Mapping
 
@@ -575,9 +575,8 @@ def scan(folder: str | os.PathLike, *, workers: int | None = None, progress: boo
         with _pillow_limits_off():
             rows = [_inspect(task) for task in tqdm(tasks, **bar)]
     else:
-        # "spawn": fresh worker processes, safe even when TensorFlow threads run in this one.
         try:
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
+            with ProcessPoolExecutor(workers, mp_context=_pool_context(),
                                      initializer=_worker_start) as pool:
                 chunk = max(1, min(32, len(tasks) // (workers * 8)))
                 rows = list(tqdm(pool.map(_inspect, tasks, chunksize=chunk), **bar))
@@ -635,6 +634,20 @@ class _pillow_limits_off:
     def __exit__(self, *exc) -> None:
         Image.MAX_IMAGE_PIXELS = self.saved
         self.filter.__exit__(*exc)
+
+
+def _pool_context():
+    """Fresh worker processes, never a fork of this one (TensorFlow's threads make forks unsafe).
+
+    ``forkserver`` (Linux, macOS) starts one clean server process, with this module imported,
+    the first time and forks workers from it, so later scans start in milliseconds; Windows
+    has only ``spawn``. Like Python 3.14's default, the server stays until Python exits.
+    """
+    if "forkserver" in get_all_start_methods():
+        context = get_context("forkserver")
+        context.set_forkserver_preload(["coursekit.cleaning"])  # only used when it first starts
+        return context
+    return get_context("spawn")
 
 
 def _worker_start() -> None:
