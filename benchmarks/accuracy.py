@@ -19,6 +19,11 @@ validation accuracy, chosen on the validation set itself, as the published curve
 (the dataset has no separate test split); expect a point or so less on unseen images.
 Models are saved under ``config.data_dir()/models/benchmark-<run>-full.keras``.
 
+The same recipe as the notebooks: ``scratch`` is lesson 3's full mode exactly (20 epochs,
+patience 6). Lesson 4 trains its four variants with one setting (at most 50 epochs, patience
+10); here the caps of ``scratch+augmentation`` (30) and ``scratch+dropout`` (20, patience 6)
+are lower so that all four fit in about 50 minutes on a free 2-core CPU (13-20 s per epoch).
+
 Progress (one line per epoch) goes to stderr, prefixed with "#"; figures go to stdout.
 """
 
