@@ -81,11 +81,15 @@ def image_table(root: str | os.PathLike) -> pd.DataFrame:
         directories[:] = sorted(d for d in directories if not d.startswith("."))
         for name in sorted(files):
             path = Path(folder) / name
+            relative = PurePosixPath(path.relative_to(root).as_posix())
             if name.startswith(".") or path.is_symlink() or path.suffix.lower() not in IMAGE_EXTENSIONS:
                 continue
-            relative = PurePosixPath(path.relative_to(root).as_posix())
-            with Image.open(path) as image:
-                width, height, mode = image.width, image.height, image.mode
+            try:
+                with Image.open(path) as image:
+                    width, height, mode = image.width, image.height, image.mode
+            except (OSError, SyntaxError, ValueError) as error:  # Pillow's "cannot identify"
+                raise ValueError(f"{relative} cannot be opened as an image ({error}): clean the "
+                                 "folder first with coursekit.cleaning.scan (lesson 1)") from None
             rows.append({"file": str(path), "path": str(relative),
                          "split": relative.parts[-3] if len(relative.parts) >= 3 else None,
                          "label": relative.parts[-2] if len(relative.parts) >= 2 else None,
@@ -93,10 +97,8 @@ def image_table(root: str | os.PathLike) -> pd.DataFrame:
                          "mode": mode, "bytes": path.stat().st_size})
     if not rows:
         raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under {root}")
-    table = pd.DataFrame(rows)
-    for column in ("file", "path", "split", "label", "mode"):
-        table[column] = table[column].astype(object)  # keeps None as None (pandas 3)
-    return table
+    table = pd.DataFrame(rows, dtype=object)  # object columns keep None as None (pandas 3)
+    return table.astype({"width": "int64", "height": "int64", "aspect": "float64", "bytes": "int64"})
 
 
 def _check_table(table: pd.DataFrame, columns: Sequence[str] = ("file", "label")) -> None:

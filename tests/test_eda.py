@@ -49,9 +49,17 @@ def test_image_table_reads_headers_and_layout(table, folder):
     assert (row["width"], row["height"]) == (64, 32) and row["aspect"] == 2.0
     assert Path(row["file"]).is_file()
     flat = eda.image_table(folder / "train")
-    assert set(flat["label"]) == {"bright", "dark"} and flat["split"].isna().all()
+    assert set(flat["label"]) == {"bright", "dark"} and all(split is None for split in flat["split"])
+    assert table["width"].dtype == "int64" and table["aspect"].dtype == "float64"
     with pytest.raises(ValueError, match="not a folder"):
         eda.image_table(folder / "missing")
+
+
+def test_image_table_points_to_cleaning_for_broken_files(tmp_path):
+    (tmp_path / "cats").mkdir()
+    (tmp_path / "cats" / "page.jpg").write_text("<html>403 Forbidden</html>")
+    with pytest.raises(ValueError, match="cleaning.scan"):
+        eda.image_table(tmp_path)
 
 
 def test_class_counts_and_size_summary(table):
