@@ -19,10 +19,11 @@ sniffs the real format from the bytes, so a PNG named ``.jpg`` still decodes. Me
   and bit depth (16-bit is scaled to 8-bit, alpha is dropped), GIF (first frame only), BMP
   24/32-bit and 8-bit grayscale, static WebP;
 - fails with an error: truncated or corrupt files, 1-bit BMP, animated WebP, TIFF, ICO, PPM,
-  JPEG 2000, SVG, HEIC/AVIF, anything that is not an image;
+  TGA, PCX, JPEG 2000, AVIF, SVG, anything that is not an image (its error names the formats it
+  knows: "One of JPEG, JPEG XL, PNG, GIF, BMP, WebP required", so HEIC fails too);
 - wrong data without an error: palette BMPs decode as their palette *indices* (a grey mess);
-- skipped without an error: ``.webp`` (not in idfd's list, although ``decode_image`` can decode
-  it), and every image whose extension is not in the list.
+- skipped without an error: ``.webp`` and ``.jxl`` (not in idfd's list, although
+  ``decode_image`` can decode them), and every image whose extension is not in the list.
 
 So the formats the pipeline accepts are JPEG (Pillow calls multi-picture camera JPEGs "MPO"),
 PNG, GIF and uncompressed RGB or grayscale BMP; everything else gets ``unsupported_format``.
@@ -151,7 +152,7 @@ PIPELINE_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "BMP"})
 PIPELINE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 
 _EXTENSIONS_OF = {"JPEG": {".jpg", ".jpeg", ".jpe", ".jfif"}, "MPO": {".jpg", ".jpeg", ".mpo"},
-                  "SVG": {".svg", ".svgz"}, "HEIF": {".heic", ".heif"}}
+                  "SVG": {".svg", ".svgz"}, "HEIF": {".heic", ".heif"}, "JPEG XL": {".jxl"}}
 _GRAY_MODES = {"1", "L", "LA", "La", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"}
 _ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
 _HIGH_DEPTH_MODES = {"I": 32, "F": 32, "I;16": 16, "I;16L": 16, "I;16B": 16, "I;16N": 16}
@@ -188,6 +189,8 @@ def _sniff(head: bytes) -> tuple[str | None, bool]:
         return "SVG", False
     if head[4:8] == b"ftyp" and head[8:12] in {b"heic", b"heix", b"mif1", b"msf1", b"hevc"}:
         return "HEIF", False
+    if head.startswith(b"\xff\x0a") or head.startswith(b"\x00\x00\x00\x0cJXL \r\n\x87\n"):
+        return "JPEG XL", False  # Pillow cannot decode it, idfd skips .jxl
     signatures = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM",
                   b"II*\x00", b"MM\x00*")
     raster = any(head.startswith(signature) for signature in signatures) or (
@@ -289,7 +292,8 @@ def _inspect(task: tuple[str, str, dict]) -> dict:
         if sniffed:
             row["format"] = sniffed
             codes.append("unsupported_format")
-            row["note"] = f"tf.io.decode_image cannot decode {sniffed}"
+            row["note"] = ("image_dataset_from_directory skips .jxl files, and Pillow cannot check "
+                           "them" if sniffed == "JPEG XL" else f"tf.io.decode_image cannot decode {sniffed}")
             if not _extension_ok(sniffed, row["extension"]):
                 codes.append("extension_mismatch")
         elif raster:

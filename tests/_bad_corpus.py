@@ -103,6 +103,7 @@ def build(root: Path, outside: Path) -> dict[str, tuple[str, ...]]:
     put("cats/drawing.svg", SVG, "unsupported_format")
     put("cats/svg_named.jpg", SVG.replace(b"10", b"12"), "unsupported_format", "extension_mismatch")
     put("cats/image.webp", encode(photo(6), "WEBP"), "unsupported_format")
+    put("cats/newer.jxl", b"\xff\x0a" + bytes(64), "unsupported_format")  # a JPEG XL signature
     put("cats/moving.webp", animated("WEBP", (40, 41, 42)), "animated", "unsupported_format")
     put("cats/photo.tif", encode(photo(7), "TIFF"), "unsupported_format")
     put("cats/one_bit.bmp", encode(photo(8).convert("1"), "BMP"), "unsupported_format", "grayscale")
