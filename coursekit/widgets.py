@@ -536,8 +536,8 @@ def activation_explorer(model, image, layers=None, layer=None, channel: int = 0,
     live = {"hold": False}
 
     def activation(layer_name, index) -> np.ndarray:
-        found = visualize.get_layer(model, layer_name).name
         maps = maps_for(index)
+        found = layer_name if layer_name in maps else visualize.get_layer(model, layer_name).name
         if found not in maps:
             maps[found] = visualize.feature_maps(model, batch[index], [found])[found]
         result = maps[found]
