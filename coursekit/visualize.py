@@ -479,7 +479,7 @@ def _ascent_step(extractor, border: int):
     """Return a compiled gradient-ascent step for ``extractor`` (cached per extractor)."""
     cache = _ASCENT_STEPS.setdefault(extractor, {})
     if border not in cache:
-        @tf.function(reduce_retracing=True)
+        @tf.function(reduce_retracing=True, autograph=False)  # no Python control flow to convert
         def step(images, one_hot, step_size):
             with tf.GradientTape() as tape:
                 tape.watch(images)
@@ -504,10 +504,31 @@ def _deprocess(images: np.ndarray) -> np.ndarray:
     return np.clip((images - mean) / np.maximum(std, 1e-5) * 0.15 + 0.5, 0, 1).astype("float32")
 
 
+_PATTERN_MODELS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _pattern_model(model, layer, linear: bool):
+    """Return (model from input to ``layer``'s maps, refresh weights), before its ReLU if ``linear``."""
+    cache = _PATTERN_MODELS.setdefault(model, {})
+    key = (id(layer), bool(linear))
+    if key not in cache:
+        stripped = _without_activation(layer) if linear else None
+        replace = {id(layer): stripped[0]} if stripped else {}
+        inputs = keras.Input(batch_shape=model.inputs[0].shape, dtype=model.inputs[0].dtype)
+        found: dict = {}
+        _rebuild(model, inputs, {id(layer)}, found, replace)
+        if id(layer) not in found:
+            raise ValueError(f"layer {layer.name!r} is not on the path to the model's output")
+        cache[key] = (keras.Model(inputs, found[id(layer)], name=f"{model.name}_patterns"),
+                      stripped[1] if stripped else (lambda: None))
+    return cache[key]
+
+
 def filter_patterns(model, layer: str | int, indices: Iterable[int], steps: int = 30,
                     step_size: float = 0.02, input_range: tuple[float, float] = (0.0, 255.0),
                     image_size: tuple[int, int] | None = None, seed: int = 0,
-                    border: int = 2, for_display: bool = True) -> np.ndarray:
+                    border: int = 2, for_display: bool = True,
+                    linear: bool = True) -> np.ndarray:
     """Return the input patterns that most excite filters ``indices`` of ``layer``.
 
     Gradient ascent on the input: start from grey noise, and ``steps`` times move the image
@@ -516,7 +537,11 @@ def filter_patterns(model, layer: str | int, indices: Iterable[int], steps: int 
     ``input_range`` is the range of the pixels the model expects (0-255 for the course
     models, -1 to 1 for a bare MobileNetV2); each step moves pixels by about
     ``step_size * (high - low)``. In quick mode ``steps`` is capped at
-    ``QUICK_MAX_ASCENT_STEPS``. Returns (len(indices), height, width, channels) in [0, 1],
+    ``QUICK_MAX_ASCENT_STEPS``. With ``linear`` (the default) the response is taken *before*
+    the layer's ReLU (a clone of the layer with a linear activation, or the input of a ReLU
+    layer), as tf-keras-vis does: a filter that is silent on the grey start image would
+    otherwise have a zero gradient and never move. ReLU is monotonic, so the same pattern
+    also excites the filter after it. Returns (len(indices), height, width, channels) in [0, 1],
     each image standardised for display; ``for_display=False`` returns the raw optimised
     inputs (in ``input_range`` units) to feed back into the model.
 
@@ -545,7 +570,8 @@ def filter_patterns(model, layer: str | int, indices: Iterable[int], steps: int 
     height, width = image_size or input_shape[:2]
     if height is None or width is None:
         raise ValueError("the model accepts any image size: pass image_size=(height, width)")
-    extractor = activation_model(model, [found])
+    extractor, refresh = _pattern_model(model, found, linear)
+    refresh()
     step = _ascent_step(extractor, int(border))
     rng = np.random.default_rng(seed)
     noise = rng.uniform(0.45, 0.55, size=(len(indices), int(height), int(width), input_shape[2]))
@@ -575,22 +601,33 @@ _GRADCAM_MODELS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _SQUASHING = {"sigmoid", "softmax"}
 
 
-def _linear_head(layer):
-    """Return (replacement, refresh) computing ``layer`` without its sigmoid/softmax, or None.
+def _without_activation(layer, names: set[str] | None = None):
+    """Return (replacement, refresh) computing ``layer`` without its activation, or None.
 
-    The replacement is a clone of the layer with a linear activation (the user's layer is
-    untouched); ``refresh()`` copies the current weights into it.
+    ``names`` lists the activations to strip (None: any non-linear one). A layer with a fused
+    activation (``Dense(..., activation="sigmoid")``, ``Conv2D(..., activation="relu")``) is
+    replaced by a clone with a linear activation (the user's layer is untouched, ``refresh()``
+    copies its current weights into the clone); an activation layer (``ReLU``, ``Softmax``,
+    ``Activation``) by the identity. None when there is nothing to strip.
     """
     config_ = layer.get_config()
     activation = config_.get("activation")
-    if isinstance(layer, (keras.layers.Activation, keras.layers.Softmax)):
-        if isinstance(layer, keras.layers.Softmax) or activation in _SQUASHING:
+    if not isinstance(activation, (str, type(None))):
+        activation = str(activation)
+    if isinstance(layer, _ACTIVATION_TYPES + (keras.layers.Softmax,)):
+        if isinstance(layer, keras.layers.Softmax):
+            kind = "softmax"
+        elif isinstance(layer, keras.layers.Activation):
+            kind = activation
+        else:
+            kind = "relu"
+        if kind != "linear" and (names is None or kind in names):
             return (lambda x: x), (lambda: None)
         return None
-    if activation not in _SQUASHING:
+    if activation in (None, "linear") or (names is not None and activation not in names):
         return None
     clone = layer.__class__.from_config({**config_, "activation": "linear",
-                                         "name": f"{layer.name}_logits"})
+                                         "name": f"{layer.name}_linear"})
 
     def replacement(x):
         out = clone(x)
@@ -598,6 +635,11 @@ def _linear_head(layer):
         return out
 
     return replacement, (lambda: clone.set_weights(layer.get_weights()))
+
+
+def _linear_head(layer):
+    """``_without_activation`` for a classifier's last layer: strips sigmoid/softmax only."""
+    return _without_activation(layer, _SQUASHING)
 
 
 def _gradcam_model(model, layer):

@@ -245,16 +245,35 @@ def test_filter_patterns_raise_the_chosen_filter(sequential, monkeypatch):
     every = list(range(8))
     start = visualize.filter_patterns(sequential, "conv_b", every, steps=0, for_display=False)
     before = np.asarray(probe(start))
-    # A ReLU filter that is silent on the grey start image has zero gradient: nothing to climb.
+    # After the ReLU, a filter silent on the grey start image has zero gradient: pick live ones.
     alive = [i for i in every if before[i, ..., i].mean() > 0]
-    assert len(alive) >= 3
-    raw = visualize.filter_patterns(sequential, "conv_b", alive, steps=20, for_display=False)
+    assert 3 <= len(alive) < 8
+    raw = visualize.filter_patterns(sequential, "conv_b", alive, steps=20, for_display=False,
+                                    linear=False)
     after = np.asarray(probe(raw))
     gains = np.array([[after[s, ..., i].mean() - before[i, ..., i].mean() for i in alive]
                       for s in range(len(alive))])
     assert (np.diag(gains) > 0).all()
     # Each filter responds most to its own pattern (rows: images, columns: filters).
     assert (np.argmax(gains, axis=0) == np.arange(len(alive))).all()
+
+
+def test_filter_patterns_before_relu_reach_silent_filters_too(sequential, monkeypatch):
+    monkeypatch.setenv("COURSEKIT_QUICK", "0")
+    every = list(range(8))
+    conv = sequential.get_layer("conv_b")
+    kernel, bias = conv.get_weights()
+    below = keras.Model(sequential.inputs[0], sequential.get_layer("pool_a").output)
+
+    def pre_activation(images):  # conv_b by hand, without its ReLU
+        return np.asarray(keras.ops.conv(below(images), kernel, padding="valid")) + bias
+
+    start = visualize.filter_patterns(sequential, "conv_b", every, steps=0, for_display=False)
+    raw = visualize.filter_patterns(sequential, "conv_b", every, steps=20, for_display=False)
+    before, after = pre_activation(start), pre_activation(raw)
+    for index in every:
+        assert after[index, 2:-2, 2:-2, index].mean() > before[index, 2:-2, 2:-2, index].mean() + 0.01
+    assert sequential.get_layer("conv_b").activation.__name__ == "relu"  # the model is untouched
 
 
 def test_filter_pattern_steps_are_capped_in_quick_mode(sequential, monkeypatch):
