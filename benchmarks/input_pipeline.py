@@ -16,16 +16,23 @@ load from other processes hits both alike.
 Keras layers mapped over the tf.data pipeline (``num_parallel_calls=AUTOTUNE``) vs the
 generator's own arguments.
 
-Prints one figure per line; the headline ``ratio`` (tf.data / ImageDataGenerator images per
-second over all epochs) comes last. Target: ratio >= 2.
+The whole comparison is repeated ``--rounds`` times with fresh pipelines (an empty cache each
+time) and the medians are printed, because on a shared machine one burst of someone else's work
+during one first epoch can swing a single measurement by a factor of four.
 
-    python benchmarks/input_pipeline.py [--epochs 3] [--size 150] [--batch 32] [--quick] [--augment]
+Prints one figure per line; the headline ``ratio`` (tf.data / ImageDataGenerator images per
+second over all epochs, median over rounds) comes last. Target: ratio >= 2.
+
+    python benchmarks/input_pipeline.py [--epochs 3] [--rounds 3] [--size 150] [--batch 32] [--quick] [--augment]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
+import statistics
 import time
 
 from coursekit import config, datasets, models, training
@@ -50,53 +57,66 @@ def _generator_epoch(iterator) -> int:
     return count
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--size", type=int, default=150)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--quick", action="store_true", help="the 200-image quick subset")
-    parser.add_argument("--augment", action="store_true", help="augment in both pipelines")
-    args = parser.parse_args(argv)
-    if args.epochs < 1 or args.size < 8 or args.batch < 1:
-        parser.error("--epochs and --batch must be >= 1, --size >= 8")
-    root = datasets.load("cats_and_dogs_filtered", quick=args.quick)
-    size = (args.size, args.size)
-
-    train_ds, _, _ = training.image_datasets(root, image_size=size, batch_size=args.batch)
-    if args.augment:
+def _pipelines(root, size, batch, augment):
+    """A fresh tf.data pipeline (empty cache) and a fresh ImageDataGenerator iterator."""
+    train_ds, _, _ = training.image_datasets(root, image_size=size, batch_size=batch)
+    if augment:
         augmentation = models.augmentation_layers(rotation=0.1, zoom=0.2, translation=0.0,
                                                   contrast=0.0, seed=0)
         train_ds = train_ds.map(lambda x, y: (augmentation(x, training=True), y),
                                 num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
     legacy = dict(rescale=1.0 / 255)
-    if args.augment:
+    if augment:
         legacy.update(rotation_range=36, zoom_range=0.2, horizontal_flip=True, fill_mode="reflect")
-    generator = tf.keras.preprocessing.image.ImageDataGenerator(**legacy).flow_from_directory(
-        str(root / "train"), target_size=size, batch_size=args.batch, class_mode="binary",
-        interpolation="bilinear", shuffle=True, seed=1337)
+    with contextlib.redirect_stdout(io.StringIO()):  # "Found 2000 images belonging to 2 classes."
+        generator = tf.keras.preprocessing.image.ImageDataGenerator(**legacy).flow_from_directory(
+            str(root / "train"), target_size=size, batch_size=batch, class_mode="binary",
+            interpolation="bilinear", shuffle=True, seed=1337)
+    return train_ds, generator
 
-    fast_seconds, slow_seconds, fast_images, slow_images = [], [], 0, 0
-    for epoch in range(args.epochs):
-        start = time.perf_counter()
-        fast_images += _consume(train_ds)
-        fast_seconds.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        slow_images += _generator_epoch(generator)
-        slow_seconds.append(time.perf_counter() - start)
-    per_epoch = fast_images // args.epochs
-    print(f"images: {per_epoch} per epoch, {args.size}x{args.size}, batch {args.batch}, "
-          f"{args.epochs} epochs{', augmented' if args.augment else ''} "
-          f"({os.cpu_count()} CPU cores)")
-    print(f"tf_data_first_epoch: {per_epoch / fast_seconds[0]:.0f} images/s")
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="repeat the whole comparison (fresh pipelines) and report medians")
+    parser.add_argument("--size", type=int, default=150)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--quick", action="store_true", help="the 200-image quick subset")
+    parser.add_argument("--augment", action="store_true", help="augment in both pipelines")
+    args = parser.parse_args(argv)
+    if args.epochs < 1 or args.rounds < 1 or args.size < 8 or args.batch < 1:
+        parser.error("--epochs, --rounds and --batch must be >= 1, --size >= 8")
+    root = datasets.load("cats_and_dogs_filtered", quick=args.quick)
+    size = (args.size, args.size)
+    load_before = os.getloadavg()[0]
+    rounds = []  # per round: (tf.data seconds per epoch, generator seconds per epoch, images)
+    for _ in range(args.rounds):
+        train_ds, generator = _pipelines(root, size, args.batch, args.augment)
+        fast, slow, images = [], [], 0
+        for _ in range(args.epochs):  # interleaved, so other load hits both alike
+            start = time.perf_counter()
+            images = _consume(train_ds)
+            fast.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            _generator_epoch(generator)
+            slow.append(time.perf_counter() - start)
+        rounds.append((fast, slow, images))
+    images = rounds[0][2]
+    median = statistics.median
+    print(f"images: {images} per epoch, {args.size}x{args.size}, batch {args.batch}, "
+          f"{args.epochs} epochs x {args.rounds} rounds{', augmented' if args.augment else ''} "
+          f"({os.cpu_count()} CPU cores, load average {load_before:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after)")
+    print(f"tf_data_first_epoch: {median(images / f[0] for f, _, _ in rounds):.0f} images/s")
     if args.epochs > 1:
-        print(f"tf_data_later_epochs: {per_epoch * (args.epochs - 1) / sum(fast_seconds[1:]):.0f} images/s")
-    print(f"image_data_generator_first_epoch: {per_epoch / slow_seconds[0]:.0f} images/s")
-    fast_rate, slow_rate = fast_images / sum(fast_seconds), slow_images / sum(slow_seconds)
-    print(f"tf_data: {fast_rate:.0f} images/s")
-    print(f"image_data_generator: {slow_rate:.0f} images/s")
-    print(f"first_epoch_ratio: {slow_seconds[0] / fast_seconds[0]:.1f}")
-    print(f"ratio: {fast_rate / slow_rate:.1f}")
+        later = median(images * (args.epochs - 1) / sum(f[1:]) for f, _, _ in rounds)
+        print(f"tf_data_later_epochs: {later:.0f} images/s")
+    print(f"image_data_generator_first_epoch: {median(images / s[0] for _, s, _ in rounds):.0f} images/s")
+    print(f"first_epoch_ratio: {median(s[0] / f[0] for f, s, _ in rounds):.1f}")
+    print(f"tf_data: {median(images * args.epochs / sum(f) for f, _, _ in rounds):.0f} images/s")
+    print(f"image_data_generator: {median(images * args.epochs / sum(s) for _, s, _ in rounds):.0f} images/s")
+    print(f"ratio: {median(sum(s) / sum(f) for f, s, _ in rounds):.1f}")
     return 0
 
 
