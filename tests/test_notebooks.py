@@ -87,6 +87,7 @@ def test_lesson_structure(path):
     assert solutions, "exercise solutions in cells tagged 'solution'"
     for cell in solutions:
         assert cell.metadata.get("jupyter", {}).get("source_hidden"), "solutions start collapsed"
+    assert any(notebooks.INSTRUCTOR_TAG in _tags(cell) for cell in cells), "instructor notes"
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
