@@ -50,6 +50,7 @@ __all__ = [
     "UnsafeArchiveError",
     "class_names",
     "download",
+    "fill_from_mirror",
     "keras_file_path",
     "load",
     "prefetch",
@@ -558,9 +559,27 @@ def keras_file_path(file: KerasFile | str) -> Path:
     return config.keras_home() / file.cache_path
 
 
+def fill_from_mirror(cache_path: str, sha256: str | None = None) -> Path | None:
+    """Copy one file Keras caches (``"models/<file>.h5"``) from the mirror into Keras' cache.
+
+    Returns the cached path, or None when no ``COURSEKIT_MIRROR`` entry holds the file. Lessons
+    call this themselves (through ``models.pretrained_base``), so none of them depends on
+    lesson 0's ``prefetch()`` having run.
+
+    Example:
+        >>> fill_from_mirror("models/imagenet_class_index.json")      # doctest: +SKIP
+        PosixPath('/home/ada/.keras/models/imagenet_class_index.json')
+    """
+    known = {entry.cache_path: entry for entry in KERAS_FILES}
+    entry = known.get(cache_path) or KerasFile(cache_path, "", sha256, "")
+    if sha256 is not None:
+        entry = KerasFile(entry.cache_path, entry.url, sha256, entry.used_by)
+    return keras_file_path(entry) if _fill_keras_file(entry) != "missing" else None
+
+
 def _fill_keras_file(file: KerasFile) -> str:
     """Put one Keras file in Keras' cache from the mirror; return where it came from."""
-    target = keras_file_path(file)
+    target = config.keras_home() / file.cache_path
     if target.is_file() and (file.sha256 is None or sha256_file(target) == file.sha256):
         return "cache"
     relative_options = [str(PurePosixPath(file.cache_path).relative_to(

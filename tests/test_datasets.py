@@ -393,3 +393,16 @@ def test_two_processes_filling_the_cache_at_once(isolated, course_mirror):
     leftovers = [p.name for p in (isolated / "data").iterdir()
                  if p.name.startswith(".cats") and not p.name.endswith(".lock")]
     assert leftovers == []
+
+
+def test_a_lesson_gets_its_weights_from_the_mirror_without_prefetch(isolated, course_mirror, no_network):
+    """Lessons 5 and 6 must not depend on lesson 0 having run prefetch() first."""
+    from coursekit import models
+
+    assert not (isolated / "keras" / "models").exists()
+    base, _ = models.pretrained_base("mobilenet_v2", (224, 224, 3), alpha=0.35)
+    assert base.output_shape == (None, 7, 7, 1280)
+    assert models.imagenet_class_names()[281] == "tabby"
+    cached = datasets.fill_from_mirror("models/mobilenet_2_5_224_tf_no_top.h5")
+    assert cached == isolated / "keras" / "models" / "mobilenet_2_5_224_tf_no_top.h5"
+    assert datasets.fill_from_mirror("models/not_in_any_mirror.h5") is None
