@@ -102,17 +102,20 @@ def browser(tmp_path_factory):
 def _open_and_run_all(context, base: str, name: str, timeout_s: float):
     """Open a notebook, wait for its kernel, run all cells, wait until every cell has run."""
     page = context.new_page()
-    page.goto(f"{base}/lab/tree/{name}?token={TOKEN}")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=90_000)
+    # A workspace of its own (reset), so JupyterLab does not restore the previous lesson's tab
+    # beside this one; selectors below only look at the visible notebook panel.
+    workspace = Path(name).stem.replace("_", "-")
+    page.goto(f"{base}/lab/workspaces/{workspace}/tree/{name}?reset&token={TOKEN}")
+    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell", timeout=90_000)
     # The toolbar indicator says idle before the kernel connects; the status bar text does not.
     page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
-    page.locator(".jp-NotebookPanel .jp-Cell").first.click()
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").first.click()
     for _attempt in range(3):
         page.click(".lm-MenuBar-item:has-text('Run')")
         page.click(".lm-Menu-item:has-text('Run All Cells')")
         try:
-            page.wait_for_selector(".jp-NotebookPanel .jp-InputPrompt:has-text('[*]'), "
-                                   ".jp-NotebookPanel .jp-InputPrompt:has-text('[1]')", timeout=20_000)
+            page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputPrompt:has-text('[*]'), "
+                                   ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputPrompt:has-text('[1]')", timeout=20_000)
             break
         except sync_api.TimeoutError:
             continue
@@ -120,7 +123,7 @@ def _open_and_run_all(context, base: str, name: str, timeout_s: float):
     # Collapsed solution cells show an empty prompt, so they are not counted.
     page.wait_for_function(
         """() => {
-            const prompts = [...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell .jp-InputPrompt')]
+            const prompts = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')]
                 .map(p => p.textContent.trim());
             return prompts.some(t => /\\[\\d+\\]/.test(t))
                 && prompts.every(t => !t.includes('[*]') && !t.includes('[ ]'));
