@@ -16,6 +16,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _split(requirement: str) -> tuple[str, str]:
+    """Return (normalised name, sorted version spec); an environment marker is dropped (conda has none)."""
+    requirement = requirement.split(";")[0]
     match = re.match(r"\s*([A-Za-z0-9_.\-]+)\s*(.*)", requirement)
     name, spec = match.group(1), match.group(2).replace(" ", "")
     return name.lower().replace("_", "-"), ",".join(sorted(spec.split(","))) if spec else ""
@@ -29,8 +31,10 @@ def _environment() -> dict:
     return yaml.safe_load((REPO / "environment.yml").read_text())
 
 
-def test_environment_yml_lists_the_same_dependencies_as_pyproject():
-    wanted = dict(_split(r) for r in _pyproject()["project"]["dependencies"])
+def test_environment_yml_lists_the_same_dependencies_as_pyproject_and_its_test_extra():
+    """A conda or Binder user gets what `pip install -e ".[test]"` gets: the README test command runs."""
+    project = _pyproject()["project"]
+    wanted = dict(_split(r) for r in project["dependencies"] + project["optional-dependencies"]["test"])
     environment = _environment()
     conda, pip = {}, {}
     for entry in environment["dependencies"]:
@@ -63,6 +67,12 @@ def test_python_versions_match():
     assert _split(conda_python)[1] == _split("python" + requires)[1]
 
 
-def test_test_extra_has_pytest_and_nbval():
+def test_test_extra_has_what_the_test_command_and_tools_use():
     extra = {_split(r)[0] for r in _pyproject()["project"]["optional-dependencies"]["test"]}
-    assert {"pytest", "nbval"} <= extra
+    assert {"pytest", "nbval", "pytest-xdist", "pyyaml", "playwright", "nbclient"} <= extra
+
+
+def test_dependencies_the_lessons_need_beyond_tensorflow():
+    """TensorFlow 2.21 no longer pulls in TensorBoard; lessons use OpenCV and filelock too."""
+    names = {_split(r)[0] for r in _pyproject()["project"]["dependencies"]}
+    assert {"tensorboard", "opencv-python-headless", "filelock"} <= names
