@@ -49,8 +49,9 @@ def quick_mode() -> bool:
     """Return True when ``COURSEKIT_QUICK`` asks for quick mode (small data, few epochs).
 
     Example:
-        >>> os.environ["COURSEKIT_QUICK"] = "1"
-        >>> quick_mode()
+        >>> from unittest import mock
+        >>> with mock.patch.dict(os.environ, {"COURSEKIT_QUICK": "1"}):
+        ...     quick_mode()
         True
     """
     return _flag("COURSEKIT_QUICK")
@@ -62,8 +63,12 @@ def data_dir() -> Path:
     ``COURSEKIT_DATA`` overrides the default ``~/coursekit_data``.
 
     Example:
-        >>> data_dir()                       # doctest: +SKIP
-        PosixPath('/home/ada/coursekit_data')
+        >>> import tempfile
+        >>> from unittest import mock
+        >>> folder = Path(tempfile.gettempdir()) / "coursekit-example"
+        >>> with mock.patch.dict(os.environ, {"COURSEKIT_DATA": str(folder)}):
+        ...     data_dir() == folder and folder.is_dir()
+        True
     """
     folder = Path(os.environ.get("COURSEKIT_DATA") or Path.home() / "coursekit_data").expanduser()
     folder.mkdir(parents=True, exist_ok=True)
@@ -106,6 +111,7 @@ def seed_everything(seed: int = 42) -> None:
     keras.utils.set_random_seed(seed)  # seeds Python, NumPy and the backend (TensorFlow)
 
 
+# Own code: contextlib.redirect_stderr swaps Python's sys.stderr only, not the C++ file descriptor 2.
 @contextlib.contextmanager
 def _silence_stderr_fd() -> Iterator[None]:
     """Redirect file descriptor 2 to /dev/null for the duration (TensorFlow's C++ start-up noise)."""
@@ -161,9 +167,10 @@ def mirrors() -> list[str]:
     contain, so a ``:`` followed by ``//`` (the scheme) or by a port number is not a separator.
 
     Example:
-        >>> os.environ["COURSEKIT_MIRROR"] = "/srv/course:http://10.0.0.5:8000/files"
-        >>> mirrors()
-        ['/srv/course', 'http://10.0.0.5:8000/files']
+        >>> from unittest import mock
+        >>> with mock.patch.dict(os.environ, {"COURSEKIT_MIRROR": "/srv/c:http://10.0.0.5:8000/f"}):
+        ...     mirrors()
+        ['/srv/c', 'http://10.0.0.5:8000/f']
     """
     raw = os.environ.get("COURSEKIT_MIRROR", "")
     if os.pathsep == ":":

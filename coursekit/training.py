@@ -12,12 +12,12 @@ do the same in one call, and lessons 4-6 reuse them:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import filelock
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -62,10 +62,10 @@ def image_datasets(root: str | os.PathLike, image_size: tuple[int, int] = (150, 
     lists its files in that order. ``prefetch`` prepares the next batch while the model
     trains on this one.
 
-    Example:
-        >>> train_ds, val_ds, class_names = image_datasets(datasets.load())   # doctest: +SKIP
-        >>> class_names
-        ['cats', 'dogs']
+    Usage (lesson 3 onwards)::
+
+        train_ds, val_ds, class_names = image_datasets(datasets.load(), (150, 150))
+        class_names     # ['cats', 'dogs']
     """
     root = Path(root)
     for split in ("train", "validation"):
@@ -109,7 +109,9 @@ def compile_binary(model, learning_rate: float = 1e-3):
     """Compile ``model`` for two classes (binary cross-entropy, accuracy, Adam) and return it.
 
     Example:
-        >>> model = compile_binary(models.scratch_cnn((64, 64, 3)))     # doctest: +SKIP
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+        >>> compile_binary(model).loss
+        'binary_crossentropy'
     """
     if not float(learning_rate) > 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
@@ -175,21 +177,10 @@ def cached_model_path(name: str, quick: bool | None = None) -> Path:
     return config.data_dir() / "models" / f"{name}-{mode}.keras"
 
 
-@contextlib.contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``lock_path`` (so two notebooks never train the same model at once)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no lock; the final save is still atomic
-        yield
-        return
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _lock(path: Path) -> filelock.FileLock:
+    """A lock file next to ``path``: two notebooks never train or write the same model at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return filelock.FileLock(path.with_suffix(".lock"))
 
 
 def _input_shape(dataset) -> tuple:
@@ -215,16 +206,16 @@ def train_or_load(name: str, build: Callable[[], object], train_ds, val_ds, epoc
     compiled with ``compile_binary(model, learning_rate)``. Extra ``callbacks`` (for example
     ``keras.callbacks.ReduceLROnPlateau``) are added to the standard three.
 
-    Example:
-        >>> model, history = train_or_load(
-        ...     "scratch_cnn", lambda: models.scratch_cnn((64, 64, 3)),
-        ...     train_ds, val_ds, epochs=2)                                 # doctest: +SKIP
+    Usage::
+
+        model, history = train_or_load("scratch_cnn", lambda: models.scratch_cnn((64, 64, 3)),
+                                       train_ds, val_ds, epochs=2)
     """
     if int(epochs) < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
     path = cached_model_path(name, quick)
     history_path = path.with_suffix(".history.csv")
-    with _exclusive(path.with_suffix(".lock")):
+    with _lock(path):
         if not retrain and path.is_file() and history_path.is_file():
             model = keras.models.load_model(path)
             if tuple(model.input_shape[1:]) == _input_shape(train_ds):
@@ -263,13 +254,13 @@ def save_trained(name: str, model, history, quick: bool | None = None) -> Path:
     the ``fit`` call written out, then stores it under the name "scratch_cnn" so that lessons
     5 and 6 load it instead of training again. Returns the model's path.
 
-    Example:
-        >>> save_trained("scratch_cnn", model, fit_result)                 # doctest: +SKIP
-        PosixPath('/home/ada/coursekit_data/models/scratch_cnn-full.keras')
+    Usage (after ``fit_result = model.fit(...)``)::
+
+        save_trained("scratch_cnn", model, fit_result)   # .../models/scratch_cnn-full.keras
     """
     frame = history if isinstance(history, pd.DataFrame) else history_frame(history)
     path = cached_model_path(name, quick)
-    with _exclusive(path.with_suffix(".lock")):
+    with _lock(path):
         _store(path, model, frame)
     return path
 
@@ -330,7 +321,10 @@ def compare_runs(histories: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     means overfitting), ``best_val_accuracy`` over all epochs, ``minutes`` of training.
 
     Example:
-        >>> compare_runs({"baseline": history})                   # doctest: +SKIP
+        >>> history = history_frame({"accuracy": [0.6, 0.9], "val_accuracy": [0.6, 0.7]}, best=2)
+        >>> row = compare_runs({"baseline": history}).loc["baseline"]
+        >>> int(row["kept_epoch"]), float(row["gap"])
+        (2, 0.2)
     """
     if not histories:
         raise ValueError("histories must hold at least one run: {name: history DataFrame}")
@@ -361,7 +355,9 @@ def plot_history(history: pd.DataFrame, title: str = "Learning curves") -> Figur
     The epoch whose weights were kept is marked with a dotted line.
 
     Example:
-        >>> plot_history(history)                                  # doctest: +SKIP
+        >>> history = history_frame({"accuracy": [0.6, 0.9], "loss": [0.7, 0.3]}, best=2)
+        >>> [axes.get_title() for axes in plot_history(history).axes]
+        ['Accuracy', 'Loss']
     """
     figure = Figure(figsize=(11, 4), layout="constrained")
     kept = int(_kept_row(history)["epoch"]) if "best" in history else None
@@ -389,7 +385,10 @@ def plot_comparison(histories: Mapping[str, pd.DataFrame],
     """Return a figure: validation accuracy per epoch of every run, and the kept accuracy as bars.
 
     Example:
-        >>> plot_comparison({"baseline": h1, "+augmentation": h2})   # doctest: +SKIP
+        >>> runs = {name: history_frame({"accuracy": [0.6, 0.9], "val_accuracy": [0.6, acc]})
+        ...         for name, acc in (("baseline", 0.7), ("+augmentation", 0.8))}
+        >>> len(plot_comparison(runs).axes)
+        2
     """
     table = compare_runs(histories)
     figure = Figure(figsize=(12, 4.5), layout="constrained")
