@@ -37,14 +37,14 @@ test: $(STAMP)
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; \
 	exit $$status
 
+# Student copies (no solutions, no instructor notes, badge on the copy) in students/; a test
+# keeps the committed copies in step with the lessons. Files that would not change are left alone.
 students: $(STAMP)
-	$(BIN)/python -m coursekit students
+	$(BIN)/python tools/course.py students
 
 # A reveal.js deck per lesson, executed (in the mode your environment sets) so plots are in it.
 slides: $(STAMP)
-	@mkdir -p slides
-	$(BIN)/jupyter nbconvert --to slides --execute --ExecutePreprocessor.timeout=1800 \
-		--TagRemovePreprocessor.enabled=True --TagRemovePreprocessor.remove_cell_tags=solution --output-dir slides notebooks/[0-9][0-9]_*.ipynb
+	$(BIN)/python tools/course.py slides --output-dir slides
 
 clean:
 	rm -rf $(VENV) $(CACHE) students slides test-artifacts

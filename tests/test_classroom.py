@@ -1,4 +1,4 @@
-"""Lecture use: student copies without solutions, slide decks from every lesson."""
+"""Lecture use: student copies without solutions (committed, kept in sync), slide decks."""
 
 from __future__ import annotations
 
@@ -10,51 +10,80 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from coursekit import notebooks
 from tests.test_notebooks import PATHS
+from tools import course
 
 REPO = Path(__file__).resolve().parents[1]
+REGENERATE = "make students (or: python tools/course.py students)"
 
 
-def _tags(cell) -> set[str]:
-    return set(cell.metadata.get("tags", []))
-
-
-def test_students_command_writes_a_copy_of_every_lesson_in_sync(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "coursekit", "students", "--target", str(tmp_path)],
-                            cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == [p.name for p in PATHS]
-    for lesson in PATHS:
-        original = nbformat.read(lesson, as_version=4)
-        student = nbformat.read(tmp_path / lesson.name, as_version=4)
-        kept = [c for c in original.cells if not ({"solution", "instructor"} & _tags(c))]
-        assert [c.source for c in student.cells] == [c.source for c in kept], lesson.name
-        assert not any({"solution", "instructor"} & _tags(c) for c in student.cells)
-        assert any("checks." in c.source for c in student.cells), "exercises stay in"
-        assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
-
-
-def test_student_copy_removes_solutions_and_instructor_notes():
+def test_student_copy_removes_solutions_and_instructor_notes_and_points_the_badge_at_itself():
+    header = nbformat.v4.new_markdown_cell(f"# Lesson 9\n\n{course.badge_line('notebooks/09_x.ipynb')}",
+                                           metadata={"tags": [course.HEADER_TAG]})
     notebook = nbformat.v4.new_notebook(cells=[
+        header,
         nbformat.v4.new_markdown_cell("## Exercise"),
         nbformat.v4.new_code_cell("answer = ...", outputs=[]),
         nbformat.v4.new_code_cell("answer = 42", metadata={"tags": ["solution"]}),
         nbformat.v4.new_markdown_cell("Ask the room first.", metadata={"tags": ["instructor"]}),
     ])
-    student = notebooks.student_copy(notebook)
-    assert [c.source for c in student.cells] == ["## Exercise", "answer = ..."]
-    assert len(notebook.cells) == 4  # the lesson itself is not changed
+    student = course.student_copy(notebook, "09_x.ipynb")
+    assert [c.source for c in student.cells[1:]] == ["## Exercise", "answer = ..."]
+    assert course.colab_url("students/09_x.ipynb") in student.cells[0].source
+    assert "notebooks/09_x.ipynb" not in student.cells[0].source
+    assert len(notebook.cells) == 5 and "notebooks/09_x" in notebook.cells[0].source  # lesson unchanged
+
+
+def test_students_command_writes_one_file_and_leaves_unchanged_files_alone(tmp_path):
+    lesson = PATHS[0]
+    command = [sys.executable, "tools/course.py", "students", str(lesson), "--target", str(tmp_path)]
+    first = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    written = tmp_path / lesson.name
+    assert [p.name for p in tmp_path.iterdir()] == [lesson.name]
+    expected = course.text(course.student_copy(nbformat.read(lesson, as_version=4), lesson.name))
+    assert written.read_text(encoding="utf-8") == expected
+    stamp = written.stat().st_mtime_ns
+    second = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0 and "unchanged" in second.stdout
+    assert written.stat().st_mtime_ns == stamp
+
+
+def test_sync_takes_single_files_and_never_touches_a_file_it_does_not_change(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    clean, dirty = folder / PATHS[0].name, folder / PATHS[1].name
+    in_sync = course.text(course.synced(nbformat.read(PATHS[0], as_version=4), f"notebooks/{clean.name}"))
+    clean.write_text(in_sync, encoding="utf-8")
+    notebook = nbformat.read(PATHS[1], as_version=4)
+    notebook.cells[0].source = notebook.cells[0].source.replace(course.colab_url(f"notebooks/{dirty.name}"),
+                                                                "https://example.org/old-badge")
+    first_code = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    first_code.outputs = [nbformat.v4.new_output("stream", text="left over")]
+    nbformat.write(notebook, dirty)
+    stamp = clean.stat().st_mtime_ns
+    assert course.main(["sync", str(clean), str(dirty)]) == 0
+    assert clean.stat().st_mtime_ns == stamp and clean.read_text(encoding="utf-8") == in_sync
+    repaired = nbformat.read(dirty, as_version=4)
+    assert course.colab_url(f"notebooks/{dirty.name}") in repaired.cells[0].source
+    assert "old-badge" not in dirty.read_text(encoding="utf-8")
+    assert all(not cell.get("outputs") for cell in repaired.cells if cell.cell_type == "code")
+    with pytest.raises(ValueError, match="neither a notebook nor a folder"):
+        course.lesson_files([str(tmp_path / "missing.ipynb")])
+
+
+@pytest.fixture(scope="module")
+def decks(tmp_path_factory):
+    """Build every lesson's deck in one nbconvert run (one start-up instead of seven)."""
+    folder = tmp_path_factory.mktemp("slides")
+    result = subprocess.run(course.slides_command(PATHS, folder), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return folder
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
-def test_slides_build_for_every_lesson(path, tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "slides", "--output-dir", str(tmp_path),
-         "--TagRemovePreprocessor.enabled=True", "--TagRemovePreprocessor.remove_cell_tags=solution",
-         str(path)], capture_output=True, text=True, timeout=180)
-    assert result.returncode == 0, result.stderr[-2000:]
-    deck = (tmp_path / (path.stem + ".slides.html")).read_text()
+def test_slides_build_for_every_lesson(path, decks):
+    deck = (decks / (path.stem + ".slides.html")).read_text()
     cells = nbformat.read(path, as_version=4).cells
     slides = sum(1 for c in cells if c.metadata.get("slideshow", {}).get("slide_type") == "slide")
     assert slides >= 3, "a lesson deck has a title slide and section slides"
@@ -64,7 +93,7 @@ def test_slides_build_for_every_lesson(path, tmp_path):
     assert deck.count("<section") >= slides
     for cell in cells:  # solutions stay out of the deck; instructor notes become speaker notes
         slide_type = cell.metadata.get("slideshow", {}).get("slide_type")
-        if "solution" in _tags(cell):
+        if course.SOLUTION_TAG in course.tags(cell):
             assert slide_type == "skip"
-        if "instructor" in _tags(cell):
+        if course.INSTRUCTOR_TAG in course.tags(cell):
             assert slide_type == "notes"

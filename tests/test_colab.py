@@ -1,4 +1,5 @@
-"""Colab: the first cells of every lesson, run in a simulated Colab (a fake google.colab module).
+"""Colab: the first cells of every lesson and student copy, run in a simulated Colab (a fake
+``google.colab`` module).
 
 There is no network here, so the pip install is recorded instead of run; everything else is the
 real cell code run by a real IPython shell, as Colab's kernel would run it.
@@ -13,8 +14,9 @@ import nbformat
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from coursekit import config, notebooks
-from tests.test_notebooks import PATHS
+from coursekit import config
+from tests.test_notebooks import BOTH
+from tools import course
 
 
 @pytest.fixture
@@ -58,7 +60,7 @@ def _first_code_cells(path):
     return cells[0].source, cells[1].source
 
 
-@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", BOTH, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_setup_cell_on_colab_installs_pinned_coursekit_and_enables_widgets(path, shell, fake_colab):
     setup, _ = _first_code_cells(path)
     result = shell.run_cell(setup)
@@ -70,7 +72,7 @@ def test_setup_cell_on_colab_installs_pinned_coursekit_and_enables_widgets(path,
 
 def test_setup_cell_elsewhere_does_nothing(shell, monkeypatch):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    result = shell.run_cell(notebooks.setup_cell_source())
+    result = shell.run_cell(course.setup_cell_source())
     assert result.success
     assert shell.pip_calls == []
 
@@ -78,7 +80,7 @@ def test_setup_cell_elsewhere_does_nothing(shell, monkeypatch):
 def test_mode_cell_on_colab_without_gpu_says_how_to_switch(shell, fake_colab, monkeypatch, capsys):
     monkeypatch.setenv("COURSEKIT_QUICK", "1")
     monkeypatch.setattr(config, "gpu_names", lambda: [])
-    result = shell.run_cell(notebooks.mode_cell_source())
+    result = shell.run_cell(course.mode_cell_source())
     assert result.success, result.error_in_exec
     out = capsys.readouterr().out
     assert "Quick mode" in out
@@ -89,12 +91,12 @@ def test_mode_cell_on_colab_without_gpu_says_how_to_switch(shell, fake_colab, mo
 def test_mode_cell_on_colab_with_gpu_is_quiet_about_it(shell, fake_colab, monkeypatch, capsys):
     monkeypatch.delenv("COURSEKIT_QUICK", raising=False)
     monkeypatch.setattr(config, "gpu_names", lambda: ["/physical_device:GPU:0"])
-    assert shell.run_cell(notebooks.mode_cell_source()).success
+    assert shell.run_cell(course.mode_cell_source()).success
     out = capsys.readouterr().out
     assert "Full mode" in out and "Change runtime type" not in out
 
 
 def test_no_drive_mount_anywhere():
-    for path in PATHS:
+    for path in BOTH:
         text = path.read_text()
         assert "drive.mount" not in text, f"{path.name}: the course needs no Google Drive"

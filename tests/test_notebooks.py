@@ -1,4 +1,5 @@
-"""Lint of the lessons: stored clean, same header, badge matches path, exercises, accessibility."""
+"""Lint of the lessons (and their student copies): stored clean, same header, badge matches path,
+exercises, accessibility."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from coursekit import config, notebooks
+from coursekit import config
+from tools import course
 
 REPO = Path(__file__).resolve().parents[1]
 LESSONS = [
@@ -21,6 +23,13 @@ LESSONS = [
     "06_seeing_what_cnns_learn.ipynb",
 ]
 PATHS = sorted((REPO / "notebooks").glob("*.ipynb"))
+#: The committed student copies (tests/test_classroom.py keeps them in step with the lessons).
+STUDENT_PATHS = sorted((REPO / "students").glob("*.ipynb"))
+BOTH = PATHS + STUDENT_PATHS
+
+
+def _name(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
 
 
 def _read(path: Path):
@@ -35,44 +44,46 @@ def test_every_lesson_exists_in_order():
     assert [path.name for path in PATHS] == LESSONS
 
 
-@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", BOTH, ids=_name)
 def test_stored_without_outputs(path):
     for index, cell in enumerate(_read(path).cells):
         if cell.cell_type == "code":
-            assert not cell.outputs, f"cell {index} has outputs: strip them (python -m coursekit sync)"
+            assert not cell.outputs, f"cell {index} has outputs: strip them (python tools/course.py sync {_name(path)})"
             assert cell.execution_count is None, f"cell {index} has an execution count"
 
 
-@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", BOTH, ids=_name)
 def test_header_badge_matches_own_path(path):
+    """A lesson's badge opens the lesson; a student copy's badge opens the student copy."""
     header = _read(path).cells[0]
-    assert header.cell_type == "markdown" and notebooks.HEADER_TAG in _tags(header)
+    assert header.cell_type == "markdown" and course.HEADER_TAG in _tags(header)
     badges = re.findall(r"\[!\[Open In Colab\]\([^)]*\)\]\(([^)]*)\)", header.source)
-    assert badges == [notebooks.colab_url(f"notebooks/{path.name}")]
-    assert badges[0].endswith(f"/{config.REPOSITORY_REF}/notebooks/{path.name}")
+    assert badges == [course.colab_url(_name(path))]
+    assert badges[0].endswith(f"/{config.REPOSITORY_REF}/{_name(path)}")
     assert "**What you will learn**" in header.source and "**Time to run:**" in header.source
 
 
-@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", BOTH, ids=_name)
 def test_setup_and_mode_cells_come_from_the_one_template(path):
     code_cells = [cell for cell in _read(path).cells if cell.cell_type == "code"]
     setup, mode = code_cells[0], code_cells[1]
-    assert notebooks.SETUP_TAG in _tags(setup) and setup.source == notebooks.setup_cell_source()
-    assert notebooks.MODE_TAG in _tags(mode) and mode.source == notebooks.mode_cell_source()
+    assert course.SETUP_TAG in _tags(setup) and setup.source == course.setup_cell_source()
+    assert course.MODE_TAG in _tags(mode) and mode.source == course.mode_cell_source()
     assert f"github.com/{config.REPOSITORY}@{config.REPOSITORY_REF}" in setup.source
 
 
 def test_repository_url_lives_in_one_place():
-    """No notebook or module spells the repository URL except through config."""
+    """No notebook, module or maintainer script spells the repository URL except through config."""
     hits = []
-    for path in list((REPO / "coursekit").glob("*.py")) + [REPO / "README.md"]:
+    scripts = [*(REPO / "coursekit").glob("*.py"), *(REPO / "tools").glob("*.py"), REPO / "README.md"]
+    for path in scripts:
         if path.name != "config.py" and config.REPOSITORY in path.read_text():
             hits.append(path.name)
-    for path in PATHS:
+    for path in BOTH:
         for cell in _read(path).cells:
-            if config.REPOSITORY in cell.source and not ({notebooks.HEADER_TAG, notebooks.SETUP_TAG} & _tags(cell)):
-                hits.append(f"{path.name}: {cell.source[:40]!r}")
-    assert hits == [], "the repository URL must come from coursekit.config (python -m coursekit sync)"
+            if config.REPOSITORY in cell.source and not ({course.HEADER_TAG, course.SETUP_TAG} & _tags(cell)):
+                hits.append(f"{_name(path)}: {cell.source[:40]!r}")
+    assert hits == [], "the repository URL must come from coursekit.config (python tools/course.py sync FILE)"
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
@@ -83,14 +94,14 @@ def test_lesson_structure(path):
     assert re.search(r"^## Summary", markdown, re.M), "a Summary section"
     assert re.search(r"^## Going further", markdown, re.M), "a Going further section"
     assert "checks." in code, "at least one exercise with a self-check"
-    solutions = [cell for cell in cells if notebooks.SOLUTION_TAG in _tags(cell)]
+    solutions = [cell for cell in cells if course.SOLUTION_TAG in _tags(cell)]
     assert solutions, "exercise solutions in cells tagged 'solution'"
     for cell in solutions:
         assert cell.metadata.get("jupyter", {}).get("source_hidden"), "solutions start collapsed"
-    assert any(notebooks.INSTRUCTOR_TAG in _tags(cell) for cell in cells), "instructor notes"
+    assert any(course.INSTRUCTOR_TAG in _tags(cell) for cell in cells), "instructor notes"
 
 
-@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", BOTH, ids=_name)
 def test_slide_metadata_on_every_cell(path):
     for cell in _read(path).cells:
         assert cell.metadata.get("slideshow", {}).get("slide_type") in {"slide", "subslide", "fragment", "-", "skip", "notes"}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -76,3 +79,27 @@ def test_dependencies_the_lessons_need_beyond_tensorflow():
     """TensorFlow 2.21 no longer pulls in TensorBoard; lessons use OpenCV and filelock too."""
     names = {_split(r)[0] for r in _pyproject()["project"]["dependencies"]}
     assert {"tensorboard", "opencv-python-headless", "filelock"} <= names
+
+
+def test_package_lists_its_module_files_and_imports_them_lazily_without_tensorflow():
+    """`dir(coursekit)` shows every module file; attribute access imports it; no TensorFlow yet."""
+    code = (
+        "import sys, coursekit\n"
+        "print(sorted(name for name in dir(coursekit) if not name.startswith('_')))\n"
+        "module = coursekit.config\n"
+        "print(module.__name__, 'tensorflow' in sys.modules)\n"
+        "try:\n"
+        "    coursekit.no_such_module\n"
+        "except AttributeError as error:\n"
+        "    print(error)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    listed, imported, error = result.stdout.splitlines()
+    package = REPO / "coursekit"
+    files = {path.stem for path in package.glob("*.py")} | {path.parent.name for path in package.glob("*/__init__.py")}
+    files = {name for name in files if not name.startswith("_")}
+    assert set(ast.literal_eval(listed)) == files | {"lecture_mode"}
+    assert imported == "coursekit.config False"
+    assert "no_such_module" in error and "config" in error
+    assert "notebooks" not in files, "course maintenance lives in tools/, not in the student package"
