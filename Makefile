@@ -47,4 +47,4 @@ slides: $(STAMP)
 	$(BIN)/python tools/course.py slides --output-dir slides
 
 clean:
-	rm -rf $(VENV) $(CACHE) students slides test-artifacts
+	rm -rf $(VENV) $(CACHE) slides test-artifacts

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import builtins
 import re
 import subprocess
 import sys
@@ -10,11 +12,33 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.test_notebooks import PATHS
+from tests.test_notebooks import PATHS, STUDENT_PATHS
 from tools import course
 
 REPO = Path(__file__).resolve().parents[1]
 REGENERATE = "make students (or: python tools/course.py students)"
+
+
+def test_a_student_copy_of_every_lesson_is_committed():
+    assert [path.name for path in STUDENT_PATHS] == [path.name for path in PATHS], \
+        f"students/ must hold one copy per lesson: run {REGENERATE}"
+
+
+@pytest.mark.parametrize("lesson", PATHS, ids=lambda p: p.name)
+def test_student_copy_is_in_sync_with_its_lesson(lesson):
+    """Regenerated in memory, the copy equals the committed file byte for byte."""
+    committed = REPO / course.STUDENTS / lesson.name
+    expected = course.text(course.student_copy(nbformat.read(lesson, as_version=4), lesson.name))
+    assert committed.is_file(), f"{committed.relative_to(REPO)} is missing: run {REGENERATE}"
+    assert committed.read_text(encoding="utf-8") == expected, \
+        f"{committed.relative_to(REPO)} is out of date with notebooks/{lesson.name}: run {REGENERATE}"
+
+
+@pytest.mark.parametrize("path", STUDENT_PATHS, ids=lambda p: p.name)
+def test_student_copy_keeps_exercises_and_drops_answers(path):
+    cells = nbformat.read(path, as_version=4).cells
+    assert not any({course.SOLUTION_TAG, course.INSTRUCTOR_TAG} & course.tags(c) for c in cells)
+    assert any("checks." in c.source for c in cells if c.cell_type == "code"), "exercises stay in"
 
 
 def test_student_copy_removes_solutions_and_instructor_notes_and_points_the_badge_at_itself():
@@ -41,8 +65,7 @@ def test_students_command_writes_one_file_and_leaves_unchanged_files_alone(tmp_p
     assert first.returncode == 0, first.stderr
     written = tmp_path / lesson.name
     assert [p.name for p in tmp_path.iterdir()] == [lesson.name]
-    expected = course.text(course.student_copy(nbformat.read(lesson, as_version=4), lesson.name))
-    assert written.read_text(encoding="utf-8") == expected
+    assert written.read_text(encoding="utf-8") == (REPO / course.STUDENTS / lesson.name).read_text(encoding="utf-8")
     stamp = written.stat().st_mtime_ns
     second = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert second.returncode == 0 and "unchanged" in second.stdout
@@ -97,3 +120,47 @@ def test_slides_build_for_every_lesson(path, decks):
             assert slide_type == "skip"
         if course.INSTRUCTOR_TAG in course.tags(cell):
             assert slide_type == "notes"
+
+
+def _names(source: str) -> tuple[set[str], set[str]]:
+    """(names a cell assigns or imports, names it reads); IPython magics and shell lines ignored."""
+    code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+    stored, loaded = set(), set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Name):
+            (stored if isinstance(node.ctx, ast.Store) else loaded).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            stored.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            stored.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return stored, loaded
+
+
+def _reads_of_solution_names(cells) -> list[str]:
+    """Cells (by index) that read a name which, so far, only a solution cell has defined."""
+    defined, only_in_solutions, needed = set(dir(builtins)), set(), []
+    for index, cell in enumerate(cells):
+        if cell.cell_type != "code":
+            continue
+        stored, loaded = _names(cell.source)
+        if course.SOLUTION_TAG in course.tags(cell):
+            only_in_solutions |= stored - defined
+            continue
+        needed += [f"cell {index} reads {name!r}" for name in sorted(loaded & only_in_solutions - stored)]
+        defined |= stored
+        only_in_solutions -= stored
+    return needed
+
+
+def test_the_solution_name_check_finds_a_name_only_a_solution_defines():
+    cells = [nbformat.v4.new_code_cell("import numpy as np\nanswer = ..."),
+             nbformat.v4.new_code_cell("helper = np.sqrt(2)\n%time helper", metadata={"tags": ["solution"]}),
+             nbformat.v4.new_code_cell("print(answer, helper)")]
+    assert _reads_of_solution_names(cells) == ["cell 2 reads 'helper'"]
+
+
+@pytest.mark.parametrize("lesson", PATHS, ids=lambda p: p.name)
+def test_no_later_cell_needs_a_name_only_a_solution_defines(lesson):
+    """A student copy runs top to bottom without the solutions (a static check: no kernel needed)."""
+    needed = _reads_of_solution_names(nbformat.read(lesson, as_version=4).cells)
+    assert needed == [], f"only a solution cell defines what these cells need: {needed}"
