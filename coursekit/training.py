@@ -23,14 +23,15 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from coursekit import config
+from coursekit import cnn, config
 
 keras = config.import_keras()
 import tensorflow as tf  # noqa: E402  (imported quietly by import_keras above)
 
 __all__ = [
     "image_datasets",
-    "compile_binary",
+    "class_folders",
+    "compile_model",
     "standard_callbacks",
     "cached_model_path",
     "train_or_load",
@@ -48,19 +49,49 @@ DEFAULT_SEED = 1337
 
 # ---------------------------------------------------------------- input pipeline
 
+def class_folders(split: str | os.PathLike) -> list[str]:
+    """Return the class folder names of one split (``root/train``), sorted as Keras labels them.
+
+    A classifier needs at least two classes; any other layout raises a ValueError that says
+    what the folder holds.
+
+    Example:
+        >>> import tempfile
+        >>> split = Path(tempfile.mkdtemp()) / "train"
+        >>> for name in ("dogs", "cats", "birds"):
+        ...     (split / name).mkdir(parents=True)
+        >>> class_folders(split)
+        ['birds', 'cats', 'dogs']
+    """
+    split = Path(split)
+    if not split.is_dir():
+        raise ValueError(f"{split} is not a folder; expected {split}/<class name>/<images>")
+    names = sorted(entry.name for entry in split.iterdir()
+                   if entry.is_dir() and not entry.name.startswith("."))
+    if len(names) < 2:
+        raise ValueError(f"{split} has {len(names)} class folder(s) {names}; a classifier needs "
+                         f"at least two: {split}/<class name>/<images>")
+    return names
+
+
 def image_datasets(root: str | os.PathLike, image_size: tuple[int, int] = (150, 150),
                    batch_size: int = 32, seed: int = DEFAULT_SEED, cache: bool = True,
                    shuffle_buffer: int = 1000):
     """Return ``(train_ds, val_ds, class_names)`` read from ``root/train`` and ``root/validation``.
 
-    Both are ``tf.data`` pipelines of ``(images, labels)`` batches: images float32 in 0-255
-    (the model rescales), labels float32 of shape (batch, 1) (``label_mode="binary"``).
+    Both are ``tf.data`` pipelines of ``(images, labels)`` batches. Images are float32 RGB in
+    0-255 (the model rescales), resized to ``image_size`` whatever their size and mode
+    (grayscale, palette, RGBA, 16-bit). The labels follow ``cnn.output_units``: for two
+    classes float32 0/1 of shape (batch, 1) (``label_mode="binary"``), for more the class
+    index, int32 of shape (batch,) (``label_mode="int"``). A ``root/test`` folder may exist;
+    it is left alone (the lessons evaluate on validation).
+
     Each image is decoded and resized once, then kept in memory (``cache``; about 270 KB per
     image at 150x150). The training set is shuffled *after* the cache, image by image, with
     a new order every epoch (caching an already shuffled, batched set would replay the same
-    batches every epoch). The validation set keeps file order, and ``val_ds.file_paths``
-    lists its files in that order. ``prefetch`` prepares the next batch while the model
-    trains on this one.
+    batches every epoch). The validation set keeps file order. Both carry ``file_paths``,
+    ``class_names`` and ``pipeline`` (size, batch, seed, shuffle), which ``train_or_load``'s
+    cache key reads. ``prefetch`` prepares the next batch while the model trains on this one.
 
     Usage (lesson 3 onwards)::
 
@@ -68,55 +99,59 @@ def image_datasets(root: str | os.PathLike, image_size: tuple[int, int] = (150, 
         class_names     # ['cats', 'dogs']
     """
     root = Path(root)
-    for split in ("train", "validation"):
-        if not (root / split).is_dir():
-            raise ValueError(f"{root} has no {split}/ folder; expected {root}/train/<class>/ and "
-                             f"{root}/validation/<class>/ (for example datasets.load())")
+    class_names = class_folders(root / "train")
+    if class_folders(root / "validation") != class_names:
+        raise ValueError(f"{root}/train has the classes {class_names} but {root}/validation "
+                         f"has {class_folders(root / 'validation')}; both need the same folders")
     if len(image_size) != 2 or min(int(size) for size in image_size) < 8:
         raise ValueError(f"image_size must be (height, width) of at least 8 pixels, got {image_size!r}")
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     image_size = (int(image_size[0]), int(image_size[1]))
-    common = dict(label_mode="binary", image_size=image_size, seed=seed, verbose=False)
+    binary = cnn.output_units(len(class_names)) == 1
+    common = dict(label_mode="binary" if binary else "int", class_names=class_names,
+                  image_size=image_size, color_mode="rgb", seed=seed, verbose=False)
     train = keras.utils.image_dataset_from_directory(root / "train", batch_size=None,
                                                      shuffle=True, **common)
-    validation = keras.utils.image_dataset_from_directory(root / "validation",
-                                                          batch_size=int(batch_size),
-                                                          shuffle=False, **common)
-    if train.class_names != validation.class_names:
-        raise ValueError(f"train classes {train.class_names} differ from validation classes "
-                         f"{validation.class_names}")
-    class_names = list(train.class_names)
-    count = len(train.file_paths)
-    if cache:
-        train = train.cache()
-    train = (train.shuffle(min(int(shuffle_buffer), count), seed=seed,
-                           reshuffle_each_iteration=True)
-             .batch(int(batch_size))
-             .prefetch(tf.data.AUTOTUNE))
-    file_paths = list(validation.file_paths)
-    if cache:
-        validation = validation.cache()
-    validation = validation.prefetch(tf.data.AUTOTUNE)
-    validation.file_paths = file_paths
-    train.class_names = validation.class_names = class_names
+    validation = keras.utils.image_dataset_from_directory(
+        root / "validation", batch_size=int(batch_size), shuffle=False, **common)
+    train_files, val_files = list(train.file_paths), list(validation.file_paths)
+    train = (train.cache() if cache else train).shuffle(
+        min(int(shuffle_buffer), len(train_files)), seed=seed, reshuffle_each_iteration=True)
+    train = train.batch(int(batch_size)).prefetch(tf.data.AUTOTUNE)
+    validation = (validation.cache() if cache else validation).prefetch(tf.data.AUTOTUNE)
+    pipeline = dict(root=str(root), image_size=image_size, batch_size=int(batch_size),
+                    seed=seed, shuffle_buffer=int(shuffle_buffer))
+    for dataset, files in ((train, train_files), (validation, val_files)):
+        dataset.file_paths, dataset.class_names, dataset.pipeline = files, class_names, pipeline
     return train, validation, class_names
 
 
 # ---------------------------------------------------------------- training
 
-def compile_binary(model, learning_rate: float = 1e-3):
-    """Compile ``model`` for two classes (binary cross-entropy, accuracy, Adam) and return it.
+def compile_model(model, learning_rate: float = 1e-3, optimizer: str = "adam"):
+    """Compile ``model`` with the loss its output calls for, accuracy, and the optimizer.
+
+    One sigmoid unit (two classes, binary labels): ``binary_crossentropy``; one unit per
+    class (softmax, integer labels): ``sparse_categorical_crossentropy``. ``optimizer`` is a
+    Keras optimizer name ("adam", "rmsprop", "sgd"). Returns the model.
 
     Example:
-        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
-        >>> compile_binary(model).loss
-        'binary_crossentropy'
+        >>> head = lambda units: keras.Sequential([keras.Input((4,)), keras.layers.Dense(units)])
+        >>> compile_model(head(1)).loss, compile_model(head(3), optimizer="rmsprop").loss
+        ('binary_crossentropy', 'sparse_categorical_crossentropy')
     """
     if not float(learning_rate) > 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
-    model.compile(optimizer=keras.optimizers.Adam(float(learning_rate)),
-                  loss="binary_crossentropy", metrics=["accuracy"])
+    try:
+        chosen = keras.optimizers.get({"class_name": optimizer,
+                                       "config": {"learning_rate": float(learning_rate)}})
+    except ValueError:
+        raise ValueError(f"unknown optimizer {optimizer!r}; use a Keras optimizer name such as "
+                         f"'adam', 'rmsprop' or 'sgd'") from None
+    binary = model.output_shape[-1] == 1
+    model.compile(optimizer=chosen, metrics=["accuracy"],
+                  loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy")
     return model
 
 
@@ -203,7 +238,7 @@ def train_or_load(name: str, build: Callable[[], object], train_ds, val_ds, epoc
     model whose input shape does not match ``train_ds`` is trained again.
 
     ``build`` is called with no argument and returns a model; an uncompiled model is
-    compiled with ``compile_binary(model, learning_rate)``. Extra ``callbacks`` (for example
+    compiled with ``compile_model(model, learning_rate)``. Extra ``callbacks`` (for example
     ``keras.callbacks.ReduceLROnPlateau``) are added to the standard three.
 
     Usage::
@@ -226,7 +261,7 @@ def train_or_load(name: str, build: Callable[[], object], train_ds, val_ds, epoc
                   f"{_input_shape(train_ds)}: training again.")
         model = build()
         if not getattr(model, "compiled", False):
-            compile_binary(model, learning_rate)
+            compile_model(model, learning_rate)
         timer = _EpochTimer()
         standard = standard_callbacks(path.with_suffix(".checkpoint.keras"),
                                       path.with_suffix(".log.csv"), patience, monitor)

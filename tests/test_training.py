@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -10,20 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coursekit import config, datasets, models, training
-from tests.conftest import mirror_folders
+from PIL import Image
+
+from coursekit import cnn, config, models, training
 
 keras = training.keras
-
-
-@pytest.fixture(scope="module")
-def quick_root():
-    """The quick-mode subset of cats_and_dogs_filtered (200 train, 100 validation real JPEGs)."""
-    if not mirror_folders() and not (config.data_dir() / "cats_and_dogs_filtered").is_dir():
-        pytest.skip("the course mirror (../shared/datasets) is not present")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("COURSEKIT_MIRROR", os.pathsep.join(mirror_folders()))
-        return datasets.load("cats_and_dogs_filtered", quick=True)
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +59,68 @@ def test_training_order_is_reshuffled_each_epoch_and_repeatable(tiny_root):
     np.testing.assert_array_equal(_images(again), first)
 
 
-def test_image_datasets_rejects_a_folder_without_splits(tmp_path):
-    with pytest.raises(ValueError, match="validation"):
-        (tmp_path / "train").mkdir()
+def test_image_datasets_rejects_a_folder_without_splits_or_classes(tmp_path):
+    for name in ("cats", "dogs"):
+        (tmp_path / "train" / name).mkdir(parents=True)
+    with pytest.raises(ValueError, match="validation is not a folder"):
         training.image_datasets(tmp_path)
-    (tmp_path / "validation").mkdir()
+    (tmp_path / "validation" / "cats").mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"1 class folder\(s\) \['cats'\]; a classifier needs"):
+        training.image_datasets(tmp_path)
+    (tmp_path / "validation" / "birds").mkdir()
+    with pytest.raises(ValueError, match=r"validation has \['birds', 'cats'\]"):
+        training.image_datasets(tmp_path)
+    (tmp_path / "validation" / "birds").rename(tmp_path / "validation" / "dogs")
     with pytest.raises(ValueError, match="image_size"):
         training.image_datasets(tmp_path, image_size=(4,))
+
+
+# Every way a student's photo can be stored: the pipeline must hand the model RGB at its size.
+_MODES = {
+    "rgb.jpg": lambda image: image,
+    "gray.jpg": lambda image: image.convert("L"),
+    "palette.png": lambda image: image.convert("P", palette=Image.Palette.ADAPTIVE),
+    "rgba.png": lambda image: image.convert("RGBA"),
+    "16bit.png": lambda image: Image.fromarray(np.asarray(image.convert("L"), np.uint16) * 257),
+    "tiny.bmp": lambda image: image.resize((12, 9)),
+}
+
+
+def _class_folder(source: Path, target: Path, num_classes: int, per_class=(3, 2)) -> Path:
+    """A train/validation/test folder of ``num_classes`` classes from real photos, every mode."""
+    photos = iter(sorted((source / "train").rglob("*.jpg")))
+    for split, count in zip(("train", "validation", "test"), (*per_class, 1)):
+        for index in range(num_classes):
+            folder = target / split / f"class_{index}"
+            folder.mkdir(parents=True)
+            for number, (suffix, convert) in zip(range(count), _MODES.items()):
+                convert(Image.open(next(photos))).save(folder / f"{number}-{suffix}")
+    return target
+
+
+@pytest.mark.parametrize("num_classes", [3, 5])
+def test_any_number_of_classes_and_any_image_mode_trains(quick_root, tmp_path, num_classes):
+    root = _class_folder(quick_root, tmp_path / "photos", num_classes, per_class=(2, 6))
+    modes = {Image.open(path).mode for path in (root / "validation").rglob("*.*")}
+    assert {"RGB", "L", "P", "RGBA", "I;16"} <= modes
+    train_ds, val_ds, class_names = training.image_datasets(root, (32, 32), batch_size=4)
+    assert class_names == [f"class_{index}" for index in range(num_classes)]
+    images, labels = next(iter(train_ds))
+    assert images.shape == (4, 32, 32, 3) and labels.shape == (4,) and labels.dtype.name == "int32"
+    val_images = np.concatenate([np.asarray(batch[0]) for batch in val_ds])
+    for image, path in zip(val_images, val_ds.file_paths):  # real pictures, gray ones as R=G=B
+        gray = path.endswith(("gray.jpg", "16bit.png"))
+        assert np.ptp(image) > 50 and np.allclose(image[..., 0], image[..., 2]) == gray, path
+    val_labels = np.concatenate([np.asarray(batch[1]) for batch in val_ds])
+    assert [class_names[label] for label in val_labels] == [Path(path).parent.name
+                                                            for path in val_ds.file_paths]
+    assert sorted(set(val_labels)) == list(range(num_classes))
+    assert not any("test" in Path(path).parts for path in train_ds.file_paths + val_ds.file_paths)
+    model = training.compile_model(cnn.scratch_cnn((32, 32, 3), num_classes=num_classes,
+                                                   filters=(4,), dense_units=4))
+    assert model.loss == "sparse_categorical_crossentropy" and model.output_shape == (None, num_classes)
+    fit = model.fit(train_ds, validation_data=val_ds, epochs=1, verbose=0, shuffle=False)
+    assert np.isfinite(fit.history["val_loss"][0])
 
 
 # ---------------------------------------------------------------- train_or_load
@@ -139,6 +184,8 @@ def test_train_or_load_retrains_when_the_image_size_changed(tiny_root, tmp_path,
 
 
 def test_train_or_load_and_callbacks_reject_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="unknown optimizer 'adamm'"):
+        training.compile_model(_tiny_cnn(), optimizer="adamm")
     with pytest.raises(ValueError, match="epochs"):
         training.train_or_load("x", _tiny_cnn, None, None, epochs=0)
     with pytest.raises(ValueError, match="name"):
@@ -191,7 +238,7 @@ def test_save_trained_is_found_by_train_or_load(tiny_root, tmp_path, monkeypatch
     """Lesson 3 trains by hand, stores the model, and lessons 5-6 load it by name."""
     monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
     train_ds, val_ds, _ = training.image_datasets(tiny_root, image_size=(32, 32), batch_size=8)
-    model = training.compile_binary(_tiny_cnn())
+    model = training.compile_model(_tiny_cnn())
     fit = model.fit(train_ds, validation_data=val_ds, epochs=1, verbose=0, shuffle=False)
     path = training.save_trained("by_hand", model, fit, quick=False)
     assert path == training.cached_model_path("by_hand", quick=False) and path.is_file()
