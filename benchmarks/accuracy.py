@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from coursekit import config, datasets, models, training
+from coursekit import cnn, config, datasets, pretrained, training
 
 keras = config.import_keras()
 
@@ -69,22 +69,22 @@ class Run:
 
 def _augmentation():
     # The Keras 3 edition of the lecture: flip, rotation up to +-36 degrees, zoom up to 20 %.
-    return models.augmentation_layers(flip="horizontal", rotation=0.1, zoom=0.2,
+    return cnn.augmentation_layers(flip="horizontal", rotation=0.1, zoom=0.2,
                                       translation=0.0, contrast=0.0)
 
 
 # ================================================================ lessons 3-4: CNN from scratch
 RUNS: dict[str, Run] = {
-    "scratch": Run(lambda shape: models.scratch_cnn(shape), epochs=20, patience=6,
+    "scratch": Run(lambda shape: cnn.scratch_cnn(shape), epochs=20, patience=6,
                    note="lesson 3: the lecture CNN, no regularization"),
     "scratch+augmentation+dropout": Run(
-        lambda shape: models.scratch_cnn(shape, dropout=0.5, augmentation=_augmentation()),
+        lambda shape: cnn.scratch_cnn(shape, dropout=0.5, augmentation=_augmentation()),
         epochs=80, patience=15, lr_patience=5, regularized=True,
         note="lesson 4: augmentation (flip, rotation 0.1, zoom 0.2) + dropout 0.5"),
     "scratch+augmentation": Run(
-        lambda shape: models.scratch_cnn(shape, augmentation=_augmentation()),
+        lambda shape: cnn.scratch_cnn(shape, augmentation=_augmentation()),
         epochs=30, patience=10, regularized=True, note="lesson 4: augmentation only"),
-    "scratch+dropout": Run(lambda shape: models.scratch_cnn(shape, dropout=0.5), epochs=20,
+    "scratch+dropout": Run(lambda shape: cnn.scratch_cnn(shape, dropout=0.5), epochs=20,
                            patience=6, regularized=True, note="lesson 4: dropout 0.5 only"),
 }
 
@@ -93,7 +93,7 @@ RUNS: dict[str, Run] = {
 # (alpha=0.35, 224x224) base with the mirror's real ImageNet weights runs once over the 2000
 # training and 1000 validation images (features recomputed, never read from the feature cache,
 # so the time is honest) and a Dropout(0.2) + Dense(1) head is trained on those features
-# (30 epochs, Adam 1e-3). The head is then put on the base (models.transfer_model) and
+# (30 epochs, Adam 1e-3). The head is then put on the base (pretrained.transfer_model) and
 # train_run fits the whole model:
 #   mobilenetv2-features   base frozen, no augmentation, 1 epoch at Adam 1e-3: the same
 #                          computation as one more head epoch, i.e. frozen-base feature
@@ -108,24 +108,24 @@ TRANSFER_HEAD_EPOCHS = 30
 
 def _transfer_model(name: str, shape: tuple[int, int, int], fine_tune: bool):
     """Features -> head -> head on the base; compiled, ready for ``train_run`` to fit."""
-    base, preprocess_input = models.pretrained_base(**TRANSFER_BASE, input_shape=shape)
+    base, preprocess_input = pretrained.pretrained_base(**TRANSFER_BASE, input_shape=shape)
     base.trainable = False
     root = datasets.load("cats_and_dogs_filtered", quick=False)
-    train_x, train_y = models.extract_features(base, preprocess_input, root / "train", cache=False)
-    val_x, val_y = models.extract_features(base, preprocess_input, root / "validation",
+    train_x, train_y = pretrained.extract_features(base, preprocess_input, root / "train", cache=False)
+    val_x, val_y = pretrained.extract_features(base, preprocess_input, root / "validation",
                                            cache=False)
-    head = models.feature_head(train_x.shape[1])
+    head = pretrained.feature_head(train_x.shape[1])
     head.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy",
                  metrics=["accuracy"])
     head.fit(train_x, train_y, epochs=TRANSFER_HEAD_EPOCHS, batch_size=32, verbose=0)
     print(f"{name}_head_val_accuracy: {head.evaluate(val_x, val_y, verbose=0)[1]:.3f}",
           flush=True)
-    augmentation = (models.augmentation_layers(rotation=0.1, zoom=0.1, translation=0.0,
+    augmentation = (cnn.augmentation_layers(rotation=0.1, zoom=0.1, translation=0.0,
                                                contrast=0.0) if fine_tune else None)
-    model = models.transfer_model(base, preprocess_input, augmentation=augmentation)
-    models.copy_head(head, model)
+    model = pretrained.transfer_model(base, preprocess_input, augmentation=augmentation)
+    pretrained.copy_head(head, model)
     if fine_tune:
-        trained = models.unfreeze_from(base, models.BASES[TRANSFER_BASE["name"]].top_block)
+        trained = pretrained.unfreeze_from(base, pretrained.BASES[TRANSFER_BASE["name"]].top_block)
         print(f"# {name}: layers that train in the base: {', '.join(trained)}", file=sys.stderr)
     model.compile(optimizer=keras.optimizers.Adam(1e-4 if fine_tune else 1e-3),
                   loss="binary_crossentropy", metrics=["accuracy"])

@@ -2,7 +2,7 @@
 
 Two models, one run:
 
-* ``lesson``: the lesson-3 CNN at 150x150 (``models.scratch_cnn``; the trained copy that
+* ``lesson``: the lesson-3 CNN at 150x150 (``cnn.scratch_cnn``; the trained copy that
   ``training.train_or_load`` cached under ``data_dir()/models/`` when there is one, otherwise
   the same network untrained - latency does not depend on the weights; the script says which).
 * ``pretrained``: the lesson-5 transfer model (MobileNetV2 alpha=0.35 with real ImageNet
@@ -48,7 +48,7 @@ from coursekit import config
 
 keras = config.import_keras()
 
-from coursekit import datasets, models, training, visualize, widgets  # noqa: E402
+from coursekit import cnn, datasets, pretrained, training, visualize, widgets  # noqa: E402
 
 
 def _quiet():
@@ -76,14 +76,14 @@ def lesson_model():
             model = keras.models.load_model(path)
             if tuple(model.input_shape[1:]) == (150, 150, 3):
                 return model, f"trained, loaded from {path}"
-    return models.scratch_cnn((150, 150, 3)), "untrained (no cached lesson-3 model)"
+    return cnn.scratch_cnn((150, 150, 3)), "untrained (no cached lesson-3 model)"
 
 
 def pretrained_model():
     """The lesson-5 transfer model: MobileNetV2 (alpha 0.35, ImageNet weights) nested as a layer."""
-    base, preprocess_input = models.pretrained_base("mobilenet_v2", (224, 224, 3))
+    base, preprocess_input = pretrained.pretrained_base("mobilenet_v2", (224, 224, 3))
     base.trainable = False
-    return models.transfer_model(base, preprocess_input), base, preprocess_input
+    return pretrained.transfer_model(base, preprocess_input), base, preprocess_input
 
 
 def time_explorer(model, image, layers, moves: int) -> dict[str, list[float]]:

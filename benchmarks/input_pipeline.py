@@ -35,7 +35,7 @@ import os
 import statistics
 import time
 
-from coursekit import config, datasets, models, training
+from coursekit import cnn, config, datasets, training
 
 keras = config.import_keras()
 import tensorflow as tf  # noqa: E402  (already imported quietly by import_keras)
@@ -61,7 +61,7 @@ def _pipelines(root, size, batch, augment):
     """A fresh tf.data pipeline (empty cache) and a fresh ImageDataGenerator iterator."""
     train_ds, _, _ = training.image_datasets(root, image_size=size, batch_size=batch)
     if augment:
-        augmentation = models.augmentation_layers(rotation=0.1, zoom=0.2, translation=0.0,
+        augmentation = cnn.augmentation_layers(rotation=0.1, zoom=0.2, translation=0.0,
                                                   contrast=0.0, seed=0)
         train_ds = train_ds.map(lambda x, y: (augmentation(x, training=True), y),
                                 num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -99,10 +99,7 @@ def check_choice(answer: Any, correct: set | frozenset | list | tuple | str, opt
 def check_training_images(answer, root) -> bool:
     """Check the number of training images under ``root/train`` (all classes together).
 
-    Example:
-        >>> check_training_images(200, datasets.load(quick=True))     # doctest: +SKIP
-        ✅ Correct!
-        True
+    Lesson 0 calls ``check_training_images(answer, root)`` with ``root = datasets.load()``.
     """
     from pathlib import Path
 
@@ -122,9 +119,7 @@ def header_lies(folder) -> list[str]:
 
     The reference answer of lesson 1's first exercise (links are not followed).
 
-    Example:
-        >>> header_lies("messy")                                      # doctest: +SKIP
-        ['cats/cat.39.jpg', ...]
+    For lesson 1's messy folder it lists, for example, ``'cats/cat.39.jpg'``.
     """
     import os
     from pathlib import Path
@@ -146,10 +141,7 @@ def header_lies(folder) -> list[str]:
 def check_header_lies(answer: Any, folder) -> bool:
     """Check lesson 1's count of files whose header looks like an image but that do not decode.
 
-    Example:
-        >>> check_header_lies(3, "messy")                             # doctest: +SKIP
-        ✅ Correct!
-        True
+    Lesson 1 calls ``check_header_lies(answer, messy_folder)``.
     """
     if answer is ... or answer is None:
         return _say(False, "Replace the ... with your count first.")
@@ -181,7 +173,7 @@ def check_conv_output_shape(answer: Any, input_shape, filters: int, kernel: int 
         ✅ Correct!
         True
     """
-    from coursekit.models import conv_output_length
+    from coursekit.shapes import conv_output_length
 
     height, width = (conv_output_length(size, kernel, stride, padding) for size in input_shape[:2])
     hint = (f"With padding='{padding}' a {kernel}x{kernel} kernel at stride {stride} gives "
@@ -198,7 +190,7 @@ def check_pool_output_shape(answer: Any, input_shape, pool: int = 2, name: str =
         ✅ Correct!
         True
     """
-    from coursekit.models import pool_output_length
+    from coursekit.shapes import pool_output_length
 
     expected = (pool_output_length(input_shape[0], pool), pool_output_length(input_shape[1], pool),
                 int(input_shape[2]))
@@ -216,7 +208,7 @@ def check_conv_params(answer: Any, in_channels: int, filters: int, kernel: int =
         ✅ Correct!
         True
     """
-    from coursekit.models import conv2d_params
+    from coursekit.shapes import conv2d_params
 
     return check_answer(answer, conv2d_params(in_channels, filters, kernel), name=name,
                         hint="Each filter has kernel x kernel x input-channels weights plus "
@@ -231,7 +223,7 @@ def check_dense_params(answer: Any, inputs: int, units: int, name: str = "parame
         ✅ Correct!
         True
     """
-    from coursekit.models import dense_params
+    from coursekit.shapes import dense_params
 
     return check_answer(answer, dense_params(inputs, units), name=name,
                         hint="Every unit has one weight per input plus one bias. The input "
@@ -247,7 +239,7 @@ def check_overfitting_epoch(answer: Any, history, tolerance: int = 1, name: str 
         >>> import pandas as pd
         >>> check_overfitting_epoch(3, pd.DataFrame({"epoch": [1, 2, 3, 4],
         ...                                          "val_loss": [0.7, 0.6, 0.5, 0.7]}))
-        ✅ Correct! Validation loss is lowest at epoch 3; after that the model learns the training images, not cats and dogs.
+        ✅ Correct! Validation loss is lowest at epoch 3; after that the model learns the training images by heart.
         True
     """
     values = list(history["val_loss"])
@@ -259,7 +251,7 @@ def check_overfitting_epoch(answer: Any, history, tolerance: int = 1, name: str 
         return _say(False, f"Your {name} should be an epoch number, got {answer!r}.")
     if ok:
         return _say(True, f"Correct! Validation loss is lowest at epoch {best}; after that the "
-                          "model learns the training images, not cats and dogs.")
+                          "model learns the training images by heart.")
     return _say(False, f"Not quite: your {name} was {answer!r}. Look for the epoch where the "
                        "validation loss stops falling and starts to rise, even though the "
                        "training loss keeps falling.")
@@ -300,7 +292,9 @@ def check_trainable_parameters(answer, model) -> bool:
     """Check how many parameters of ``model`` will train (the size of its trainable weights).
 
     Example:
-        >>> check_trainable_parameters(1281, model)                 # doctest: +SKIP
+        >>> from coursekit.config import import_keras
+        >>> keras = import_keras()
+        >>> check_trainable_parameters(3843, keras.Sequential([keras.Input((1280,)), keras.layers.Dense(3)]))
         ✅ Correct!
         True
     """
@@ -311,8 +305,9 @@ def check_trainable_parameters(answer, model) -> bool:
         return _say(False, "Pass the Keras model as the second argument.")
     return check_answer(answer, expected, name="count",
                         hint=f"The model has {total:,} parameters, but a frozen base trains none of "
-                             "them: count only the head. A Dense layer with one output on N "
-                             "features has N weights plus 1 bias.")
+                             "them: count only the head. A Dense layer with k outputs on N "
+                             "features has N * k weights plus k biases (k = 1 for two classes, "
+                             "1 bias).")
 
 
 #: The options of lesson 5's "which layers do we unfreeze?" exercise.
@@ -340,10 +335,7 @@ def check_layers_to_unfreeze(answer) -> bool:
 def check_feature_map_shape(answer: Any, model, layer: str) -> bool:
     """Check the (height, width, channels) of the feature maps ``layer`` of ``model`` outputs.
 
-    Example:
-        >>> check_feature_map_shape((34, 34, 128), scratch, "conv3")   # doctest: +SKIP
-        ✅ Correct!
-        True
+    Lesson 6 calls ``check_feature_map_shape(answer, scratch, conv_names[2])``.
     """
     from coursekit import visualize
 
@@ -361,7 +353,8 @@ def check_most_active_channel(answer: Any, activation) -> bool:
     """Check the index of the channel with the highest mean activation in a (h, w, c) stack.
 
     Example:
-        >>> check_most_active_channel(3, maps["conv2"])              # doctest: +SKIP
+        >>> import numpy as np
+        >>> check_most_active_channel(2, np.arange(12.0).reshape(2, 2, 3))
         ✅ Correct!
         True
     """
@@ -385,10 +378,7 @@ def check_gradcam(heatmap: Any, model, image, layer: str | None = None,
                   class_index: int | None = None) -> bool:
     """Check a Grad-CAM heatmap you computed against ``coursekit.visualize.gradcam``.
 
-    Example:
-        >>> check_gradcam(my_heatmap, scratch, cat, "conv4", 1)      # doctest: +SKIP
-        ✅ Correct!
-        True
+    Lesson 6 calls ``check_gradcam(heatmap_other, scratch, cat, LAST_CONV, OTHER)``.
     """
     import numpy as np
 

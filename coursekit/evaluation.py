@@ -1,20 +1,20 @@
 """Evaluating a trained classifier honestly: predictions, confusion matrix, report, mistakes.
 
-Compute functions return DataFrames or arrays; the ``plot_*`` functions draw them:
+Any number of classes: a model ends in one sigmoid unit (two classes) or one softmax unit per
+class (``cnn.output_units``). Compute functions return DataFrames or arrays; ``plot_confusion``
+and ``plot_gallery`` draw them.
 
-``predict_frame``       one row per image: true label, probability, prediction, confidence
+``predict_frame``       one row per image: true class, prediction, confidence
 ``confusion_frame``     the confusion matrix (counts or normalized) as a labelled DataFrame
 ``report_frame``        precision, recall, F1 and support per class (scikit-learn)
 ``confident_mistakes``  the wrong predictions the model was most sure about
 ``images_at``           the images of a dataset at given positions (for the gallery)
 ``predict_image``       the prediction for one image file on disk
-``save_and_reload`` / ``prediction_difference``   the save-reload-predict-the-same check
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,72 +26,63 @@ from coursekit import config
 
 keras = config.import_keras()
 
-__all__ = [
-    "predict_frame",
-    "confusion_frame",
-    "report_frame",
-    "confident_mistakes",
-    "images_at",
-    "load_image",
-    "predict_image",
-    "save_and_reload",
-    "prediction_difference",
-    "plot_confusion",
-    "plot_gallery",
-]
+
+def _class_probabilities(outputs) -> np.ndarray:
+    """(N, classes) probabilities from one sigmoid unit (P(class 1)) or a softmax output."""
+    outputs = np.asarray(outputs, dtype="float64")
+    outputs = outputs.reshape(len(outputs), -1)
+    return np.hstack([1 - outputs, outputs]) if outputs.shape[1] == 1 else outputs
 
 
-def _probabilities_to_predictions(probabilities: np.ndarray, threshold: float):
-    """(probability of the predicted class, predicted index) for sigmoid or softmax outputs."""
-    if probabilities.shape[1] == 1:  # one sigmoid unit: probability of class 1
-        p = probabilities[:, 0]
-        predicted = (p >= threshold).astype(int)
-        return np.where(predicted == 1, p, 1 - p), predicted, p
-    predicted = probabilities.argmax(axis=1)
-    return probabilities.max(axis=1), predicted, probabilities[:, 1] if probabilities.shape[1] == 2 else None
+def _predicted(probabilities: np.ndarray, threshold: float) -> np.ndarray:
+    """The predicted class: P(class 1) >= threshold for two classes, else the most probable."""
+    if not 0.0 < float(threshold) < 1.0:
+        raise ValueError(f"threshold must be between 0 and 1, got {threshold!r}")
+    if probabilities.shape[1] == 2:
+        return (probabilities[:, 1] >= float(threshold)).astype(int)
+    return probabilities.argmax(axis=1)
 
 
 def predict_frame(model, dataset, class_names: Sequence[str], threshold: float = 0.5) -> pd.DataFrame:
     """Return one row per image of ``dataset`` (in its order) with the model's prediction.
 
-    Columns: ``position`` (index in the dataset), ``label`` and ``predicted`` (class
-    indices), ``true_class`` and ``predicted_class`` (names), ``probability`` (of class 1,
-    ``class_names[1]``, for a one-unit sigmoid output), ``confidence`` (probability of the
-    predicted class), ``correct``, and ``file`` when the dataset has ``file_paths`` (as the
-    validation set of ``training.image_datasets`` does). Labels may be binary (shape
-    (batch, 1)) or integers.
+    ``dataset`` yields ``(images, labels)`` batches; labels may be binary (shape (batch, 1)),
+    integers or one-hot. Columns: ``position`` (index in the dataset), ``label`` and
+    ``predicted`` (class indices), ``true_class`` and ``predicted_class`` (names),
+    ``probability`` (two classes only: the probability of ``class_names[1]``), ``confidence``
+    (probability of the predicted class), ``correct``, and ``file`` when the dataset has
+    ``file_paths`` (as the validation set of ``training.image_datasets`` does).
 
     Example:
-        >>> frame = predict_frame(model, val_ds, ["cats", "dogs"])          # doctest: +SKIP
-        >>> frame["correct"].mean()                                       # the accuracy
+        >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, activation="sigmoid")])
+        >>> model.set_weights([np.array([[1.0]]), np.array([0.0])])
+        >>> frame = predict_frame(model, [(np.array([[3.0], [-3.0]]), np.array([1, 1]))], ["cats", "dogs"])
+        >>> frame[["true_class", "predicted_class", "confidence", "correct"]].round(3)
+          true_class predicted_class  confidence  correct
+        0       dogs            dogs       0.953     True
+        1       dogs            cats       0.953    False
     """
-    if not 0.0 < float(threshold) < 1.0:
-        raise ValueError(f"threshold must be between 0 and 1, got {threshold!r}")
     labels, outputs = [], []
     for batch in dataset:
         if not isinstance(batch, (tuple, list)) or len(batch) < 2:
             raise ValueError("dataset must yield (images, labels) batches")
-        images, batch_labels = batch[0], batch[1]
-        outputs.append(np.asarray(model.predict_on_batch(images), dtype="float64"))
-        labels.append(np.asarray(batch_labels).reshape(len(outputs[-1]), -1))
+        outputs.append(_class_probabilities(model.predict_on_batch(batch[0])))
+        labels.append(np.asarray(batch[1]).reshape(len(outputs[-1]), -1))
     if not outputs:
         raise ValueError("dataset is empty")
-    probabilities = np.concatenate(outputs).reshape(sum(len(o) for o in outputs), -1)
-    label_array = np.concatenate(labels)
-    label_index = (label_array[:, 0] if label_array.shape[1] == 1 else label_array.argmax(1)).astype(int)
-    confidence, predicted, positive = _probabilities_to_predictions(probabilities, float(threshold))
+    probabilities, label_array = np.concatenate(outputs), np.concatenate(labels)
+    label = (label_array[:, 0] if label_array.shape[1] == 1 else label_array.argmax(1)).astype(int)
+    predicted = _predicted(probabilities, threshold)
     names = list(class_names)
-    if max(label_index.max(), predicted.max()) >= len(names):
-        raise ValueError(f"class_names {names} has fewer classes than the labels/predictions use")
-    frame = pd.DataFrame({
-        "position": np.arange(len(label_index)),
-        "label": label_index,
-        "predicted": predicted,
-        "true_class": [names[i] for i in label_index],
-        "predicted_class": [names[i] for i in predicted],
-        "probability": positive if positive is not None else np.nan,
-        "confidence": confidence,
-    })
+    if len(names) != probabilities.shape[1] or label.max() >= len(names):
+        raise ValueError(f"class_names has {len(names)} classes ({names}) but the model predicts "
+                         f"{probabilities.shape[1]} and the labels go up to {label.max()}")
+    frame = pd.DataFrame({"position": np.arange(len(label)), "label": label,
+                          "predicted": predicted, "true_class": [names[i] for i in label],
+                          "predicted_class": [names[i] for i in predicted]})
+    if len(names) == 2:
+        frame["probability"] = probabilities[:, 1]
+    frame["confidence"] = probabilities[np.arange(len(label)), predicted]
     frame["correct"] = frame["label"] == frame["predicted"]
     file_paths = getattr(dataset, "file_paths", None)
     if file_paths is not None and len(file_paths) == len(frame):
@@ -107,7 +98,9 @@ def confusion_frame(frame: pd.DataFrame, class_names: Sequence[str],
     diagonal is each class's recall), "pred" (columns sum to 1: precision) or "all".
 
     Example:
-        >>> confusion_frame(frame, ["cats", "dogs"])                      # doctest: +SKIP
+        >>> frame = pd.DataFrame({"label": [0, 1, 2, 2], "predicted": [0, 2, 2, 1]})
+        >>> confusion_frame(frame, ["ant", "bee", "cat"]).to_numpy().tolist()
+        [[1, 0, 0], [0, 0, 1], [0, 1, 1]]
     """
     from sklearn.metrics import confusion_matrix
 
@@ -127,7 +120,9 @@ def report_frame(frame: pd.DataFrame, class_names: Sequence[str]) -> pd.DataFram
     it), "macro avg" and "weighted avg".
 
     Example:
-        >>> report_frame(frame, ["cats", "dogs"]).loc["dogs", "recall"]    # doctest: +SKIP
+        >>> frame = pd.DataFrame({"label": [0, 1, 2, 2], "predicted": [0, 2, 2, 1]})
+        >>> report_frame(frame, ["ant", "bee", "cat"])["recall"].tolist()[:3]
+        [1.0, 0.0, 0.5]
     """
     from sklearn.metrics import classification_report
 
@@ -146,7 +141,9 @@ def confident_mistakes(frame: pd.DataFrame, count: int = 9) -> pd.DataFrame:
     """Return the ``count`` wrong predictions with the highest confidence, most confident first.
 
     Example:
-        >>> confident_mistakes(frame, 9)[["true_class", "confidence"]]    # doctest: +SKIP
+        >>> frame = pd.DataFrame({"correct": [False, True, False], "confidence": [0.6, 0.99, 0.9]})
+        >>> confident_mistakes(frame, 5).index.tolist()
+        [2, 0]
     """
     if int(count) < 1:
         raise ValueError(f"count must be a positive int, got {count!r}")
@@ -160,8 +157,9 @@ def images_at(dataset, positions: Sequence[int]) -> np.ndarray:
     Reads the dataset once; positions out of range raise ValueError.
 
     Example:
-        >>> images_at(val_ds, [0, 5]).shape                                 # doctest: +SKIP
-        (2, 150, 150, 3)
+        >>> batches = [(np.full((2, 4, 4, 3), 7.0), [0, 1]), (np.full((2, 4, 4, 3), 300.0), [1, 0])]
+        >>> images_at(batches, [3, 0])[:, 0, 0, 0]
+        array([255,   7], dtype=uint8)
     """
     wanted = [int(position) for position in positions]
     found: dict[int, np.ndarray] = {}
@@ -185,14 +183,12 @@ def images_at(dataset, positions: Sequence[int]) -> np.ndarray:
 def load_image(path: str | os.PathLike, image_size: tuple[int, int]) -> np.ndarray:
     """Return the image file at ``path`` as float32 (height, width, 3), pixels 0-255, resized.
 
-    Decodes and resizes exactly as ``image_dataset_from_directory`` does (``tf.io.decode_image``,
-    then ``tf.image.resize``, bilinear), so a file gets the same prediction here as inside the
-    validation pipeline. (``keras.utils.load_img`` resizes with Pillow, which smooths when
-    shrinking: the pixels, and so the probabilities, differ slightly.)
-
-    Example:
-        >>> load_image("cat.jpg", (150, 150)).shape                        # doctest: +SKIP
-        (150, 150, 3)
+    ``image_size`` is (height, width), as in Keras. Decodes and resizes exactly as
+    ``image_dataset_from_directory`` does (``tf.io.decode_image`` to RGB, then
+    ``tf.image.resize``, bilinear), so a file gets the same prediction here as inside the
+    validation pipeline. ``keras.utils.load_img(path, target_size=...)`` resizes with
+    ``interpolation="nearest"`` by default (it picks pixels instead of averaging them), so
+    its pixels, and the probabilities, differ slightly.
     """
     import tensorflow as tf
 
@@ -207,57 +203,24 @@ def load_image(path: str | os.PathLike, image_size: tuple[int, int]) -> np.ndarr
 
 def predict_image(model, path: str | os.PathLike, class_names: Sequence[str],
                   threshold: float = 0.5) -> dict:
-    """Return the model's verdict on one image file: ``{"class", "confidence", "probability"}``.
+    """Return the model's verdict on one image file: ``{"class", "confidence", "probabilities"}``.
 
-    The image is resized to the model's input size; ``probability`` is that of
-    ``class_names[1]`` for a one-unit sigmoid model.
-
-    Example:
-        >>> predict_image(model, "my_cat.jpg", ["cats", "dogs"])           # doctest: +SKIP
-        {'class': 'cats', 'confidence': 0.93, 'probability': 0.07}
+    The image is read with ``load_image`` at the model's input size; ``probabilities`` maps
+    every class name to its probability. For example
+    ``predict_image(model, "my_cat.jpg", ["cats", "dogs"])`` gives
+    ``{'class': 'cats', 'confidence': 0.93, 'probabilities': {'cats': 0.93, 'dogs': 0.07}}``.
     """
     height, width = model.input_shape[1:3]
     if height is None or width is None:
         raise ValueError("the model has no fixed input size; resize the image yourself")
-    batch = load_image(path, (height, width))[None]
-    probabilities = np.asarray(model.predict_on_batch(batch), dtype="float64").reshape(1, -1)
-    confidence, predicted, positive = _probabilities_to_predictions(probabilities, float(threshold))
-    return {"class": list(class_names)[int(predicted[0])], "confidence": float(confidence[0]),
-            "probability": float(positive[0]) if positive is not None else float("nan")}
-
-
-def save_and_reload(model, path: str | os.PathLike | None = None):
-    """Save ``model`` in Keras' ``.keras`` format and return the model loaded back from disk.
-
-    ``path`` defaults to a temporary file. The user's model is not changed.
-
-    Example:
-        >>> reloaded = save_and_reload(model, "cats_vs_dogs.keras")       # doctest: +SKIP
-    """
-    if path is None:
-        path = Path(tempfile.mkdtemp(prefix="coursekit-")) / f"{model.name}.keras"
-    if not str(path).endswith(".keras"):
-        raise ValueError(f"path must end in .keras, got {path}")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    model.save(path)
-    return keras.models.load_model(path)
-
-
-def prediction_difference(model_a, model_b, images) -> float:
-    """Return the largest absolute difference between two models' predictions on ``images``.
-
-    0 (or ~1e-7, float rounding) when a reloaded model really is the same model.
-
-    Example:
-        >>> prediction_difference(model, save_and_reload(model), images)   # doctest: +SKIP
-        0.0
-    """
-    images = np.asarray(images, dtype="float32")
-    first = np.asarray(model_a.predict_on_batch(images))
-    second = np.asarray(model_b.predict_on_batch(images))
-    if first.shape != second.shape:
-        raise ValueError(f"the models give outputs of different shapes: {first.shape} vs {second.shape}")
-    return float(np.max(np.abs(first - second)))
+    probabilities = _class_probabilities(model.predict_on_batch(load_image(path, (height, width))[None]))
+    names = list(class_names)
+    if len(names) != probabilities.shape[1]:
+        raise ValueError(f"class_names has {len(names)} classes ({names}) but the model "
+                         f"predicts {probabilities.shape[1]}")
+    predicted = int(_predicted(probabilities, threshold)[0])
+    return {"class": names[predicted], "confidence": float(probabilities[0, predicted]),
+            "probabilities": {name: float(p) for name, p in zip(names, probabilities[0])}}
 
 
 # ---------------------------------------------------------------- drawings
@@ -266,18 +229,17 @@ def plot_confusion(counts: pd.DataFrame, normalized: pd.DataFrame | None = None,
                    title: str = "Confusion matrix") -> Figure:
     """Return a figure with the confusion matrix as a heatmap: counts, and optionally normalized.
 
-    Example:
-        >>> plot_confusion(confusion_frame(frame, names),
-        ...                confusion_frame(frame, names, normalize="true"))  # doctest: +SKIP
+    The panels and numbers shrink to fit up to about 20 classes.
     """
     import seaborn as sns
 
     panels = [(counts, "counts", "d")] + ([(normalized, "fraction of each true class", ".2f")]
                                           if normalized is not None else [])
-    figure = Figure(figsize=(5.5 * len(panels), 4.5), layout="constrained")
+    side = max(5.5, 0.45 * len(counts) + 2.5)
+    figure = Figure(figsize=(side * len(panels), side * 0.82), layout="constrained")
     for axes, (matrix, label, fmt) in zip(np.atleast_1d(figure.subplots(1, len(panels))), panels):
         sns.heatmap(matrix, annot=True, fmt=fmt, cmap="cividis", square=True, cbar=True,
-                    ax=axes, annot_kws={"fontsize": 14})
+                    ax=axes, annot_kws={"fontsize": max(7, 16 - len(counts))})
         axes.set_title(label)
         axes.set_xlabel("predicted class")
         axes.set_ylabel("true class")
@@ -290,7 +252,9 @@ def plot_gallery(images: np.ndarray, titles: Sequence[str], columns: int = 3,
     """Return a figure showing ``images`` (uint8, N x H x W x 3) in a grid with one title each.
 
     Example:
-        >>> plot_gallery(images_at(val_ds, rows["position"]), rows["file"])   # doctest: +SKIP
+        >>> figure = plot_gallery(np.zeros((4, 8, 8, 3), np.uint8), list("abcd"), columns=3)
+        >>> [axes.get_title() for axes in figure.axes]
+        ['a', 'b', 'c', 'd', '', '']
     """
     images = np.asarray(images)
     if len(images) != len(titles):

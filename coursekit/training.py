@@ -243,7 +243,7 @@ def train_or_load(name: str, build: Callable[[], object], train_ds, val_ds, epoc
 
     Usage::
 
-        model, history = train_or_load("scratch_cnn", lambda: models.scratch_cnn((64, 64, 3)),
+        model, history = train_or_load("scratch_cnn", lambda: cnn.scratch_cnn((64, 64, 3)),
                                        train_ds, val_ds, epochs=2)
     """
     if int(epochs) < 1:

@@ -243,7 +243,7 @@ def _grayscale(image) -> np.ndarray:
 def kernel_editor(image, preset: str = "sobel x (vertical edges)") -> View:
     """Return a View: a 3x3 grid of numbers (or a preset) -> the filtered photo, at once.
 
-    The photo is turned to grayscale and filtered with ``models.apply_kernel``: what one
+    The photo is turned to grayscale and filtered with ``cnn.apply_kernel``: what one
     Conv2D filter computes (cross-correlation). 'Flip kernel' computes a true convolution
     instead. Results are cached per kernel, so going back to a kernel redraws instantly.
     ``render(kernel=None, flip=None)`` returns the filtered 2-D array (None: current values).
@@ -254,16 +254,16 @@ def kernel_editor(image, preset: str = "sobel x (vertical edges)") -> View:
         >>> view.render().shape == photo.shape[:2]
         True
     """
-    from coursekit import models
+    from coursekit import cnn
 
-    if preset not in models.KERNEL_PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; presets: {', '.join(models.KERNEL_PRESETS)}")
+    if preset not in cnn.KERNEL_PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; presets: {', '.join(cnn.KERNEL_PRESETS)}")
     gray = _grayscale(image)
     cache: dict[tuple, np.ndarray] = {}
-    preset_box = ipywidgets.Dropdown(options=list(models.KERNEL_PRESETS) + ["custom"],
+    preset_box = ipywidgets.Dropdown(options=list(cnn.KERNEL_PRESETS) + ["custom"],
                                      value=preset, description="Preset",
                                      layout=ipywidgets.Layout(width="340px"))
-    cells = [ipywidgets.FloatText(value=float(models.KERNEL_PRESETS[preset][row, column]),
+    cells = [ipywidgets.FloatText(value=float(cnn.KERNEL_PRESETS[preset][row, column]),
                                   description=f"k[{row},{column}]", step=0.5,
                                   layout=ipywidgets.Layout(width="150px"),
                                   style={"description_width": "48px"})
@@ -283,7 +283,7 @@ def kernel_editor(image, preset: str = "sobel x (vertical edges)") -> View:
         if key not in cache:
             if len(cache) > 32:
                 cache.pop(next(iter(cache)))
-            cache[key] = models.apply_kernel(gray, kernel, flip=flip)
+            cache[key] = cnn.apply_kernel(gray, kernel, flip=flip)
         return cache[key]
 
     def figure() -> Figure:
@@ -311,7 +311,7 @@ def kernel_editor(image, preset: str = "sobel x (vertical edges)") -> View:
             return
         live["hold"] = True
         try:
-            for cell, value in zip(cells, models.KERNEL_PRESETS[change["new"]].ravel()):
+            for cell, value in zip(cells, cnn.KERNEL_PRESETS[change["new"]].ravel()):
                 cell.value = float(value)
         finally:
             live["hold"] = False
@@ -345,7 +345,7 @@ def augmentation_preview(image, count: int = 9, seed: int = 0) -> View:
 
     Controls: 'Flip' (none, horizontal, vertical, both), 'Rotation' (fraction of a full
     turn), 'Zoom', 'Translation' (fractions of the size), 'Contrast', and a 'New draw' button
-    (new random transforms). Each grid is computed by ``models.augment_grid`` (the Keras
+    (new random transforms). Each grid is computed by ``cnn.augment_grid`` (the Keras
     preprocessing layers, in training mode) and cached, so revisiting settings is instant.
     ``render(**strengths)`` returns the (count, H, W, 3) uint8 grid for those strengths.
 
@@ -354,7 +354,7 @@ def augmentation_preview(image, count: int = 9, seed: int = 0) -> View:
         >>> view.render(rotation=0.2, zoom=0.0).shape
         (9, 150, 150, 3)
     """
-    from coursekit import models
+    from coursekit import cnn
 
     photo = np.asarray(image)
     if photo.ndim != 3:
@@ -393,7 +393,7 @@ def augmentation_preview(image, count: int = 9, seed: int = 0) -> View:
         if key not in cache:
             if len(cache) > 16:
                 cache.pop(next(iter(cache)))
-            cache[key] = models.augment_grid(photo, count=count, seed=state["seed"], **values)
+            cache[key] = cnn.augment_grid(photo, count=count, seed=state["seed"], **values)
         return cache[key]
 
     def figure() -> Figure:

@@ -27,6 +27,7 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.delenv("COURSEKIT_MIRROR", raising=False)
     monkeypatch.delenv("COURSEKIT_QUICK", raising=False)
+    monkeypatch.delenv("COURSEKIT_DATASET", raising=False)
     return tmp_path
 
 
@@ -38,3 +39,15 @@ def course_mirror(monkeypatch):
         pytest.skip("the course mirror (../shared/datasets) is not present")
     monkeypatch.setenv("COURSEKIT_MIRROR", os.pathsep.join(folders))
     return folders
+
+
+@pytest.fixture(scope="session")
+def quick_root():
+    """The quick-mode subset of cats_and_dogs_filtered (200 train, 100 validation real JPEGs)."""
+    from coursekit import datasets
+
+    if not mirror_folders() and not (config.data_dir() / "cats_and_dogs_filtered").is_dir():
+        pytest.skip("the course mirror (../shared/datasets) is not present")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COURSEKIT_MIRROR", os.pathsep.join(mirror_folders()))
+        return datasets.load("cats_and_dogs_filtered", quick=True)

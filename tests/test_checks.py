@@ -37,3 +37,47 @@ def test_check_choice_ignores_case_and_order_and_validates_options(capsys):
     assert checks.check_choice({"Flip", "zoom"}, {"zoom", "flip"})
     assert not checks.check_choice({"flip", "warp"}, {"flip"}, options={"flip", "zoom"})
     assert "is not one of the options" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- lessons 3-4
+
+def test_lesson_3_4_checks(capsys):
+    import pandas as pd
+
+    assert checks.check_conv_output_shape((148, 148, 32), (150, 150, 3), filters=32)
+    assert not checks.check_conv_output_shape((150, 150, 32), (150, 150, 3), filters=32)
+    assert checks.check_conv_output_shape([75, 75, 8], (150, 150, 3), 8, kernel=5, stride=2, padding="same")
+    assert checks.check_pool_output_shape((7, 7, 128), (15, 15, 128))
+    assert checks.check_conv_params(18_496, in_channels=32, filters=64)
+    assert not checks.check_conv_params(18_432, in_channels=32, filters=64)
+    assert checks.check_dense_params(3_211_776, inputs=6272, units=512)
+    history = pd.DataFrame({"epoch": [1, 2, 3, 4, 5, 6], "val_loss": [0.69, 0.6, 0.55, 0.52, 0.6, 0.7]})
+    assert checks.check_overfitting_epoch(4, history) and checks.check_overfitting_epoch(5, history)
+    assert not checks.check_overfitting_epoch(1, history)
+    assert not checks.check_overfitting_epoch("four", history)
+    assert not checks.check_augmentations({"horizontal flip", "vertical flip"})
+    assert not checks.check_augmentations({"shear"})  # not an option: says which options exist
+    out = capsys.readouterr().out
+    assert "is not one of the options" in out and "upside down" in out
+
+
+# ---------------------------------------------------------------- lesson 5
+
+@pytest.mark.parametrize("num_classes, head_parameters", [(2, 1281), (5, 6405)])
+def test_trainable_parameters_check_counts_the_head(capsys, num_classes, head_parameters):
+    from coursekit import cnn
+
+    model = cnn.keras.Sequential([cnn.keras.Input((1280,)), cnn.output_layer(num_classes)])
+    assert checks.check_trainable_parameters(head_parameters, model)
+    assert not checks.check_trainable_parameters(1280, model)
+    assert "biases" in capsys.readouterr().out
+    model.trainable = False
+    assert checks.check_trainable_parameters(0, model)
+    assert not checks.check_trainable_parameters(5, "not a model")
+
+
+def test_layers_to_unfreeze_check(capsys):
+    assert checks.check_layers_to_unfreeze("Top block")
+    assert not checks.check_layers_to_unfreeze("every layer")
+    assert not checks.check_layers_to_unfreeze("the middle")
+    assert "is not one of the options" in capsys.readouterr().out.splitlines()[-1]

@@ -13,7 +13,8 @@ import io
 import os
 import socket
 import stat
-import tarfile
+import sys
+import types
 import threading
 import zipfile
 from functools import partial
@@ -242,29 +243,6 @@ def test_zip_symlink_member_is_refused(tmp_path):
     assert not (tmp_path / "out" / "tiny").exists()
 
 
-@pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE, tarfile.FIFOTYPE])
-def test_tar_links_and_devices_are_refused(tmp_path, kind):
-    archive = tmp_path / "bad.tar.gz"
-    with tarfile.open(archive, "w:gz") as tarred:
-        info = tarfile.TarInfo("tiny/special")
-        info.type = kind
-        info.linkname = "/etc/passwd"
-        tarred.addfile(info)
-    with pytest.raises(datasets.UnsafeArchiveError):
-        datasets.safe_extract(archive, tmp_path / "out")
-
-
-def test_tar_archive_extracts(tmp_path):
-    archive = tmp_path / "good.tar.gz"
-    with tarfile.open(archive, "w:gz") as tarred:
-        data = b"hello"
-        info = tarfile.TarInfo("tiny/a.txt")
-        info.size = len(data)
-        tarred.addfile(info, io.BytesIO(data))
-    datasets.safe_extract(archive, tmp_path / "out")
-    assert (tmp_path / "out" / "tiny" / "a.txt").read_bytes() == b"hello"
-
-
 def test_corrupt_archive_placed_by_hand_is_reported_not_deleted(tiny):
     downloads = tiny["tmp"] / "data" / "downloads"
     downloads.mkdir(parents=True)
@@ -341,27 +319,57 @@ def test_shipped_digest_is_the_reference():
 def test_prefetch_fills_keras_cache_from_mirror(isolated, course_mirror, no_network):
     report = datasets.prefetch(datasets=())
     status = dict(zip(report["item"], report["status"]))
+    assert set(status) == {file.name for file in datasets.KERAS_FILES}
     assert status["mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"].startswith("mirror")
     assert status["imagenet_class_index.json"].startswith("mirror")
-    assert status["mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224.h5"].startswith("missing")
-    path = datasets.keras_file_path("train-images-idx3-ubyte.gz")
-    assert path == isolated / "keras" / "datasets" / "fashion-mnist" / "train-images-idx3-ubyte.gz"
-    assert datasets.sha256_file(path) == \
-        "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84"
+    # no mirror holds the classifier file and the download fails: the row says so and why
+    missing = status["mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224.h5"]
+    assert missing.startswith("missing") and "no network in this test" in missing
+    path = datasets.keras_file("imagenet_class_index.json").path
+    assert path == isolated / "keras" / "models" / "imagenet_class_index.json"
+    assert datasets.sha256_file(path) == datasets.keras_file(path.name).sha256
     again = datasets.prefetch(datasets=())
-    assert set(again["status"]) <= {"cache", "missing (Keras downloads it on first use)"}
+    assert sorted(again["status"].str.split().str[0]) == ["cache", "cache", "missing:"]
 
 
-def test_keras_loads_fashion_mnist_offline_after_prefetch(isolated, course_mirror, no_network):
+def test_prefetch_downloads_what_no_mirror_holds(isolated, http_server, monkeypatch):
+    """Without a mirror, prefetch takes each file from its URL (here a local server), checked."""
+    served = isolated / "served"
+    served.mkdir()
+    entries = []
+    for index, name in enumerate(["weights.h5", "index.json"]):
+        data = f"file {index}".encode()
+        (served / name).write_bytes(data)
+        entries.append(datasets.KerasFile(name, "", hashlib.sha256(data).hexdigest(), "a test"))
+    base = http_server(served)
+    entries = [datasets.KerasFile(e.name, f"{base}/{e.name}", e.sha256, e.used_by) for e in entries]
+    entries.append(datasets.KerasFile("bad.h5", f"{base}/weights.h5", "0" * 64, "a test"))
+    monkeypatch.setattr(datasets, "KERAS_FILES", tuple(entries))
+    report = datasets.prefetch(datasets=())
+    assert list(report["status"].str.split().str[0]) == ["downloaded", "downloaded", "missing:"]
+    assert (isolated / "keras" / "models" / "index.json").read_bytes() == b"file 1"
+    assert not (isolated / "keras" / "models" / "bad.h5").exists()  # wrong sha256: not kept
+    with pytest.raises(datasets.WeightsUnavailable, match="bad.h5"):
+        datasets.fetch_keras_file(entries[2])
+
+
+def test_keras_loads_imagenet_weights_offline_after_prefetch(isolated, course_mirror, no_network):
+    """What lesson 0 promises: after prefetch(), keras.applications needs no network."""
     import subprocess
-    import sys
 
     datasets.prefetch(datasets=())
-    code = ("import keras; (x, y), (xt, yt) = keras.datasets.fashion_mnist.load_data(); "
-            "print(x.shape, xt.shape, int(y[:100].sum()))")
+    code = ("import socket\n"
+            "def offline(*args, **kwargs): raise OSError('no network in this test')\n"
+            "socket.getaddrinfo = offline\n"
+            "import keras\n"
+            "base = keras.applications.MobileNetV2(alpha=0.35, include_top=False, weights='imagenet',"
+            " input_shape=(224, 224, 3))\n"
+            "probabilities = keras.ops.one_hot([281], 1000)\n"
+            "print(base.output_shape, keras.applications.mobilenet_v2.decode_predictions("
+            "keras.ops.convert_to_numpy(probabilities), top=1)[0][0][1])\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env={**os.environ, "KERAS_HOME": str(isolated / "keras")}, timeout=120)
-    assert "(60000, 28, 28) (10000, 28, 28)" in result.stdout, result.stderr[-2000:]
+    assert "(None, 7, 7, 1280) tabby" in result.stdout, result.stderr[-2000:]
 
 
 def test_keras_home_falls_back_like_keras(monkeypatch, tmp_path):
@@ -397,12 +405,65 @@ def test_two_processes_filling_the_cache_at_once(isolated, course_mirror):
 
 def test_a_lesson_gets_its_weights_from_the_mirror_without_prefetch(isolated, course_mirror, no_network):
     """Lessons 5 and 6 must not depend on lesson 0 having run prefetch() first."""
-    from coursekit import models
+    from coursekit import pretrained
 
     assert not (isolated / "keras" / "models").exists()
-    base, _ = models.pretrained_base("mobilenet_v2", (224, 224, 3), alpha=0.35)
+    base, _ = pretrained.pretrained_base("mobilenet_v2", (224, 224, 3), alpha=0.35)
     assert base.output_shape == (None, 7, 7, 1280)
-    assert models.imagenet_class_names()[281] == "tabby"
-    cached = datasets.fill_from_mirror("models/mobilenet_2_5_224_tf_no_top.h5")
-    assert cached == isolated / "keras" / "models" / "mobilenet_2_5_224_tf_no_top.h5"
-    assert datasets.fill_from_mirror("models/not_in_any_mirror.h5") is None
+    assert pretrained.imagenet_class_names()[281] == "tabby"
+    with pytest.raises(ValueError, match="the registry has: mobilenet_v2"):
+        datasets.fetch_keras_file("not_in_the_registry.h5")
+
+
+# ------------------------------------------------------------------ the switch: your own folder
+
+
+def _stub_owndata(monkeypatch, prepared: Path) -> list:
+    """Stand in for coursekit.owndata.prepare(folder, quick=None) -> Path; record the calls."""
+    calls = []
+    stub = types.SimpleNamespace(prepare=lambda folder, quick=None: calls.append((folder, quick))
+                                 or prepared)
+    monkeypatch.setitem(sys.modules, "coursekit.owndata", stub)
+    return calls
+
+
+def test_the_switch_makes_load_prepare_your_folder(isolated, monkeypatch):
+    photos = isolated / "photos"
+    (photos / "happy").mkdir(parents=True)
+    calls = _stub_owndata(monkeypatch, isolated / "prepared")
+    assert datasets.active() == "cats_and_dogs_filtered"
+    try:
+        datasets.use(photos)
+        assert os.environ["COURSEKIT_DATASET"] == str(photos.resolve()) == datasets.active()
+        assert datasets.load() == isolated / "prepared" and calls == [(photos.resolve(), None)]
+        datasets.load(quick=True)
+        assert calls[-1] == (photos.resolve(), True)
+        datasets.use(None)
+        assert "COURSEKIT_DATASET" not in os.environ
+        assert datasets.active() == "cats_and_dogs_filtered"
+    finally:
+        datasets.use(None)
+    monkeypatch.setenv("COURSEKIT_DATASET", str(photos))  # the environment variable, same switch
+    assert datasets.load() == isolated / "prepared" and calls[-1] == (photos, None)
+    with pytest.raises(ValueError, match="is not a folder"):
+        datasets.use(isolated / "no such folder")
+    monkeypatch.setenv("COURSEKIT_DATASET", str(isolated / "no such folder"))
+    with pytest.raises(ValueError, match="neither a course dataset .* nor an existing folder"):
+        datasets.load()
+
+
+def test_a_named_dataset_ignores_the_switch_and_describe_says_what_is_active(tiny, monkeypatch):
+    monkeypatch.setenv("COURSEKIT_MIRROR", str(tiny["mirror"]))
+    calls = _stub_owndata(monkeypatch, tiny["tmp"] / "prepared")
+    monkeypatch.setenv("COURSEKIT_DATASET", str(tiny["tmp"]))
+    root = datasets.load("tiny")
+    assert root == tiny["tmp"] / "data" / "tiny" and calls == []
+    try:
+        datasets.use("tiny")  # a registry name works as the switch too
+        assert datasets.load() == root
+        assert datasets.describe() == "tiny: 2 classes (cats, dogs); train 6, validation 4 images"
+        monkeypatch.setenv("COURSEKIT_QUICK", "1")
+        assert datasets.describe() == ("tiny (quick mode): 2 classes (cats, dogs); "
+                                       "train 4, validation 2 images")
+    finally:
+        datasets.use(None)

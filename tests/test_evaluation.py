@@ -1,29 +1,22 @@
-"""coursekit.evaluation on a tiny model and real validation images: every number checked by hand."""
+"""coursekit.evaluation on tiny models, real validation images and 3- and 5-class frames:
+every number checked by hand."""
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from coursekit import config, datasets, evaluation, models, training
-from tests.conftest import mirror_folders
+from coursekit import evaluation, training
 
 keras = evaluation.keras
 CLASSES = ["cats", "dogs"]
 
 
 @pytest.fixture(scope="module")
-def val_ds():
+def val_ds(quick_root):
     """The 100 real validation images of the quick subset at 32x32 (file order, not shuffled)."""
-    if not mirror_folders() and not (config.data_dir() / "cats_and_dogs_filtered").is_dir():
-        pytest.skip("the course mirror (../shared/datasets) is not present")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("COURSEKIT_MIRROR", os.pathsep.join(mirror_folders()))
-        root = datasets.load("cats_and_dogs_filtered", quick=True)
-    return training.image_datasets(root, image_size=(32, 32), batch_size=16)[1]
+    return training.image_datasets(quick_root, image_size=(32, 32), batch_size=16)[1]
 
 
 def _brightness_model():
@@ -101,26 +94,11 @@ def test_predict_image_from_disk_matches_the_pipeline(val_ds):
     frame = evaluation.predict_frame(model, val_ds, CLASSES)
     row = frame.iloc[73]
     verdict = evaluation.predict_image(model, row["file"], CLASSES)
-    assert verdict["probability"] == pytest.approx(row["probability"], abs=1e-5)
+    assert verdict["probabilities"]["dogs"] == pytest.approx(row["probability"], abs=1e-5)
     assert verdict["class"] == row["predicted_class"]
     assert verdict["confidence"] == pytest.approx(row["confidence"], abs=1e-5)
     with pytest.raises(ValueError, match="no image file"):
         evaluation.predict_image(model, "/no/such/cat.jpg", CLASSES)
-
-
-def test_saved_and_reloaded_model_predicts_the_same(tmp_path):
-    config.seed_everything(0)
-    model = models.scratch_cnn((64, 64, 3), dropout=0.5, augmentation=models.augmentation_layers())
-    images = np.random.default_rng(0).uniform(0, 255, (6, 64, 64, 3)).astype("float32")
-    reloaded = evaluation.save_and_reload(model, tmp_path / "cnn.keras")
-    assert (tmp_path / "cnn.keras").is_file() and reloaded is not model
-    assert [layer.name for layer in reloaded.layers] == [layer.name for layer in model.layers]
-    assert evaluation.prediction_difference(model, reloaded, images) < 1e-6
-    # the check can fail: a model with other weights does not predict the same
-    other = models.scratch_cnn((64, 64, 3), dropout=0.5, augmentation=models.augmentation_layers())
-    assert evaluation.prediction_difference(model, other, images) > 1e-4
-    with pytest.raises(ValueError, match=".keras"):
-        evaluation.save_and_reload(model, tmp_path / "cnn.h5")
 
 
 def test_plot_confusion_draws_counts_and_fractions():
@@ -138,3 +116,64 @@ def test_report_accuracy_row_holds_the_accuracy_and_the_total():
     report = evaluation.report_frame(frame, CLASSES)
     assert list(report.index) == ["cats", "dogs", "accuracy", "macro avg", "weighted avg"]
     assert report.loc["accuracy", "f1-score"] == 0.6 and report.loc["accuracy", "support"] == 5
+
+
+# ---------------------------------------------------------------- any number of classes
+
+def _identity_softmax(num_classes: int):
+    """softmax(5 x): fed one-hot rows, it says that class with a known confidence."""
+    model = keras.Sequential([keras.Input((num_classes,)),
+                              keras.layers.Dense(num_classes, activation="softmax")])
+    model.set_weights([np.eye(num_classes, dtype="float32") * 5, np.zeros(num_classes, "float32")])
+    return model
+
+
+@pytest.mark.parametrize("num_classes", [3, 5])
+def test_predictions_confusion_and_report_for_more_classes(num_classes):
+    rng = np.random.default_rng(num_classes)
+    labels = np.arange(40) % num_classes
+    said = np.where(rng.random(40) < 0.7, labels, rng.integers(0, num_classes, 40))
+    inputs = np.eye(num_classes, dtype="float32")[said]
+    batches = [(inputs[i:i + 16], labels[i:i + 16]) for i in range(0, 40, 16)]
+    names = [f"class {i}" for i in range(num_classes)]
+    frame = evaluation.predict_frame(_identity_softmax(num_classes), batches, names)
+    np.testing.assert_array_equal(frame["predicted"], said)
+    np.testing.assert_allclose(frame["confidence"], np.exp(5) / (np.exp(5) + num_classes - 1),
+                               rtol=1e-5)
+    assert "probability" not in frame  # "the" probability exists for two classes only
+    one_hot = [(x, np.eye(num_classes)[y]) for x, y in batches]  # categorical labels read the same
+    pd.testing.assert_frame_equal(evaluation.predict_frame(_identity_softmax(num_classes), one_hot,
+                                                           names), frame)
+    counts = evaluation.confusion_frame(frame, names)
+    for true in range(num_classes):
+        for predicted in range(num_classes):
+            assert counts.iloc[true, predicted] == ((labels == true) & (said == predicted)).sum()
+    report = evaluation.report_frame(frame, names)
+    recall = [counts.iloc[i, i] / counts.iloc[i].sum() for i in range(num_classes)]
+    np.testing.assert_allclose(report["recall"].iloc[:num_classes], recall, atol=1e-3)
+    assert report.loc["accuracy", "f1-score"] == pytest.approx((said == labels).mean(), abs=1e-3)
+    mistakes = evaluation.confident_mistakes(frame, count=3)
+    assert len(mistakes) == min(3, (said != labels).sum()) and not mistakes["correct"].any()
+    figure = evaluation.plot_confusion(counts, evaluation.confusion_frame(frame, names, "true"))
+    heatmap = next(axes for axes in figure.axes if axes.get_title() == "counts")
+    assert [label.get_text() for label in heatmap.get_xticklabels()] == names
+    with pytest.raises(ValueError, match="class_names has 2 classes"):
+        evaluation.predict_frame(_identity_softmax(num_classes), batches, names[:2])
+
+
+def test_predict_image_of_a_grayscale_file_with_three_classes(tmp_path):
+    """A grayscale PNG reaches the model as RGB at its input size; every class gets a probability."""
+    from PIL import Image
+
+    Image.fromarray(np.full((50, 40), 200, np.uint8)).save(tmp_path / "gray.png")
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(3, activation="softmax")])
+    # logits = mean pixel (200 in every channel) x (0.01, 0, -0.01) per channel = (6, 0, -6)
+    model.set_weights([np.tile([[0.01, 0.0, -0.01]], (3, 1)).astype("float32"), np.zeros(3, "float32")])
+    verdict = evaluation.predict_image(model, tmp_path / "gray.png", ["ant", "bee", "cat"])
+    expected = np.exp([6, 0, -6]) / np.exp([6, 0, -6]).sum()
+    assert verdict["class"] == "ant" and verdict["confidence"] == pytest.approx(expected[0], abs=1e-5)
+    np.testing.assert_allclose(list(verdict["probabilities"].values()), expected, atol=1e-5)
+    assert list(verdict["probabilities"]) == ["ant", "bee", "cat"]
+    with pytest.raises(ValueError, match="class_names has 2 classes"):
+        evaluation.predict_image(model, tmp_path / "gray.png", ["ant", "bee"])

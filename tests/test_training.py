@@ -11,7 +11,7 @@ import pytest
 
 from PIL import Image
 
-from coursekit import cnn, config, models, training
+from coursekit import cnn, config, training
 
 keras = training.keras
 
@@ -126,7 +126,7 @@ def test_any_number_of_classes_and_any_image_mode_trains(quick_root, tmp_path, n
 # ---------------------------------------------------------------- train_or_load
 
 def _tiny_cnn():
-    return models.scratch_cnn((32, 32, 3), filters=(4, 8), dense_units=8)
+    return cnn.scratch_cnn((32, 32, 3), filters=(4, 8), dense_units=8)
 
 
 def test_train_or_load_trains_saves_then_loads(tiny_root, tmp_path, monkeypatch, capsys):

@@ -289,13 +289,13 @@ def test_filter_pattern_explorer_caches_per_layer_and_filter(sequential, monkeyp
 
 def test_explorers_on_the_real_nested_transfer_model(drawn):
     """MobileNetV2 with the mirror's ImageNet weights, nested as one layer of the lesson-5 model."""
-    from coursekit import models
+    from coursekit import pretrained
 
     try:
-        base, preprocess_input = models.pretrained_base("mobilenet_v2", (224, 224, 3), download=False)
-    except models.WeightsUnavailable as error:
+        base, preprocess_input = pretrained.pretrained_base("mobilenet_v2", (224, 224, 3), download=False)
+    except pretrained.WeightsUnavailable as error:
         pytest.skip(f"ImageNet weights not in Keras' cache (run python -m coursekit prefetch): {error}")
-    transfer = models.transfer_model(base, preprocess_input)
+    transfer = pretrained.transfer_model(base, preprocess_input)
     photo = np.random.default_rng(7).uniform(0, 255, (224, 224, 3)).astype("float32")
     view = widgets.activation_explorer(transfer, photo)
     options = [value for _, value in view.controls["layer"].options]

@@ -1,0 +1,237 @@
+"""The CNN built from scratch (lessons 3-4): the lecture network, its augmentation block,
+convolution by hand, and the one rule for the output layer.
+
+Sizes and the number of classes are arguments; nothing is hard-coded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from coursekit import config
+
+keras = config.import_keras()
+
+#: Filters of the four Conv2D blocks of the lecture CNN (Chollet, "small data" chapter).
+LECTURE_FILTERS = (32, 64, 128, 128)
+
+
+def output_units(num_classes: int) -> int:
+    """Return the width of a classifier's output layer: the course's one rule for it.
+
+    Two classes: ONE sigmoid unit, the probability of class 1 (binary labels,
+    ``binary_crossentropy``). More classes: one softmax unit per class (integer labels,
+    ``sparse_categorical_crossentropy``).
+
+    Example:
+        >>> output_units(2), output_units(3), output_units(20)
+        (1, 3, 20)
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) \
+            or num_classes < 2:
+        raise ValueError(f"num_classes must be an int of at least 2 (a classifier tells classes "
+                         f"apart), got {num_classes!r}")
+    return 1 if num_classes == 2 else int(num_classes)
+
+
+def output_layer(num_classes: int, name: str = "output"):
+    """Return the output layer for ``num_classes``: Dense(1, sigmoid) or Dense(n, softmax).
+
+    Example:
+        >>> [(layer.units, layer.get_config()["activation"]) for layer in (output_layer(2), output_layer(5))]
+        [(1, 'sigmoid'), (5, 'softmax')]
+    """
+    units = output_units(num_classes)
+    return keras.layers.Dense(units, activation="sigmoid" if units == 1 else "softmax", name=name)
+
+
+def _check_cnn_arguments(input_shape, filters, dense_units, dropout, l2, augmentation) -> tuple:
+    """Validate the builders' arguments; return the input shape as a tuple of ints."""
+    if len(input_shape) != 3 or any(int(size) <= 0 for size in input_shape):
+        raise ValueError(f"input_shape must be (height, width, channels) of positive ints, "
+                         f"got {input_shape!r}")
+    if not filters or any(int(count) <= 0 for count in filters):
+        raise ValueError(f"filters must be a non-empty sequence of positive ints, got {filters!r}")
+    if int(dense_units) <= 0:
+        raise ValueError(f"dense_units must be a positive int, got {dense_units!r}")
+    if not 0.0 <= float(dropout) < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    if float(l2) < 0.0:
+        raise ValueError(f"l2 must be >= 0 (0 switches it off), got {l2!r}")
+    if augmentation is not None and not isinstance(augmentation, keras.layers.Layer):
+        raise ValueError(f"augmentation must be a Keras layer (e.g. augmentation_layers()) or "
+                         f"None, got {type(augmentation).__name__}")
+    height, width = int(input_shape[0]), int(input_shape[1])
+    for _ in filters:  # each block: 3x3 'valid' conv (-2), then 2x2 pooling (//2)
+        height, width = (height - 2) // 2, (width - 2) // 2
+    if height < 1 or width < 1:
+        raise ValueError(f"input_shape {tuple(input_shape)} is too small for {len(filters)} "
+                         f"conv/pool blocks; use larger images or fewer filters")
+    return tuple(int(size) for size in input_shape)
+
+
+def _cnn_layers(filters, dense_units, dropout, l2, num_classes) -> list:
+    """The layers after the input (and augmentation) of the lecture CNN, freshly created."""
+    regularizer = keras.regularizers.L2(l2) if l2 else None
+    layers = [keras.layers.Rescaling(1.0 / 255, name="rescaling")]
+    for index, count in enumerate(filters, start=1):
+        layers.append(keras.layers.Conv2D(int(count), 3, activation="relu",
+                                          kernel_regularizer=regularizer, name=f"conv{index}"))
+        layers.append(keras.layers.MaxPooling2D(2, name=f"pool{index}"))
+    layers.append(keras.layers.Flatten(name="flatten"))
+    if dropout:
+        layers.append(keras.layers.Dropout(float(dropout), name="dropout"))
+    layers.append(keras.layers.Dense(int(dense_units), activation="relu",
+                                     kernel_regularizer=regularizer, name="dense"))
+    layers.append(output_layer(num_classes))
+    return layers
+
+
+def scratch_cnn(input_shape: Sequence[int] = (150, 150, 3), num_classes: int = 2,
+                filters: Sequence[int] = LECTURE_FILTERS, dense_units: int = 512,
+                dropout: float = 0.0, l2: float = 0.0, augmentation=None,
+                name: str = "scratch_cnn"):
+    """Return the lecture CNN as an uncompiled ``keras.Sequential`` model.
+
+    Layers: [augmentation] -> Rescaling(1/255) -> (Conv2D 3x3 relu -> MaxPooling2D 2x2) per
+    entry of ``filters`` -> Flatten -> [Dropout] -> Dense(dense_units, relu) -> the output
+    layer of ``output_layer(num_classes)``. Inputs are raw pixels in 0-255 (what
+    ``image_dataset_from_directory`` yields); the model rescales them itself, so a saved model
+    can be fed a photo directly. ``l2`` > 0 adds an L2 weight penalty to every Conv2D and Dense
+    kernel. ``augmentation`` is a Keras layer (for example ``augmentation_layers()``), active
+    only while training. Rescaling and augmentation have no weights, so the parameter count is
+    that of the lecture: 3,453,121 at 150x150 for two classes.
+
+    Example:
+        >>> scratch_cnn().count_params()
+        3453121
+        >>> scratch_cnn((64, 64, 3), num_classes=5, dropout=0.5).output_shape
+        (None, 5)
+    """
+    shape = _check_cnn_arguments(input_shape, filters, dense_units, dropout, l2, augmentation)
+    layers = [keras.Input(shape=shape, name="image")]
+    layers += [augmentation] if augmentation is not None else []
+    layers += _cnn_layers(filters, dense_units, dropout, l2, num_classes)
+    return keras.Sequential(layers, name=name)
+
+
+def scratch_cnn_functional(input_shape: Sequence[int] = (150, 150, 3), num_classes: int = 2,
+                           filters: Sequence[int] = LECTURE_FILTERS, dense_units: int = 512,
+                           dropout: float = 0.0, l2: float = 0.0, augmentation=None,
+                           name: str = "scratch_cnn_functional"):
+    """Return the same CNN as ``scratch_cnn``, written with the Functional API.
+
+    Same layers, names and parameter count; a ``keras.Model`` built by calling each layer on
+    the previous tensor, the style lesson 6 needs (any layer's output can become a model
+    output).
+
+    Example:
+        >>> scratch_cnn_functional().count_params()
+        3453121
+    """
+    shape = _check_cnn_arguments(input_shape, filters, dense_units, dropout, l2, augmentation)
+    inputs = keras.Input(shape=shape, name="image")
+    x = augmentation(inputs) if augmentation is not None else inputs
+    for layer in _cnn_layers(filters, dense_units, dropout, l2, num_classes):
+        x = layer(x)
+    return keras.Model(inputs, x, name=name)
+
+
+def augmentation_layers(flip: str | None = "horizontal", rotation: float = 0.1,
+                        zoom: float = 0.2, translation: float = 0.1, contrast: float = 0.1,
+                        seed: int | None = None, name: str = "augmentation"):
+    """Return a ``keras.Sequential`` of random preprocessing layers (active only in training).
+
+    ``flip`` is "horizontal", "vertical", "horizontal_and_vertical" or None; ``rotation`` is a
+    fraction of a full turn (0.1 = up to +-36 degrees); ``zoom`` and ``translation`` are
+    fractions of the image size; ``contrast`` a factor. A strength of 0 leaves that layer out.
+    Rotation, zoom and translation fill the new borders by reflection.
+
+    Example:
+        >>> [layer.name for layer in augmentation_layers(contrast=0).layers]
+        ['random_flip', 'random_rotation', 'random_zoom', 'random_translation']
+    """
+    allowed_flips = (None, "horizontal", "vertical", "horizontal_and_vertical")
+    if flip not in allowed_flips:
+        raise ValueError(f"flip must be one of {allowed_flips}, got {flip!r}")
+    strengths = {"rotation": rotation, "zoom": zoom, "translation": translation,
+                 "contrast": contrast}
+    for label, value in strengths.items():
+        if not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"{label} must be between 0 and 1, got {value!r}")
+    reflect = {"fill_mode": "reflect", "seed": seed}
+    makers = {
+        "rotation": lambda: keras.layers.RandomRotation(float(rotation), name="random_rotation",
+                                                        **reflect),
+        "zoom": lambda: keras.layers.RandomZoom(float(zoom), name="random_zoom", **reflect),
+        "translation": lambda: keras.layers.RandomTranslation(
+            float(translation), float(translation), name="random_translation", **reflect),
+        # RandomContrast clips to value_range; the CNN sees raw 0-255 pixels.
+        "contrast": lambda: keras.layers.RandomContrast(float(contrast), value_range=(0, 255),
+                                                        seed=seed, name="random_contrast"),
+    }
+    layers = [keras.layers.RandomFlip(flip, seed=seed, name="random_flip")] if flip else []
+    layers += [makers[label]() for label, value in strengths.items() if value]
+    return keras.Sequential(layers, name=name)
+
+
+def augment_grid(image: np.ndarray, count: int = 9, seed: int = 0, **strengths) -> np.ndarray:
+    """Return ``count`` randomly augmented copies of one image, shape (count, H, W, C), uint8.
+
+    ``strengths`` are ``augmentation_layers`` arguments (flip, rotation, zoom, translation,
+    contrast). The same ``seed`` gives the same copies, so a preview only changes when a
+    strength changes.
+
+    Example:
+        >>> augment_grid(np.zeros((32, 32, 3), np.uint8), count=4, rotation=0.2).shape
+        (4, 32, 32, 3)
+    """
+    image = np.asarray(image)
+    if image.ndim != 3:
+        raise ValueError(f"image must have shape (height, width, channels), got {image.shape}")
+    if int(count) < 1:
+        raise ValueError(f"count must be a positive int, got {count!r}")
+    block = augmentation_layers(seed=seed, **strengths)
+    batch = np.repeat(image[None].astype("float32"), int(count), axis=0)
+    if block.layers:
+        batch = keras.ops.convert_to_numpy(block(batch, training=True))
+    return np.clip(batch, 0, 255).astype("uint8")
+
+
+# ---------------------------------------------------------------- convolution by hand (lesson 3)
+
+#: 3x3 kernels for the kernel editor; Sobel kernels as in the lecture (x: vertical edges).
+KERNEL_PRESETS: dict[str, np.ndarray] = {
+    "identity": np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], dtype="float32"),
+    "sobel x (vertical edges)": np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype="float32"),
+    "sobel y (horizontal edges)": np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], dtype="float32"),
+    "box blur": np.full((3, 3), 1 / 9, dtype="float32"),
+    "sharpen": np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], dtype="float32"),
+    "laplacian (outline)": np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype="float32"),
+}
+
+
+def apply_kernel(gray: np.ndarray, kernel: np.ndarray, flip: bool = False) -> np.ndarray:
+    """Return a grayscale image filtered by ``kernel`` the way a Conv2D layer does it.
+
+    A Conv2D layer computes a cross-correlation (``scipy.signal.correlate2d``, kernel not
+    flipped), here in mode "same" with reflected borders; ``flip=True`` computes a true
+    mathematical convolution (``convolve2d``, the kernel flipped in both axes). Output is
+    float32, same shape as ``gray``.
+
+    Example:
+        >>> step = np.array([[0, 0, 1, 1]] * 3)      # dark on the left, bright on the right
+        >>> apply_kernel(step, KERNEL_PRESETS["sobel x (vertical edges)"])[1]
+        array([0., 4., 4., 0.], dtype=float32)
+    """
+    from scipy import signal
+
+    gray, kernel = np.asarray(gray, dtype="float32"), np.asarray(kernel, dtype="float32")
+    if gray.ndim != 2:
+        raise ValueError(f"gray must be a 2-D grayscale image, got shape {gray.shape}")
+    if kernel.ndim != 2:
+        raise ValueError(f"kernel must be 2-D (for example 3x3), got shape {kernel.shape}")
+    function = signal.convolve2d if flip else signal.correlate2d
+    return function(gray, kernel, mode="same", boundary="symm").astype("float32")

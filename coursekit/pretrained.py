@@ -1,0 +1,331 @@
+"""Pretrained ImageNet models (lesson 5): a ``keras.applications`` base with its real weights,
+cached feature extraction, a new head, the transfer model and fine-tuning.
+
+The weight files come from the one registry in ``coursekit.datasets`` (``KERAS_FILES``), through
+Keras' own cache: a file put there by ``prefetch()``, a mirror or by hand is used offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from coursekit import config, datasets
+from coursekit.cnn import output_layer
+from coursekit.datasets import WeightsUnavailable  # noqa: F401 - raised here, caught by lessons
+
+keras = config.import_keras()
+
+
+@dataclass(frozen=True)
+class PretrainedSpec:
+    """One ImageNet base from ``keras.applications`` and the weights Keras publishes for it."""
+
+    application: str  # constructor in keras.applications, e.g. "MobileNetV2"
+    module: str  # module in keras.applications with preprocess_input / decode_predictions
+    alphas: tuple[float, ...]  # width multipliers with published weights (empty: no alpha)
+    sizes: tuple[int, ...]  # square input sizes with published weights (empty: any size)
+    top_block: str  # first layer of the last block: where fine-tuning starts
+    default_alpha: float | None  # the width the course uses when alpha=None
+
+
+#: The bases the lessons use. MobileNetV2(alpha=0.35) is the CPU-friendly default.
+BASES: dict[str, PretrainedSpec] = {
+    "mobilenet_v2": PretrainedSpec("MobileNetV2", "mobilenet_v2", (0.35, 0.5, 0.75, 1.0, 1.3, 1.4),
+                                   (96, 128, 160, 192, 224), "block_16_expand", 0.35),
+    "vgg16": PretrainedSpec("VGG16", "vgg16", (), (), "block5_conv1", None),
+}
+
+
+def _spec(name: str, alpha, image_size: int, include_top: bool):
+    """Validate a base's name, alpha and size against its published weights; return (spec, alpha)."""
+    if name not in BASES:
+        raise ValueError(f"unknown base {name!r}; the course knows: {', '.join(BASES)}")
+    spec = BASES[name]
+    alpha = spec.default_alpha if alpha is None else alpha
+    if spec.alphas and alpha not in spec.alphas:
+        raise ValueError(f"{spec.application} has ImageNet weights for alpha in {spec.alphas}, "
+                         f"got alpha={alpha!r}")
+    if not spec.alphas and alpha is not None:
+        raise ValueError(f"{spec.application} has no width multiplier: leave alpha=None, "
+                         f"got alpha={alpha!r}")
+    sizes = spec.sizes or ((224,) if include_top else ())
+    if sizes and image_size not in sizes:
+        raise ValueError(f"{spec.application} has ImageNet weights for square images of size "
+                         f"{sizes}{' with the classifier' if include_top else ''}, got {image_size}")
+    return spec, alpha
+
+
+def weights_file(name: str = "mobilenet_v2", alpha: float | None = None, image_size: int = 224,
+                 include_top: bool = False) -> datasets.KerasFile:
+    """Return the weight file Keras loads for a base (name, URL, checksum), from the registry.
+
+    The file names are exactly those ``keras.applications`` caches under ``$KERAS_HOME/models``.
+
+    Example:
+        >>> weights_file("mobilenet_v2").name
+        'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5'
+        >>> weights_file("vgg16").name
+        'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5'
+    """
+    spec, alpha = _spec(name, alpha, int(image_size), include_top)
+    if name == "vgg16":
+        file_name = f"vgg16_weights_tf_dim_ordering_tf_kernels{'' if include_top else '_notop'}.h5"
+    else:
+        file_name = (f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_"
+                     f"{int(image_size)}{'' if include_top else '_no_top'}.h5")
+    return datasets.keras_file(file_name, application=spec.module)
+
+
+def pretrained_base(name: str = "mobilenet_v2", input_shape=(224, 224, 3),
+                    alpha: float | None = None, weights: str | None = "imagenet",
+                    download: bool = True):
+    """Return ``(base, preprocess_input)``: a ``keras.applications`` base without its classifier
+    and the preprocessing function that matches its ImageNet weights.
+
+    ``name`` is a key of ``BASES``; ``alpha`` the width multiplier (None: the course default,
+    0.35 for MobileNetV2; VGG16 has none). With ``weights="imagenet"`` the real weights are
+    loaded from Keras' cache, filled from a mirror or the internet (``download=False``: no
+    internet), or ``WeightsUnavailable`` is raised: never a silent fallback to random
+    weights. ``weights=None`` builds the same network with random weights and says so in a
+    warning. The base is returned trainable, as Keras builds it; freeze it with
+    ``base.trainable = False``. Call it on preprocessed images:
+    ``base(preprocess_input(images))``. Usage::
+
+        base, preprocess_input = pretrained_base("mobilenet_v2", (224, 224, 3), alpha=0.35)
+        base.output_shape          # (None, 7, 7, 1280)
+    """
+    input_shape = tuple(int(size) for size in input_shape)
+    if len(input_shape) != 3 or input_shape[2] != 3 or input_shape[0] != input_shape[1]:
+        raise ValueError(f"input_shape must be (size, size, 3) for an ImageNet base, got {input_shape}")
+    if weights not in ("imagenet", None):
+        raise ValueError(f"weights must be 'imagenet' or None (random, not pretrained), got {weights!r}")
+    spec, alpha = _spec(name, alpha, input_shape[0], include_top=False)
+    loaded = None
+    if weights == "imagenet":
+        try:
+            loaded = str(datasets.fetch_keras_file(weights_file(name, alpha, input_shape[0]),
+                                                   internet=download))
+        except WeightsUnavailable as error:
+            raise WeightsUnavailable(
+                f"{error}\nOn a machine that can never get the weights, weights=None builds the "
+                "same network with RANDOM weights: it is then not pretrained, and no "
+                "transfer-learning result applies.") from None
+    else:
+        warnings.warn(f"pretrained_base({name!r}, weights=None): RANDOM weights, NOT pretrained "
+                      "on ImageNet. Results from this base are not transfer learning.",
+                      UserWarning, stacklevel=2)
+    keyword = {"alpha": alpha} if spec.alphas else {}
+    base = getattr(keras.applications, spec.application)(
+        include_top=False, weights=loaded, input_shape=input_shape, **keyword)
+    return base, getattr(keras.applications, spec.module).preprocess_input
+
+
+def imagenet_classifier(name: str = "mobilenet_v2", alpha: float | None = None,
+                        image_size: int = 224, download: bool = True):
+    """Return the full ImageNet model (base + 1000-class classifier), or None when its weights
+    cannot be had, after saying so in one line.
+
+    The classifier weights (``include_top=True``) are a separate file from the base's, and a
+    course mirror may lack them. Nothing is faked: without the file there are no predictions.
+    """
+    spec, alpha = _spec(name, alpha, int(image_size), include_top=True)
+    file = weights_file(name, alpha, image_size, include_top=True)
+    try:
+        path = datasets.fetch_keras_file(file, internet=download)
+    except WeightsUnavailable:
+        print(f"Top-5 predictions skipped: {file.name} (the ImageNet classifier) is not in "
+              f"{file.path.parent} and could not be had from a mirror or {file.url}; the lesson "
+              "goes on without it.")
+        return None
+    keyword = {"alpha": alpha} if spec.alphas else {}
+    return getattr(keras.applications, spec.application)(
+        include_top=True, weights=str(path), input_shape=(int(image_size), int(image_size), 3),
+        **keyword)
+
+
+def imagenet_class_names(download: bool = True) -> list[str]:
+    """Return the 1000 ImageNet class names in index order, from Keras' ``imagenet_class_index.json``.
+
+    The file is the one ``decode_predictions`` reads, put into Keras' cache from a mirror or its
+    URL. Raises ``WeightsUnavailable`` naming the file and folder when it cannot be had.
+    """
+    import json
+
+    path = datasets.fetch_keras_file("imagenet_class_index.json", internet=download)
+    index = json.loads(path.read_text())
+    return [index[str(number)][1] for number in range(len(index))]
+
+
+def weights_fingerprint(model) -> str:
+    """Return a short hex digest of all of a model's weights (changes when any weight changes).
+
+    Example:
+        >>> len(weights_fingerprint(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])))
+        12
+    """
+    digest = hashlib.sha256()
+    for variable in model.weights:
+        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(variable)).tobytes())
+    return digest.hexdigest()[:12]
+
+
+def feature_cache_path(base, directory) -> Path:
+    """Return the deterministic ``.npz`` path where ``extract_features`` caches a folder's
+    features: ``data_dir()/features/<base name>-<weights fingerprint>/<dataset>/<split>.npz``.
+
+    The weights fingerprint keeps features of different weights (ImageNet, random,
+    fine-tuned) apart.
+    """
+    directory = Path(directory)
+    return (config.data_dir() / "features" / f"{base.name}-{weights_fingerprint(base)}"
+            / directory.parent.name / f"{directory.name}.npz")
+
+
+def extract_features(base, preprocess_input, directory, batch_size: int = 32,
+                     cache: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Run a (frozen) base once over an image folder; return ``(features, labels)``.
+
+    ``directory`` holds one sub-folder per class (``root / "train"``). Images are read in a
+    fixed order at the base's input size, preprocessed, passed through ``base`` in inference
+    mode and averaged over the spatial positions (global average pooling), so ``features``
+    has shape (N, channels). Labels are integer class indices in sorted folder order, for any
+    number of classes. With ``cache=True`` the arrays are saved to
+    ``feature_cache_path(base, directory)`` and reused when the same files are asked for again.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ValueError(f"{directory} is not a folder of class sub-folders")
+    size = tuple(base.input_shape[1:3])
+    if None in size:
+        raise ValueError(f"the base needs a fixed input size, got {base.input_shape}")
+    dataset = keras.utils.image_dataset_from_directory(
+        directory, image_size=size, batch_size=int(batch_size), shuffle=False, verbose=False)
+    files = np.array([os.path.relpath(path, directory) for path in dataset.file_paths])
+    path = feature_cache_path(base, directory)
+    if cache and path.is_file():
+        with np.load(path) as stored:
+            if np.array_equal(stored["files"], files):
+                return stored["features"], stored["labels"]
+    features, labels = [], []
+    for images, batch_labels in dataset:
+        output = keras.ops.convert_to_numpy(base(preprocess_input(images), training=False))
+        features.append(output.mean(axis=(1, 2)) if output.ndim == 4 else output)
+        labels.append(keras.ops.convert_to_numpy(batch_labels))
+    features, labels = np.concatenate(features).astype("float32"), np.concatenate(labels)
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".part.npz")
+        np.savez(partial, features=features, labels=labels, files=files)
+        os.replace(partial, path)
+    return features, labels
+
+
+def feature_head(feature_dim: int, num_classes: int = 2, dropout: float = 0.2, name: str = "head"):
+    """Return the small classifier trained on cached features: Dropout -> the output layer.
+
+    The output layer follows ``cnn.output_layer(num_classes)``. Its layers have the same names
+    and shapes as the head of ``transfer_model``, so trained weights can be copied across
+    (``copy_head``).
+
+    Example:
+        >>> feature_head(1280).count_params(), feature_head(1280, num_classes=3).count_params()
+        (1281, 3843)
+    """
+    if int(feature_dim) < 1:
+        raise ValueError(f"feature_dim must be a positive int, got {feature_dim!r}")
+    if not 0.0 <= float(dropout) < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    return keras.Sequential([
+        keras.Input((int(feature_dim),), name="features"),
+        keras.layers.Dropout(float(dropout), name="head_dropout"),
+        output_layer(num_classes),
+    ], name=name)
+
+
+def transfer_model(base, preprocess_input, augmentation=None, dropout: float = 0.2,
+                   num_classes: int = 2, name: str = "transfer_model"):
+    """Return image -> [augmentation] -> preprocess_input -> base -> pooling -> head, uncompiled.
+
+    The base is one layer of the outer model, called with ``training=False`` (the classic
+    idiom: BatchNorm in inference mode when you call the model yourself). In Keras 3, ``fit``
+    overrides that with ``training=True``, so for fine-tuning keep the BatchNorm layers frozen
+    as well (``unfreeze_from`` does). The base is shared, not copied: freezing or unfreezing
+    ``base`` changes what trains here. Inputs are raw pixels (0-255) at the base's input size;
+    the output layer follows ``cnn.output_layer(num_classes)``.
+    """
+    if augmentation is not None and not isinstance(augmentation, keras.layers.Layer):
+        raise ValueError(f"augmentation must be a Keras layer or None, got {type(augmentation).__name__}")
+    if not 0.0 <= float(dropout) < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    inputs = keras.Input(tuple(base.input_shape[1:]), name="image")
+    x = augmentation(inputs) if augmentation is not None else inputs
+    x = base(preprocess_input(x), training=False)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    x = keras.layers.Dropout(float(dropout), name="head_dropout")(x)
+    return keras.Model(inputs, output_layer(num_classes)(x), name=name)
+
+
+def copy_head(source, target, layer: str = "output") -> None:
+    """Copy the weights of layer ``layer`` from ``source`` to ``target`` (same shapes needed).
+
+    Lets the head trained fast on cached features start the end-to-end model.
+    """
+    weights = source.get_layer(layer).get_weights()
+    shapes = [w.shape for w in target.get_layer(layer).get_weights()]
+    if [w.shape for w in weights] != shapes:
+        raise ValueError(f"layer {layer!r} has shapes {[w.shape for w in weights]} in the source "
+                         f"and {shapes} in the target")
+    target.get_layer(layer).set_weights(weights)
+
+
+def unfreeze_from(base, first_trainable, keep_batchnorm_frozen: bool = True) -> list[str]:
+    """Make ``base`` trainable from layer ``first_trainable`` (a name or an index) onwards,
+    keep every layer before it frozen, and return the names of the layers with weights that
+    now train.
+
+    With ``keep_batchnorm_frozen`` (the default) the BatchNormalization layers stay frozen
+    too: in Keras 3 that is what keeps them in inference mode while fine-tuning, because
+    ``fit`` passes ``training=True`` down to every layer, overriding a ``training=False``
+    written when the model was built. Lesson 5 writes these lines out; the benchmark and the
+    fine-tuning recipe call this. It changes the ``trainable`` flags of the base you pass.
+
+    Example:
+        >>> small = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="a"),
+        ...                           keras.layers.BatchNormalization(name="b"),
+        ...                           keras.layers.Dense(1, name="c")])
+        >>> unfreeze_from(small, "b"), unfreeze_from(small, "b", keep_batchnorm_frozen=False)
+        (['c'], ['b', 'c'])
+    """
+    names = [layer.name for layer in base.layers]
+    if isinstance(first_trainable, int) and not isinstance(first_trainable, bool):
+        if not -len(names) <= first_trainable < len(names):
+            raise ValueError(f"layer index {first_trainable} is out of range: the model has "
+                             f"{len(names)} layers")
+        start = first_trainable % len(names)
+    elif first_trainable in names:
+        start = names.index(first_trainable)
+    else:
+        raise ValueError(f"no layer named {first_trainable!r}; the layers are: {', '.join(names)}")
+    base.trainable = True
+    for index, layer in enumerate(base.layers):
+        batchnorm = isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable = index >= start and not (keep_batchnorm_frozen and batchnorm)
+    return [layer.name for layer in base.layers if layer.trainable and layer.weights]
+
+
+def parameter_counts(model) -> dict[str, int]:
+    """Return the number of parameters of a model: total, trainable and frozen.
+
+    Example:
+        >>> parameter_counts(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]))
+        {'total': 8, 'trainable': 8, 'frozen': 0}
+    """
+    trainable = int(sum(np.prod(variable.shape) for variable in model.trainable_weights))
+    frozen = int(sum(np.prod(variable.shape) for variable in model.non_trainable_weights))
+    return {"total": trainable + frozen, "trainable": trainable, "frozen": frozen}
