@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine with Python 3.10-3.13 and pip:
 #   make lab    create .venv, install everything, open JupyterLab on notebooks/
-#   make test   create .venv, install everything, run unit tests + every notebook (quick mode)
+#   make test   create .venv, install everything, run unit tests, docstring examples and
+#               every notebook (quick mode)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -32,7 +33,7 @@ lab: $(STAMP)
 test: $(STAMP)
 	@mkdir -p $(CACHE)/data $(CACHE)/keras
 	@$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax \
-		--nbval-current-env --durations=15 tests notebooks $(PYTEST_ARGS); \
+		--nbval-current-env --doctest-modules --durations=15 tests coursekit notebooks $(PYTEST_ARGS); \
 	status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; \
 	exit $$status

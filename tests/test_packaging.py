@@ -103,3 +103,18 @@ def test_package_lists_its_module_files_and_imports_them_lazily_without_tensorfl
     assert imported == "coursekit.config False"
     assert "no_such_module" in error and "config" in error
     assert "notebooks" not in files, "course maintenance lives in tools/, not in the student package"
+
+
+def _docstrings(path: Path) -> list[str]:
+    nodes = [node for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+             if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    return [text for text in map(ast.get_docstring, nodes) if text]
+
+
+def test_the_test_command_runs_at_least_40_docstring_examples():
+    """`make test` runs `--doctest-modules coursekit`; at least 40 docstrings hold runnable examples."""
+    recipe = (REPO / "Makefile").read_text().split("\ntest:")[1].split("\n\n")[0]
+    assert "--doctest-modules" in recipe and " coursekit " in recipe, recipe
+    runnable = [text for path in sorted((REPO / "coursekit").glob("*.py")) for text in _docstrings(path)
+                if ">>> " in text and "+SKIP" not in text]
+    assert len(runnable) >= 40, f"only {len(runnable)} docstrings with examples that run"
