@@ -14,8 +14,6 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-__all__ = ["check_answer", "check_close", "check_choice"]
-
 
 def _say(ok: bool, message: str) -> bool:
     print(("✅ " if ok else "❌ ") + message)
@@ -337,10 +335,10 @@ def check_feature_map_shape(answer: Any, model, layer: str) -> bool:
 
     Lesson 6 calls ``check_feature_map_shape(answer, scratch, conv_names[2])``.
     """
-    from coursekit import visualize
+    from coursekit import model_layers
 
     try:
-        expected = visualize.output_shape(model, layer)
+        expected = model_layers.output_shape(model, layer)
     except ValueError as error:
         return _say(False, str(error))
     return check_answer(answer, expected, name="shape",
@@ -376,13 +374,13 @@ def check_most_active_channel(answer: Any, activation) -> bool:
 
 def check_gradcam(heatmap: Any, model, image, layer: str | None = None,
                   class_index: int | None = None) -> bool:
-    """Check a Grad-CAM heatmap you computed against ``coursekit.visualize.gradcam``.
+    """Check a Grad-CAM heatmap you computed against ``coursekit.gradcam.heatmap``.
 
     Lesson 6 calls ``check_gradcam(heatmap_other, scratch, cat, LAST_CONV, OTHER)``.
     """
     import numpy as np
 
-    from coursekit import visualize
+    from coursekit import gradcam
 
     if heatmap is ... or heatmap is None:
         return _say(False, "Replace the ... with your heatmap first.")
@@ -390,7 +388,7 @@ def check_gradcam(heatmap: Any, model, image, layer: str | None = None,
         mine = np.asarray(heatmap, dtype="float32")
     except (TypeError, ValueError):
         return _say(False, f"Your heatmap should be an array, got {type(heatmap).__name__}.")
-    expected = visualize.gradcam(model, image, layer, class_index)
+    expected = gradcam.heatmap(model, image, layer, class_index)
     if mine.shape != expected.shape:
         return _say(False, f"Your heatmap has shape {mine.shape}, expected {expected.shape}: "
                            "one value per position of the chosen layer's feature map.")

@@ -72,23 +72,6 @@ def _check_cnn_arguments(input_shape, filters, dense_units, dropout, l2, augment
     return tuple(int(size) for size in input_shape)
 
 
-def _cnn_layers(filters, dense_units, dropout, l2, num_classes) -> list:
-    """The layers after the input (and augmentation) of the lecture CNN, freshly created."""
-    regularizer = keras.regularizers.L2(l2) if l2 else None
-    layers = [keras.layers.Rescaling(1.0 / 255, name="rescaling")]
-    for index, count in enumerate(filters, start=1):
-        layers.append(keras.layers.Conv2D(int(count), 3, activation="relu",
-                                          kernel_regularizer=regularizer, name=f"conv{index}"))
-        layers.append(keras.layers.MaxPooling2D(2, name=f"pool{index}"))
-    layers.append(keras.layers.Flatten(name="flatten"))
-    if dropout:
-        layers.append(keras.layers.Dropout(float(dropout), name="dropout"))
-    layers.append(keras.layers.Dense(int(dense_units), activation="relu",
-                                     kernel_regularizer=regularizer, name="dense"))
-    layers.append(output_layer(num_classes))
-    return layers
-
-
 def scratch_cnn(input_shape: Sequence[int] = (150, 150, 3), num_classes: int = 2,
                 filters: Sequence[int] = LECTURE_FILTERS, dense_units: int = 512,
                 dropout: float = 0.0, l2: float = 0.0, augmentation=None,
@@ -102,7 +85,8 @@ def scratch_cnn(input_shape: Sequence[int] = (150, 150, 3), num_classes: int = 2
     can be fed a photo directly. ``l2`` > 0 adds an L2 weight penalty to every Conv2D and Dense
     kernel. ``augmentation`` is a Keras layer (for example ``augmentation_layers()``), active
     only while training. Rescaling and augmentation have no weights, so the parameter count is
-    that of the lecture: 3,453,121 at 150x150 for two classes.
+    that of the lecture: 3,453,121 at 150x150 for two classes. (Lesson 3 writes the same
+    network with the Functional API.)
 
     Example:
         >>> scratch_cnn().count_params()
@@ -111,32 +95,20 @@ def scratch_cnn(input_shape: Sequence[int] = (150, 150, 3), num_classes: int = 2
         (None, 5)
     """
     shape = _check_cnn_arguments(input_shape, filters, dense_units, dropout, l2, augmentation)
+    regularizer = keras.regularizers.L2(l2) if l2 else None
     layers = [keras.Input(shape=shape, name="image")]
     layers += [augmentation] if augmentation is not None else []
-    layers += _cnn_layers(filters, dense_units, dropout, l2, num_classes)
+    layers.append(keras.layers.Rescaling(1.0 / 255, name="rescaling"))
+    for index, count in enumerate(filters, start=1):
+        layers += [keras.layers.Conv2D(int(count), 3, activation="relu",
+                                       kernel_regularizer=regularizer, name=f"conv{index}"),
+                   keras.layers.MaxPooling2D(2, name=f"pool{index}")]
+    layers.append(keras.layers.Flatten(name="flatten"))
+    layers += [keras.layers.Dropout(float(dropout), name="dropout")] if dropout else []
+    layers += [keras.layers.Dense(int(dense_units), activation="relu",
+                                  kernel_regularizer=regularizer, name="dense"),
+               output_layer(num_classes)]
     return keras.Sequential(layers, name=name)
-
-
-def scratch_cnn_functional(input_shape: Sequence[int] = (150, 150, 3), num_classes: int = 2,
-                           filters: Sequence[int] = LECTURE_FILTERS, dense_units: int = 512,
-                           dropout: float = 0.0, l2: float = 0.0, augmentation=None,
-                           name: str = "scratch_cnn_functional"):
-    """Return the same CNN as ``scratch_cnn``, written with the Functional API.
-
-    Same layers, names and parameter count; a ``keras.Model`` built by calling each layer on
-    the previous tensor, the style lesson 6 needs (any layer's output can become a model
-    output).
-
-    Example:
-        >>> scratch_cnn_functional().count_params()
-        3453121
-    """
-    shape = _check_cnn_arguments(input_shape, filters, dense_units, dropout, l2, augmentation)
-    inputs = keras.Input(shape=shape, name="image")
-    x = augmentation(inputs) if augmentation is not None else inputs
-    for layer in _cnn_layers(filters, dense_units, dropout, l2, num_classes):
-        x = layer(x)
-    return keras.Model(inputs, x, name=name)
 
 
 def augmentation_layers(flip: str | None = "horizontal", rotation: float = 0.1,

@@ -1,26 +1,19 @@
 """The course's data: which dataset is active, where it comes from, and the files Keras needs.
 
-``load()`` returns a local folder of ``train/`` and ``validation/`` (sometimes ``test/``) class
-folders for the active dataset: the folder of your own images named by ``COURSEKIT_DATASET``
-(from Python: ``use(folder)``), else ``cats_and_dogs_filtered``. Your folder is never written
-to: ``owndata.prepare`` cleans and splits it into ``config.data_dir()``, the way lesson 1 does.
+``load()`` returns a folder of ``train/`` and ``validation/`` (maybe ``test/``) class folders
+for the active dataset: your own folder named by ``COURSEKIT_DATASET`` (from Python:
+``use(folder)``), cleaned and split by ``owndata.prepare`` into ``config.data_dir()`` and never
+written to; else ``cats_and_dogs_filtered``. A dataset of the registry (``DATASETS``) comes
+from, in order: the cache, if its files match the digest shipped in ``digests/``; an archive in
+``data_dir()/downloads/`` (put there by hand, or fetched by us); each ``COURSEKIT_MIRROR``
+entry (a folder, ``file://`` or ``http(s)://`` URL); its public URL. Downloads go to a ``.part``
+file renamed when complete; archives are extracted into a temporary folder renamed once
+verified, and unsafe members (absolute paths, ``..``, links) are refused. If nothing works,
+``DatasetUnavailable`` says what to download and where to put it.
 
-A course dataset of the registry (``DATASETS``) comes from, in order:
-
-1. the cache (``data_dir()/<name>``), if its files match the shipped digest;
-2. an archive the student put in ``data_dir()/downloads/`` by hand;
-3. each ``COURSEKIT_MIRROR`` entry (a folder, ``file://`` or ``http(s)://`` URL), no internet;
-4. the dataset's public URL, with a progress bar.
-
-The official archives publish no checksum, so the *contents* are verified: the package ships
-``digests/<name>.sha256`` (the sha256 of every image). Downloads are streamed to a ``.part`` file
-renamed only when complete; archives are extracted into a temporary folder renamed only once
-verified; members with absolute paths, ``..``, links or device files are refused. If nothing
-works, ``DatasetUnavailable`` says what to download and where to put it.
-
-``KERAS_FILES`` lists the files Keras loads from its own cache (``$KERAS_HOME/models``): the
-ImageNet weights and class index. ``fetch_keras_file`` puts one there from a mirror or its URL;
-``prefetch()`` does it for all of them and for the datasets, so the course then runs offline.
+``KERAS_FILES`` lists the files Keras loads from ``$KERAS_HOME/models`` (ImageNet weights, class
+index); ``fetch_keras_file`` puts one there, ``prefetch()`` all of them and the datasets, so the
+course then runs offline.
 """
 
 from __future__ import annotations
@@ -310,20 +303,25 @@ def _mirror_candidates(relative: str):
             yield "file", Path(entry).expanduser() / relative
 
 
-def _archive_sources(dataset: Dataset):
-    """Yield (origin, description, callable returning a local archive path or None) in order.
+def _fetch(name: str, url: str, target: Path, sha256: str | None, internet: bool):
+    """Copy ``name`` to ``target`` from the first mirror that holds it, else download ``url``.
 
-    origin is "manual" (put in downloads/ by hand), "mirror" (a mirror folder, read in place)
-    or "downloaded" (fetched by us into downloads/, so ours to delete if it is corrupt).
+    Returns (where it came from, or None, and the problems met on the way).
     """
-    manual = config.data_dir() / "downloads" / dataset.archive
-    yield "manual", f"archive in {manual.parent}", lambda: manual if manual.is_file() else None
-    for kind, location in _mirror_candidates(dataset.archive):
-        if kind == "file":
-            yield "mirror", f"mirror {location}", lambda loc=location: loc if loc.is_file() else None
-        else:
-            yield "downloaded", f"mirror {location}", lambda loc=location: download(loc, manual)
-    yield "downloaded", f"download {dataset.url}", lambda: download(dataset.url, manual)
+    sources = [(f"mirror {location}", location.resolve().as_uri() if kind == "file" else location)
+               for kind, location in _mirror_candidates(name) if kind == "url" or location.is_file()]
+    problems = [] if sources else ["no COURSEKIT_MIRROR entry holds it"]
+    if internet:
+        sources.append((f"downloaded from {url}", url))
+    else:
+        problems.append("downloads were switched off")
+    for source, location in sources:
+        try:
+            download(location, target, sha256=sha256, progress=source.startswith("downloaded"))
+            return source, problems
+        except (OSError, urllib.error.URLError, ValueError) as error:  # network, bad file
+            problems.append(f"{source}: {str(error).splitlines()[0] if str(error) else error!r}")
+    return None, problems
 
 
 def _install_from(archive: Path, dataset: Dataset, expected: dict[str, str]) -> Path:
@@ -350,42 +348,41 @@ def _relative_to_root(expected: dict[str, str]) -> dict[str, str]:
     return {key.split("/", 1)[1]: value for key, value in expected.items()}
 
 
-def _full(dataset: Dataset) -> Path:
-    """The verified full dataset; a file lock keeps two notebooks from filling it at once."""
-    expected = read_digest(dataset)
-    root = config.data_dir() / next(iter(expected)).split("/", 1)[0]
-    with FileLock(config.data_dir() / f".{dataset.name}.lock"):
-        if root.is_dir() and (_stamp_ok(root, _relative_to_root(expected))
-                              or not verify_tree(root, _relative_to_root(expected))):
-            _write_stamp(root, _relative_to_root(expected))
-            return root
-        reasons = [f"no verified copy in {root}"] + ([] if config.mirrors() else
-                                                      ["COURSEKIT_MIRROR is not set"])
-        for origin, description, fetch in _archive_sources(dataset):
-            try:
-                archive = fetch()
-                if archive is None:
-                    reasons.append(f"{description}: not found")
-                    continue
-                return _install_from(Path(archive), dataset, expected)
-            except (ChecksumError, UnsafeArchiveError, zipfile.BadZipFile) as error:
-                if origin == "manual":  # never delete what the student put there; say so
-                    raise ChecksumError(f"{archive} is not a valid {dataset.archive}: {error} "
-                                        "Move it away and run again to download a fresh copy.") \
-                        from error
-                if origin == "downloaded":  # our own download is corrupt: do not keep it
-                    Path(archive).unlink(missing_ok=True)
-                reasons.append(f"{description}: {error}")
-            except (OSError, urllib.error.URLError, ValueError) as error:  # network, bad URL
-                reasons.append(f"{description}: {error}")
-    downloads = config.data_dir() / "downloads"
-    raise DatasetUnavailable(
+def _unavailable(dataset: Dataset, problems: list[str]) -> DatasetUnavailable:
+    return DatasetUnavailable(
         f"Dataset {dataset.name!r} is not available on this machine.\n"
-        + "".join(f"  - {reason}\n" for reason in reasons)
+        + "".join(f"  - {problem}\n" for problem in problems)
         + f"To fix it, download {dataset.archive} ({dataset.size}) from\n    {dataset.url}\n"
-        f"and put it in the folder\n    {downloads}\nor set the COURSEKIT_MIRROR environment "
-        f"variable to a folder (or file:// or http:// URL) that holds {dataset.archive}, then "
-        "run this cell again.")
+        f"and put it in the folder\n    {config.data_dir() / 'downloads'}\nor set the "
+        "COURSEKIT_MIRROR environment variable to a folder (or file:// or http:// URL) that "
+        f"holds {dataset.archive}, then run this cell again.")
+
+
+def _full(dataset: Dataset) -> Path:
+    """The verified full dataset: from the cache, else from an archive in ``downloads/`` (put
+    there by hand, or fetched from a mirror or the URL). A file lock keeps two notebooks from
+    filling the cache at once."""
+    expected = read_digest(dataset)
+    relative = _relative_to_root(expected)
+    root = config.data_dir() / next(iter(expected)).split("/", 1)[0]
+    archive = config.data_dir() / "downloads" / dataset.archive
+    with FileLock(config.data_dir() / f".{dataset.name}.lock"):
+        if root.is_dir() and (_stamp_ok(root, relative) or not verify_tree(root, relative)):
+            _write_stamp(root, relative)
+            return root
+        fetched, problems = None, [f"no verified copy in {root}"]
+        if not archive.is_file():
+            fetched, more = _fetch(dataset.archive, dataset.url, archive, None, internet=True)
+            if fetched is None:
+                raise _unavailable(dataset, problems + more)
+        try:
+            return _install_from(archive, dataset, expected)
+        except (ChecksumError, UnsafeArchiveError, zipfile.BadZipFile) as error:
+            if fetched is None:  # the student put it there: never delete it, say so
+                raise ChecksumError(f"{archive} is not a valid {dataset.archive}: {error} Move "
+                                    "it away and run again to download a fresh copy.") from error
+            archive.unlink(missing_ok=True)  # our own copy is corrupt: do not keep it
+            raise _unavailable(dataset, problems + [f"{fetched}: {error}"]) from error
 
 
 def _quick(dataset: Dataset, full_root: Path) -> Path:
@@ -498,42 +495,25 @@ def describe(root: str | os.PathLike | None = None) -> str:
 # --------------------------------------------------------------------------- Keras' cache
 
 
-def _fetch_keras_file(file: KerasFile, internet: bool) -> str:
-    """Put ``file`` in Keras' cache; return where it came from, or raise WeightsUnavailable."""
-    target = file.path
-    if target.is_file() and (file.sha256 is None or sha256_file(target) == file.sha256):
-        return "cache"
-    sources = [(f"mirror {location}", location.resolve().as_uri() if kind == "file" else location)
-               for kind, location in _mirror_candidates(file.name)
-               if kind == "url" or location.is_file()]
-    problems = [] if sources else ["no COURSEKIT_MIRROR entry holds it"]
-    if internet:
-        sources.append((f"downloaded from {file.url}", file.url))
-    else:
-        problems.append("downloads were switched off")
-    for source, url in sources:
-        try:
-            download(url, target, sha256=file.sha256, progress=source.startswith("downloaded"))
-            return source
-        except (OSError, urllib.error.URLError, ValueError) as error:  # network, bad file
-            problems.append(f"{source}: {str(error).splitlines()[0] if str(error) else error!r}")
-    raise WeightsUnavailable(
-        f"Keras needs {file.name} (for {file.used_by}) in the folder\n    {target.parent}\n"
-        f"and it is not there ({'; '.join(problems)}).\nDownload it from\n    {file.url}\nand "
-        "put it in that folder (or set COURSEKIT_MIRROR to a folder that holds it and run "
-        "`python -m coursekit prefetch`), then run this cell again.", problems)
+def fetch_keras_file(file: KerasFile | str, internet: bool = True) -> str:
+    """Put a registry file into Keras' cache (``file.path``); return where it came from.
 
-
-def fetch_keras_file(file: KerasFile | str, internet: bool = True) -> Path:
-    """Return the path of a file in Keras' cache, copied there from a mirror or downloaded.
-
-    Tries the cache, each ``COURSEKIT_MIRROR`` entry, then (``internet=True``) the file's URL;
-    the sha256 is checked where the registry knows it. Lessons call this themselves (through
+    Tries the cache, each ``COURSEKIT_MIRROR`` entry, then (``internet=True``) the file's URL,
+    checking the sha256 where the registry knows it; raises ``WeightsUnavailable`` naming the
+    file, its URL and the folder. Lessons call this themselves (through
     ``pretrained.pretrained_base``), so none depends on lesson 0's ``prefetch()``.
     """
     file = keras_file(file) if isinstance(file, str) else file
-    _fetch_keras_file(file, internet)
-    return file.path
+    if file.path.is_file() and (file.sha256 is None or sha256_file(file.path) == file.sha256):
+        return "cache"
+    source, problems = _fetch(file.name, file.url, file.path, file.sha256, internet)
+    if source is None:
+        raise WeightsUnavailable(
+            f"Keras needs {file.name} (for {file.used_by}) in the folder\n    {file.path.parent}\n"
+            f"and it is not there ({'; '.join(problems)}).\nDownload it from\n    {file.url}\n"
+            "and put it in that folder (or set COURSEKIT_MIRROR to a folder that holds it and "
+            "run `python -m coursekit prefetch`), then run this cell again.", problems)
+    return source
 
 
 def prefetch(datasets=None, keras_files: bool = True, quick: bool | None = None):
@@ -555,7 +535,7 @@ def prefetch(datasets=None, keras_files: bool = True, quick: bool | None = None)
             if kind == "dataset":
                 path, status = load(item, quick=quick), "verified"
             else:
-                path, status = item.path, _fetch_keras_file(item, internet=True)
+                path, status = item.path, fetch_keras_file(item)
         except DatasetUnavailable as error:
             path, status = None, "missing: " + str(error).splitlines()[0]
         except WeightsUnavailable as error:

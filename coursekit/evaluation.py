@@ -1,15 +1,9 @@
 """Evaluating a trained classifier honestly: predictions, confusion matrix, report, mistakes.
 
 Any number of classes: a model ends in one sigmoid unit (two classes) or one softmax unit per
-class (``cnn.output_units``). Compute functions return DataFrames or arrays; ``plot_confusion``
-and ``plot_gallery`` draw them.
-
-``predict_frame``       one row per image: true class, prediction, confidence
-``confusion_frame``     the confusion matrix (counts or normalized) as a labelled DataFrame
-``report_frame``        precision, recall, F1 and support per class (scikit-learn)
-``confident_mistakes``  the wrong predictions the model was most sure about
-``images_at``           the images of a dataset at given positions (for the gallery)
-``predict_image``       the prediction for one image file on disk
+class (``cnn.output_units``). ``predict_frame`` makes one row per image; the confusion matrix,
+the per-class report and the most confident mistakes are computed from that table, and
+``plot_confusion`` and ``plot_gallery`` draw them.
 """
 
 from __future__ import annotations

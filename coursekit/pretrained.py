@@ -32,13 +32,18 @@ class PretrainedSpec:
     sizes: tuple[int, ...]  # square input sizes with published weights (empty: any size)
     top_block: str  # first layer of the last block: where fine-tuning starts
     default_alpha: float | None  # the width the course uses when alpha=None
+    weights: str  # Keras' file name, {alpha} {size} {top} filled in by weights_file
+    no_top: str  # what {top} is without the classifier
 
 
 #: The bases the lessons use. MobileNetV2(alpha=0.35) is the CPU-friendly default.
 BASES: dict[str, PretrainedSpec] = {
-    "mobilenet_v2": PretrainedSpec("MobileNetV2", "mobilenet_v2", (0.35, 0.5, 0.75, 1.0, 1.3, 1.4),
-                                   (96, 128, 160, 192, 224), "block_16_expand", 0.35),
-    "vgg16": PretrainedSpec("VGG16", "vgg16", (), (), "block5_conv1", None),
+    "mobilenet_v2": PretrainedSpec(
+        "MobileNetV2", "mobilenet_v2", (0.35, 0.5, 0.75, 1.0, 1.3, 1.4), (96, 128, 160, 192, 224),
+        "block_16_expand", 0.35, "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_{size}{top}.h5",
+        "_no_top"),
+    "vgg16": PretrainedSpec("VGG16", "vgg16", (), (), "block5_conv1", None,
+                            "vgg16_weights_tf_dim_ordering_tf_kernels{top}.h5", "_notop"),
 }
 
 
@@ -74,11 +79,8 @@ def weights_file(name: str = "mobilenet_v2", alpha: float | None = None, image_s
         'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5'
     """
     spec, alpha = _spec(name, alpha, int(image_size), include_top)
-    if name == "vgg16":
-        file_name = f"vgg16_weights_tf_dim_ordering_tf_kernels{'' if include_top else '_notop'}.h5"
-    else:
-        file_name = (f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_"
-                     f"{int(image_size)}{'' if include_top else '_no_top'}.h5")
+    file_name = spec.weights.format(alpha=alpha and float(alpha), size=int(image_size),
+                                    top="" if include_top else spec.no_top)
     return datasets.keras_file(file_name, application=spec.module)
 
 
@@ -108,9 +110,10 @@ def pretrained_base(name: str = "mobilenet_v2", input_shape=(224, 224, 3),
     spec, alpha = _spec(name, alpha, input_shape[0], include_top=False)
     loaded = None
     if weights == "imagenet":
+        file = weights_file(name, alpha, input_shape[0])
         try:
-            loaded = str(datasets.fetch_keras_file(weights_file(name, alpha, input_shape[0]),
-                                                   internet=download))
+            datasets.fetch_keras_file(file, internet=download)
+            loaded = str(file.path)
         except WeightsUnavailable as error:
             raise WeightsUnavailable(
                 f"{error}\nOn a machine that can never get the weights, weights=None builds the "
@@ -137,7 +140,7 @@ def imagenet_classifier(name: str = "mobilenet_v2", alpha: float | None = None,
     spec, alpha = _spec(name, alpha, int(image_size), include_top=True)
     file = weights_file(name, alpha, image_size, include_top=True)
     try:
-        path = datasets.fetch_keras_file(file, internet=download)
+        datasets.fetch_keras_file(file, internet=download)
     except WeightsUnavailable:
         print(f"Top-5 predictions skipped: {file.name} (the ImageNet classifier) is not in "
               f"{file.path.parent} and could not be had from a mirror or {file.url}; the lesson "
@@ -145,7 +148,7 @@ def imagenet_classifier(name: str = "mobilenet_v2", alpha: float | None = None,
         return None
     keyword = {"alpha": alpha} if spec.alphas else {}
     return getattr(keras.applications, spec.application)(
-        include_top=True, weights=str(path), input_shape=(int(image_size), int(image_size), 3),
+        include_top=True, weights=str(file.path), input_shape=(int(image_size), int(image_size), 3),
         **keyword)
 
 
@@ -157,8 +160,9 @@ def imagenet_class_names(download: bool = True) -> list[str]:
     """
     import json
 
-    path = datasets.fetch_keras_file("imagenet_class_index.json", internet=download)
-    index = json.loads(path.read_text())
+    file = datasets.keras_file("imagenet_class_index.json")
+    datasets.fetch_keras_file(file, internet=download)
+    index = json.loads(file.path.read_text())
     return [index[str(number)][1] for number in range(len(index))]
 
 

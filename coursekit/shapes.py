@@ -2,8 +2,7 @@
 
 Two formulas do it: a convolution keeps ``(n - k) // s + 1`` pixels per side ("valid") or
 ``ceil(n / s)`` ("same"); a layer has one weight per input and kernel position per output, plus
-one bias per output. ``shape_table`` applies them to a list of layers without Keras, and
-``layer_specs`` reads that list from a Keras model, so the two can be compared.
+one bias per output. ``shape_table`` applies them to a list of layers, without Keras.
 """
 
 from __future__ import annotations
@@ -129,90 +128,34 @@ def shape_table(input_shape: Sequence[int], layers: Sequence[tuple]) -> pd.DataF
     return pd.DataFrame(rows, columns=["layer", "output_shape", "params"])
 
 
-def layer_specs(model) -> list[tuple]:
-    """Return the ``shape_table`` description of a Keras model's layers (its hyperparameters).
-
-    Reads each layer's config (filters, kernel size, strides, padding, units); nested models
-    (an augmentation block) and weightless layers become ``("none",)``. Raises ValueError for
-    a layer kind the calculator does not know.
-
-    Example:
-        >>> from coursekit.cnn import scratch_cnn
-        >>> layer_specs(scratch_cnn((64, 64, 3)))[:3]
-        [('none',), ('conv', 32, 3, 1, 'valid'), ('pool', 2, 2, 'valid')]
-    """
-    from coursekit.config import import_keras  # the arithmetic above needs no TensorFlow
-
-    layers = import_keras().layers
-    specs = []
-    for layer in model.layers:
-        config = layer.get_config()
-        if isinstance(layer, layers.InputLayer):  # Functional models list their input
-            continue
-        if isinstance(layer, layers.Conv2D):
-            if len(set(config["kernel_size"])) > 1 or len(set(config["strides"])) > 1:
-                raise ValueError(f"layer {layer.name!r}: the calculator handles square kernels "
-                                 "and strides only")
-            specs.append(("conv", config["filters"], config["kernel_size"][0],
-                          config["strides"][0], config["padding"]))
-        elif isinstance(layer, (layers.MaxPooling2D, layers.AveragePooling2D)):
-            specs.append(("pool", config["pool_size"][0], config["strides"][0], config["padding"]))
-        elif isinstance(layer, layers.Flatten):
-            specs.append(("flatten",))
-        elif isinstance(layer, (layers.GlobalAveragePooling2D, layers.GlobalMaxPooling2D)):
-            specs.append(("global_pool",))
-        elif isinstance(layer, layers.Dense):
-            specs.append(("dense", config["units"]))
-        elif not layer.weights:
-            specs.append(("none",))
-        else:
-            raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) is not one the "
-                             f"calculator knows; known kinds: {', '.join(LAYER_KINDS)}")
-    return specs
-
-
 def plot_architecture(table: pd.DataFrame, title: str = "The CNN, layer by layer"):
-    """Return a matplotlib Figure drawing a ``shape_table``: one block per layer.
+    """Return a matplotlib Figure of a ``shape_table``: one bar per layer, labelled with the
+    layer and its output shape, as long as the layer's parameter count (log scale).
 
-    Feature maps are boxes whose height follows the image size and whose width follows the
-    number of channels (both on a square-root scale); flat layers are bars. Each block is
-    labelled with its output shape and parameter count.
+    It shows both stories of lesson 3 at once: the feature maps shrink block by block, and
+    almost all the weights sit in the first Dense layer.
 
     Example:
-        >>> figure = plot_architecture(shape_table((64, 64, 3), [("conv", 8), ("flatten",)]))
-        >>> [text.get_text() for text in figure.axes[0].texts][:2]
-        ['conv\\n62x62x8', '224\\nparams']
+        >>> table = shape_table((64, 64, 3), [("conv", 8), ("pool", 2), ("flatten",), ("dense", 1)])
+        >>> [label.get_text() for label in plot_architecture(table).axes[0].get_yticklabels()]
+        ['conv 8 -> 62x62x8', 'pool 2 -> 31x31x8', 'flatten -> 7688', 'dense 1 -> 1']
     """
     from matplotlib.figure import Figure
-    from matplotlib.patches import Rectangle
 
-    rows = [row for row in table.itertuples() if not str(row.layer).startswith("none")]
-    if not rows:
+    rows = table[~table["layer"].str.startswith("none")]
+    if rows.empty:
         raise ValueError("the table has no layer to draw")
-    largest = max([row.output_shape[0] for row in rows if len(row.output_shape) == 3] or [1])
-    figure = Figure(figsize=(max(8.0, 1.25 * len(rows)), 4.6), layout="constrained")
+    labels = [f"{layer} -> {'x'.join(str(size) for size in shape)}"
+              for layer, shape in zip(rows["layer"], rows["output_shape"])]
+    figure = Figure(figsize=(9, 0.5 * len(rows) + 1.4), layout="constrained")
     axes = figure.add_subplot()
-    colors = {"conv": "#0072B2", "pool": "#56B4E9", "global_pool": "#56B4E9",
-              "flatten": "#999999", "dense": "#D55E00"}
-    x = 0.0
-    for row in rows:
-        kind, shape = str(row.layer).split()[0], row.output_shape
-        if len(shape) == 3:
-            height, width = 3.0 * math.sqrt(shape[0] / largest), 0.15 + 0.06 * math.sqrt(shape[2])
-            label = "x".join(str(size) for size in shape)
-        else:
-            height, width = 0.6 + 2.4 * min(1.0, math.log10(max(shape[0], 1)) / 4), 0.18
-            label = f"{shape[0]:,}"
-        axes.add_patch(Rectangle((x, -height / 2), width, height, edgecolor="black", alpha=0.85,
-                                 facecolor=colors.get(kind, "#009E73")))
-        axes.text(x + width / 2, height / 2 + 0.12, f"{kind}\n{label}", ha="center",
-                  va="bottom", fontsize=9)
-        if row.params:
-            axes.text(x + width / 2, -height / 2 - 0.12, f"{row.params:,}\nparams",
-                      ha="center", va="top", fontsize=8, color="0.3")
-        x += width + 0.55
-    axes.set_xlim(-0.3, x)
-    axes.set_ylim(-2.6, 2.6)
-    axes.set_axis_off()
+    colors = ["#D55E00" if layer.startswith("dense") else "#0072B2" for layer in rows["layer"]]
+    bars = axes.barh(labels, rows["params"], color=colors)
+    axes.bar_label(bars, padding=4, fontsize=10,
+                   labels=[f"{params:,}" if params else "no parameters" for params in rows["params"]])
+    axes.set_xscale("symlog", linthresh=10)  # layers without parameters keep a place at 0
+    axes.set_xlim(0, max(int(rows["params"].max()), 10) * 50)
+    axes.invert_yaxis()
+    axes.set_xlabel("parameters (log scale)")
     axes.set_title(f"{title} (total {int(table['params'].sum()):,} parameters)")
     return figure

@@ -32,9 +32,8 @@ def test_output_rule_rejects_what_is_not_a_class_count(bad):
 @pytest.mark.parametrize("num_classes", [3, 5])
 def test_scratch_cnn_follows_the_class_count(num_classes):
     """One softmax unit per class; only the output layer changes, so the count is predictable."""
-    model = cnn.scratch_cnn((64, 64, 3), num_classes=num_classes, filters=(4, 8), dense_units=16)
-    functional = cnn.scratch_cnn_functional((64, 64, 3), num_classes, filters=(4, 8), dense_units=16)
-    assert model.output_shape == functional.output_shape == (None, num_classes)
+    model = cnn.scratch_cnn((64, 64, 3), num_classes, filters=(4, 8), dense_units=16)
+    assert model.output_shape == (None, num_classes)
     binary = cnn.scratch_cnn((64, 64, 3), filters=(4, 8), dense_units=16)
     assert model.count_params() - binary.count_params() == (16 + 1) * (num_classes - 1)
     assert model.layers[-1].get_config()["activation"] == "softmax"
@@ -70,18 +69,6 @@ def test_regularized_variants_keep_the_count_and_add_the_right_layers():
     assert conv.kernel_regularizer is not None
     assert float(conv.kernel_regularizer.get_config()["l2"]) == pytest.approx(1e-4)
     assert cnn.scratch_cnn().get_layer("conv1").kernel_regularizer is None
-
-
-def test_functional_twin_is_the_same_network():
-    sequential = cnn.scratch_cnn((64, 64, 3))
-    functional = cnn.scratch_cnn_functional((64, 64, 3))
-    assert isinstance(functional, keras.Model) and not isinstance(functional, keras.Sequential)
-    assert functional.count_params() == sequential.count_params()
-    assert [layer.name for layer in functional.layers[1:]] == [layer.name for layer in sequential.layers]
-    functional.set_weights(sequential.get_weights())
-    images = np.random.default_rng(0).uniform(0, 255, (4, 64, 64, 3)).astype("float32")
-    np.testing.assert_allclose(functional.predict_on_batch(images),
-                               sequential.predict_on_batch(images), atol=1e-6)
 
 
 @pytest.mark.parametrize("kwargs, message", [
