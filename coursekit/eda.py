@@ -3,12 +3,22 @@
 Each question has a function that *computes* (returns a table or arrays, tests call it) and a
 ``plot_*`` function that *draws* the result on a new ``matplotlib.figure.Figure`` (no pyplot,
 nothing shown twice; display it with ``widgets.show_figure(fig)``). Images are streamed one at
-a time, so memory stays bounded however large the folder is.
+a time, so memory stays bounded however large the folder is. Sizes are (height, width), as in
+Keras (``image_size``) and NumPy shapes.
 
 Example:
-    >>> table = image_table(datasets.load())                          # doctest: +SKIP
-    >>> class_counts(table)                                           # doctest: +SKIP
-    >>> widgets.show_figure(plot_sizes(table))                        # doctest: +SKIP
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for label, colour in (("cats", "orange"), ("dogs", "brown")):
+    ...     (root / "train" / label).mkdir(parents=True)
+    ...     Image.new("RGB", (40, 30), colour).save(root / "train" / label / "1.png")
+    >>> table = image_table(root)
+    >>> table[["path", "split", "label", "width", "height"]].values.tolist()
+    [['train/cats/1.png', 'train', 'cats', 40, 30], ['train/dogs/1.png', 'train', 'dogs', 40, 30]]
+    >>> class_counts(table)["total"].to_dict()
+    {'cats': 1, 'dogs': 1}
+    >>> channel_stats(table)["mean"].round(1).to_dict()
+    {'red': 210.0, 'green': 103.5, 'blue': 21.0}
 """
 
 from __future__ import annotations
@@ -23,31 +33,15 @@ import pandas as pd
 from matplotlib.figure import Figure
 from PIL import Image
 
+from coursekit.scan import PIPELINE_EXTENSIONS
+
 __all__ = [
-    "IMAGE_EXTENSIONS",
-    "PCAResult",
-    "SampleGrid",
-    "brightness_histograms",
-    "channel_stats",
-    "class_counts",
-    "image_table",
-    "load_image",
-    "mean_images",
-    "pca_images",
-    "plot_brightness_histograms",
-    "plot_class_counts",
-    "plot_eigen_images",
-    "plot_explained_variance",
-    "plot_mean_images",
-    "plot_pca_scatter",
-    "plot_sample_grid",
-    "plot_sizes",
-    "sample_grid",
-    "size_summary",
+    "PCAResult", "SampleGrid", "brightness_histograms", "channel_stats", "class_counts",
+    "image_table", "mean_images", "pca_images", "plot_brightness_histograms", "plot_class_counts",
+    "plot_eigen_images", "plot_explained_variance", "plot_mean_images", "plot_pca_scatter",
+    "plot_sample_grid", "plot_sizes", "read_image", "sample_grid", "size_summary",
 ]
 
-#: The extensions ``keras.utils.image_dataset_from_directory`` reads.
-IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 _PALETTE = "colorblind"  # seaborn's colour-blind-safe qualitative palette
 
 
@@ -66,12 +60,9 @@ def image_table(root: str | os.PathLike) -> pd.DataFrame:
     Layout ``root/<split>/<label>/file`` or ``root/<label>/file``: ``label`` is the folder
     holding the file, ``split`` the one above it (None when the file sits one level down).
     Columns: ``file`` (absolute), ``path`` (relative, POSIX), ``split``, ``label``, ``width``,
-    ``height``, ``aspect`` (width / height), ``mode``, ``bytes``. Only image headers are read,
-    so this takes about a second for thousands of files.
-
-    Example:
-        >>> table = image_table(datasets.load())                      # doctest: +SKIP
-        >>> table.groupby(["split", "label"]).size()                  # doctest: +SKIP
+    ``height``, ``aspect`` (width / height), ``mode``, ``bytes``. Only the files the training
+    pipeline reads (``scan.PIPELINE_EXTENSIONS``) are listed, and only their headers are read,
+    so this takes about a second for thousands of files. (The module's example builds one.)
     """
     root = Path(root).expanduser()
     if not root.is_dir():
@@ -82,7 +73,7 @@ def image_table(root: str | os.PathLike) -> pd.DataFrame:
         for name in sorted(files):
             path = Path(folder) / name
             relative = PurePosixPath(path.relative_to(root).as_posix())
-            if name.startswith(".") or path.is_symlink() or path.suffix.lower() not in IMAGE_EXTENSIONS:
+            if name.startswith(".") or path.is_symlink() or path.suffix.lower() not in PIPELINE_EXTENSIONS:
                 continue
             try:
                 with Image.open(path) as image:
@@ -96,7 +87,7 @@ def image_table(root: str | os.PathLike) -> pd.DataFrame:
                          "width": width, "height": height, "aspect": width / height,
                          "mode": mode, "bytes": path.stat().st_size})
     if not rows:
-        raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under {root}")
+        raise ValueError(f"no images ({', '.join(PIPELINE_EXTENSIONS)}) found under {root}")
     table = pd.DataFrame(rows, dtype=object)  # object columns keep None as None (pandas 3)
     return table.astype({"width": "int64", "height": "int64", "aspect": "float64", "bytes": "int64"})
 
@@ -110,14 +101,7 @@ def _check_table(table: pd.DataFrame, columns: Sequence[str] = ("file", "label")
 
 
 def class_counts(table: pd.DataFrame) -> pd.DataFrame:
-    """Return the number of images per label (rows) and split (columns), with totals.
-
-    Example:
-        >>> class_counts(image_table(datasets.load()))                # doctest: +SKIP
-        split  train  validation  total
-        label
-        cats     100          50    150
-    """
+    """Return the number of images per label (rows) and split (columns), with totals."""
     _check_table(table, ("label",))
     splits = table["split"].fillna("all") if "split" in table else pd.Series("all", index=table.index)
     counts = pd.crosstab(table["label"].fillna("(none)"), splits.rename("split"))
@@ -126,11 +110,7 @@ def class_counts(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def size_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Return min / median / mean / max of width, height and aspect ratio, per label.
-
-    Example:
-        >>> size_summary(image_table(datasets.load()))               # doctest: +SKIP
-    """
+    """Return min / median / mean / max of width, height and aspect ratio, per label."""
     _check_table(table, ("label", "width", "height", "aspect"))
     return table.groupby("label")[["width", "height", "aspect"]].agg(["min", "median", "mean", "max"])
 
@@ -138,22 +118,28 @@ def size_summary(table: pd.DataFrame) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- pixels
 
 
-def load_image(file: str | os.PathLike, size: tuple[int, int] | None = None) -> np.ndarray:
-    """Return an image as a uint8 RGB array (height, width, 3); resized to ``size`` (w, h) if given.
+def read_image(file, size: tuple[int, int] | None = None, mode: str = "RGB") -> np.ndarray:
+    """Return an image as a uint8 array (height, width, 3), resized to ``size`` = (height, width).
 
-    JPEGs are decoded in draft mode (at a reduced scale) when that is still larger than
-    ``size``, which is several times faster for thumbnails.
+    ``size`` is in Keras' order (``image_size=(height, width)``), the order of the array's
+    shape. JPEGs are decoded in draft mode (at a reduced scale) when that is still larger than
+    ``size``, several times faster for thumbnails; then Pillow resizes (bilinear).
+    ``mode="L"`` returns the brightness, (height, width).
 
     Example:
-        >>> load_image(table.file[0], size=(64, 64)).shape            # doctest: +SKIP
-        (64, 64, 3)
+        >>> import io
+        >>> photo = io.BytesIO()
+        >>> Image.new("RGB", (40, 30), "red").save(photo, "PNG")   # Pillow: (width, height)
+        >>> read_image(photo).shape, read_image(photo, size=(10, 20)).shape
+        ((30, 40, 3), (10, 20, 3))
     """
     with Image.open(file) as image:
-        if size is not None:
-            image.draft("RGB", tuple(size))
-        image = image.convert("RGB")
-        if size is not None and image.size != tuple(size):
-            image = image.resize(tuple(size), Image.Resampling.BILINEAR)
+        target = None if size is None else (int(size[1]), int(size[0]))  # Pillow: width first
+        if target:
+            image.draft(mode, target)
+        image = image.convert(mode)
+        if target and image.size != target:
+            image = image.resize(target, Image.Resampling.BILINEAR)
         return np.asarray(image)
 
 
@@ -175,50 +161,38 @@ def channel_stats(table_or_files, size: tuple[int, int] | None = None,
     their squares, so memory stays constant and the result is exact (no float round-off
     accumulates): ``mean = S / N``, ``std = sqrt(Q / N - mean**2)``. With ``size`` the images
     are first resized, as a pipeline would. Values are on the 0-255 scale; rows ``red``,
-    ``green``, ``blue``; columns ``mean``, ``std``; ``.attrs["pixels"]`` is ``N``.
-
-    Example:
-        >>> stats = channel_stats(image_table(root))                  # doctest: +SKIP
-        >>> keras.layers.Normalization(mean=stats["mean"] / 255, variance=(stats["std"] / 255) ** 2)
+    ``green``, ``blue``; columns ``mean``, ``std``; ``.attrs["pixels"]`` is ``N``. For a
+    Keras layer: ``Normalization(mean=stats["mean"] / 255, variance=(stats["std"] / 255) ** 2)``.
     """
     files = _files(table_or_files)
-    sums, squares, count = [0, 0, 0], [0, 0, 0], 0
+    sums, squares, count = np.zeros(3, np.uint64), np.zeros(3, np.uint64), 0
     for file in _progress(files, len(files), "channel stats", progress):
-        pixels = load_image(file, size).reshape(-1, 3)
-        sums = [total + int(value) for total, value in zip(sums, pixels.sum(axis=0, dtype=np.uint64))]
-        squared = pixels.astype(np.uint32) ** 2  # 255**2 fits easily
-        squares = [total + int(value) for total, value in zip(squares, squared.sum(axis=0, dtype=np.uint64))]
+        pixels = read_image(file, size).reshape(-1, 3).astype(np.uint64)
+        sums += pixels.sum(axis=0)
+        squares += (pixels ** 2).sum(axis=0)  # exact: uint64 holds 255**2 * 2.8e14 pixels
         count += len(pixels)
+    sums, squares = [int(total) for total in sums], [int(total) for total in squares]
     # Python integers are exact at any size; the only rounding is the final division
-    means = [total / count for total in sums]
     variances = [(square * count - total * total) / (count * count) for square, total in zip(squares, sums)]
-    result = pd.DataFrame({"mean": means, "std": np.sqrt(variances)}, index=["red", "green", "blue"])
+    result = pd.DataFrame({"mean": [total / count for total in sums], "std": np.sqrt(variances)},
+                          index=["red", "green", "blue"])
     result.attrs["pixels"] = count
     return result
 
 
 def brightness_histograms(table: pd.DataFrame, size: tuple[int, int] | None = None,
                           progress: bool = False) -> pd.DataFrame:
-    """Return, per label, how many pixels have each brightness 0-255 (rows) (luminance ``L``).
+    """Return, per label (columns), how many pixels have each brightness 0-255 (rows).
 
-    Streams the images; each adds a 256-bin count to its label's column.
-
-    Example:
-        >>> hist = brightness_histograms(image_table(root))           # doctest: +SKIP
-        >>> (hist.index.values * hist["cats"]).sum() / hist["cats"].sum()   # mean brightness
+    Brightness is Pillow's luminance ``L``. Streams the images; each adds a 256-bin count to its
+    label's column. Mean brightness of a label: ``(hist.index * hist[label]).sum() / hist[label].sum()``.
     """
     _check_table(table)
     counts: dict[str, np.ndarray] = {}
     rows = list(zip(table["file"], table["label"]))
     for file, label in _progress(rows, len(rows), "brightness", progress):
-        with Image.open(file) as image:
-            if size is not None:
-                image.draft("L", tuple(size))
-            gray = image.convert("L")
-            if size is not None and gray.size != tuple(size):
-                gray = gray.resize(tuple(size), Image.Resampling.BILINEAR)
-        key = str(label)
-        counts[key] = counts.get(key, np.zeros(256, np.int64)) + np.asarray(gray.histogram(), np.int64)
+        found = np.bincount(read_image(file, size, mode="L").ravel(), minlength=256)
+        counts[str(label)] = counts.get(str(label), 0) + found
     histograms = pd.DataFrame(counts, index=pd.RangeIndex(256, name="brightness"))
     return histograms[sorted(histograms.columns)]
 
@@ -234,13 +208,7 @@ class SampleGrid:
 
 def sample_grid(table: pd.DataFrame, per_class: int = 6, size: tuple[int, int] = (128, 128),
                 seed: int = 0) -> SampleGrid:
-    """Return ``per_class`` random images of every label, resized to ``size`` (w, h).
-
-    Example:
-        >>> grid = sample_grid(image_table(root), per_class=4)        # doctest: +SKIP
-        >>> grid.images.shape
-        (2, 4, 128, 128, 3)
-    """
+    """Return ``per_class`` random images of every label, resized to ``size`` (height, width)."""
     _check_table(table, ("file", "label", "path"))
     if per_class < 1:
         raise ValueError(f"per_class must be at least 1, got {per_class}")
@@ -249,30 +217,24 @@ def sample_grid(table: pd.DataFrame, per_class: int = 6, size: tuple[int, int] =
     images, paths = [], []
     for label in labels:
         rows = table[table["label"] == label]
-        chosen = rows.iloc[np.sort(rng.choice(len(rows), size=min(per_class, len(rows)), replace=False))]
-        if len(chosen) < per_class:
+        if len(rows) < per_class:
             raise ValueError(f"label {label!r} has only {len(rows)} images, fewer than per_class={per_class}")
-        images.append(np.stack([load_image(file, size) for file in chosen["file"]]))
+        chosen = rows.iloc[np.sort(rng.choice(len(rows), size=per_class, replace=False))]
+        images.append(np.stack([read_image(file, size) for file in chosen["file"]]))
         paths.append(list(chosen["path"]))
     return SampleGrid(np.stack(images), labels, paths)
 
 
 def mean_images(table: pd.DataFrame, size: tuple[int, int] = (64, 64),
                 progress: bool = False) -> dict[str, np.ndarray]:
-    """Return the average image of each label (float64, 0-255, shape (h, w, 3)), streamed.
-
-    Example:
-        >>> means = mean_images(image_table(root))                    # doctest: +SKIP
-        >>> means["cats"].shape
-        (64, 64, 3)
-    """
+    """Return the average image of each label (float64, 0-255, shape (height, width, 3)), streamed."""
     _check_table(table)
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, int] = {}
     rows = list(zip(table["file"], table["label"]))
     for file, label in _progress(rows, len(rows), "mean images", progress):
         key = str(label)
-        sums[key] = sums.get(key, 0) + load_image(file, size).astype(np.float64)
+        sums[key] = sums.get(key, 0) + read_image(file, size).astype(np.float64)
         counts[key] = counts.get(key, 0) + 1
     return {label: sums[label] / counts[label] for label in sorted(sums)}
 
@@ -296,27 +258,23 @@ class PCAResult:
 
 def pca_images(table: pd.DataFrame, size: tuple[int, int] = (32, 32), n_components: int = 20,
                seed: int = 0, progress: bool = False) -> PCAResult:
-    """Return a PCA (scikit-learn) of the images shrunk to ``size``, pixels scaled to 0-1.
+    """Return a PCA (scikit-learn) of the images shrunk to ``size`` (height, width), pixels 0-1.
 
-    Each image becomes one vector of ``w * h * 3`` numbers; PCA finds the directions in which
+    Each image becomes one vector of ``h * w * 3`` numbers; PCA finds the directions in which
     these vectors vary most. The directions, shown as pictures, are the *eigen-images*.
     At 32 x 32 one image is 3072 numbers, so thousands of images fit easily in memory.
-
-    Example:
-        >>> pca = pca_images(image_table(root), n_components=10)      # doctest: +SKIP
-        >>> pca.explained_variance_ratio[:3].round(2)                 # doctest: +SKIP
     """
     from sklearn.decomposition import PCA
 
     _check_table(table, ("file", "label", "path"))
-    if not 1 <= n_components <= min(len(table), size[0] * size[1] * 3):
+    shape = (int(size[0]), int(size[1]), 3)
+    if not 1 <= n_components <= min(len(table), int(np.prod(shape))):
         raise ValueError(f"n_components must be between 1 and the number of images "
                          f"({len(table)}), got {n_components}")
-    matrix = np.empty((len(table), size[0] * size[1] * 3), np.float32)
+    matrix = np.empty((len(table), int(np.prod(shape))), np.float32)
     for row, file in enumerate(_progress(table["file"], len(table), "PCA images", progress)):
-        matrix[row] = load_image(file, size).reshape(-1) / 255.0
+        matrix[row] = read_image(file, size).reshape(-1) / 255.0
     model = PCA(n_components=n_components, random_state=seed).fit(matrix)
-    shape = (size[1], size[0], 3)
     return PCAResult(scores=model.transform(matrix), labels=table["label"].to_numpy(),
                      paths=table["path"].to_numpy(),
                      components=model.components_.reshape((n_components,) + shape),

@@ -51,3 +51,16 @@ def quick_root():
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("COURSEKIT_MIRROR", os.pathsep.join(mirror_folders()))
         return datasets.load("cats_and_dogs_filtered", quick=True)
+
+
+@pytest.fixture(scope="session")
+def bad_corpus(tmp_path_factory):
+    """The folder of bad files from tests/_bad_corpus.py (built once, never modified):
+    (root, expected codes per path, snapshot of the tree, scan report)."""
+    from coursekit.scan import scan
+    from tests import _bad_corpus
+
+    base = tmp_path_factory.mktemp("bad_corpus")
+    expected = _bad_corpus.build(base / "folder", base / "outside")
+    snapshot = _bad_corpus.snapshot(base / "folder")
+    return base / "folder", expected, snapshot, scan(base / "folder", progress=False)

@@ -10,7 +10,7 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-from coursekit import datasets, eda, widgets
+from coursekit import eda, widgets
 from tests._bad_corpus import photo
 
 
@@ -38,7 +38,7 @@ def table(folder) -> pd.DataFrame:
 
 
 def _pixels(files, size=None) -> np.ndarray:
-    return np.concatenate([eda.load_image(file, size).reshape(-1, 3) for file in files]).astype(np.float64)
+    return np.concatenate([eda.read_image(file, size).reshape(-1, 3) for file in files]).astype(np.float64)
 
 
 def test_image_table_reads_headers_and_layout(table, folder):
@@ -95,14 +95,21 @@ def test_brightness_histograms_count_every_pixel(table):
 def test_mean_images_and_sample_grid(table):
     means = eda.mean_images(table, size=(8, 8))
     dark = table.loc[table["label"] == "dark", "file"]
-    expected = np.mean([eda.load_image(f, (8, 8)).astype(np.float64) for f in dark], axis=0)
+    expected = np.mean([eda.read_image(f, (8, 8)).astype(np.float64) for f in dark], axis=0)
     np.testing.assert_allclose(means["dark"], expected)
-    grid = eda.sample_grid(table, per_class=3, size=(20, 10), seed=1)
+    grid = eda.sample_grid(table, per_class=3, size=(10, 20), seed=1)  # (height, width)
     assert grid.images.shape == (2, 3, 10, 20, 3) and grid.labels == ["bright", "dark"]
-    assert grid.paths == eda.sample_grid(table, per_class=3, size=(20, 10), seed=1).paths
+    assert grid.paths == eda.sample_grid(table, per_class=3, size=(10, 20), seed=1).paths
     assert all(path.split("/")[1] == label for label, paths in zip(grid.labels, grid.paths) for path in paths)
     with pytest.raises(ValueError, match="fewer than per_class"):
         eda.sample_grid(table, per_class=9)
+
+
+def test_sizes_are_height_then_width_as_in_keras(table):
+    assert eda.read_image(table["file"][0], (10, 20)).shape == (10, 20, 3)
+    assert eda.read_image(table["file"][0], (10, 20), mode="L").shape == (10, 20)
+    assert eda.mean_images(table, size=(4, 6))["dark"].shape == (4, 6, 3)
+    assert eda.pca_images(table, size=(4, 6), n_components=2).components.shape == (2, 4, 6, 3)
 
 
 def test_pca_finds_the_brightness_direction(table):
@@ -162,12 +169,8 @@ def test_sample_browser_view(table, monkeypatch):
     assert "image/png" in bundle and "application/vnd.jupyter.widget-view+json" in bundle
 
 
-def test_real_quick_subset_statistics():
-    try:
-        root = datasets.load("cats_and_dogs_filtered", quick=True)
-    except datasets.DatasetUnavailable:
-        pytest.skip("cats_and_dogs_filtered is not available (no mirror, no network)")
-    table = eda.image_table(root)
+def test_real_quick_subset_statistics(quick_root):
+    table = eda.image_table(quick_root)
     counts = eda.class_counts(table)
     assert counts.loc["cats", "train"] == 100 and counts.loc["dogs", "validation"] == 50
     sample = table.iloc[::30]

@@ -1,0 +1,193 @@
+"""Split a scanned folder into train/validation/test without leaks, and check any split for them.
+
+``split`` keeps every image together with its copies (exact and near duplicates) and deals
+these groups out per class by a hash of their content; ``check_leakage`` lists the copies that
+sit in two splits; ``quick_subset`` is the course's quick-mode rule (the first files of each
+folder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import PurePosixPath
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from coursekit.scan import BROKEN, close_pairs, components, scan
+
+__all__ = ["check_leakage", "duplicate_groups", "excluded", "quick_subset", "split"]
+
+
+def _fractions(fractions) -> dict[str, float]:
+    if isinstance(fractions, Mapping):
+        named = {str(name): value for name, value in fractions.items()}
+    elif 1 <= len(list(fractions)) <= 3:
+        named = dict(zip(("train", "validation", "test"), fractions))
+    else:
+        raise ValueError(f"give 1 to 3 fractions (train, validation, test) or a dict of "
+                         f"name -> fraction, got {fractions!r}")
+    try:
+        named = {name: float(value) for name, value in named.items()}
+    except (TypeError, ValueError):
+        raise ValueError(f"fractions must be numbers, got {fractions!r}") from None
+    if any(not 0 < value <= 1 for value in named.values()) or abs(sum(named.values()) - 1) > 1e-6:
+        raise ValueError(f"fractions must be > 0 and add up to 1, got {named} "
+                         f"(sum {sum(named.values()):.4f})")
+    return named
+
+
+def _check_columns(data: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    missing = [column for column in columns if column not in data]
+    if missing:
+        raise ValueError(f"data has no {missing} column(s): pass {what}")
+
+
+def duplicate_groups(report: pd.DataFrame) -> pd.Series:
+    """Name each file's group: the file, its copies and near copies, and the same image under
+    other labels (from ``scan``'s ``duplicate_of`` and ``conflicts_with``), by its shortest path.
+
+    Example:
+        >>> report = pd.DataFrame({"path": ["a/x.jpg", "a/x (1).jpg", "b/x.jpg", "a/y.jpg"],
+        ...                        "duplicate_of": [None, "a/x.jpg", None, None],
+        ...                        "conflicts_with": [("b/x.jpg",), (), ("a/x.jpg",), ()]})
+        >>> duplicate_groups(report).tolist()
+        ['a/x.jpg', 'a/x.jpg', 'a/x.jpg', 'a/y.jpg']
+    """
+    _check_columns(report, ("path", "duplicate_of", "conflicts_with"), "the table scan() returned")
+    index = {path: k for k, path in enumerate(report["path"])}
+    pairs = [(k, index[other]) for k, row in enumerate(report.itertuples())
+             for other in [row.duplicate_of, *(row.conflicts_with or ())] if other in index]
+    group = pd.Series(components(len(index), pairs), index=report.index)
+    ordered = report.assign(group=group, length=report["path"].str.len()).sort_values(["length", "path"])
+    return group.map(ordered.groupby("group")["path"].first()).rename("group")
+
+
+def excluded(data: pd.DataFrame) -> pd.DataFrame:
+    """Return the rows ``split`` leaves out, with the ``reason``: broken files, links, files
+    without a class folder, and the same image filed under two classes (a label conflict)."""
+    _check_columns(data, ("path", "label", "issues"), "the table scan() returned")
+    reasons = pd.Series("", index=data.index)
+    groups = duplicate_groups(data)
+    labels = data["label"].groupby(groups).transform("nunique")
+    reasons[labels > 1] = "label conflict: the same image under two classes"
+    reasons[data["label"].map(lambda value: not isinstance(value, str))] = "no class folder"
+    bad = data["issues"].map(lambda codes: sorted((BROKEN | {"symlink"}) & set(codes)))
+    reasons[bad.map(bool)] = "broken: " + bad[bad.map(bool)].map(", ".join)
+    return data.loc[reasons != "", ["path", "label"]].assign(reason=reasons[reasons != ""])
+
+
+def split(data: pd.DataFrame | str | os.PathLike, fractions=(0.7, 0.15, 0.15),
+          seed: int = 0) -> pd.DataFrame:
+    """Assign every usable image of a scan report (or folder) to train/validation/test, per class.
+
+    An image and all its exact and near duplicates form a *group* (``duplicate_groups``), and
+    a group always goes whole into one split, so no copy leaks. Within each class, the groups
+    are put in the order of a hash of their content (the smallest ``sha256`` of their files)
+    and ``seed``, then dealt out in that order: the first ``fractions[0]`` of the class's files
+    to train, and so on, so each class gets its fractions as closely as whole groups allow.
+    Deterministic: same files and seed, same split, on any machine; renaming files moves
+    nothing. Adding or removing files shifts the boundaries a little: only groups close to a
+    boundary change split. The rows left out (broken files, links, files without a class,
+    label conflicts) are listed with the reason by ``excluded(data)``.
+
+    ``fractions``: up to 3 numbers (train, validation, test) or a dict name -> fraction,
+    adding up to 1. Returns the usable rows with ``group`` and ``split`` columns.
+
+    Example:
+        >>> report = pd.DataFrame({"path": [f"cats/{k}.jpg" for k in range(10)],
+        ...     "label": "cats", "issues": [()] * 10, "duplicate_of": None, "conflicts_with": [()] * 10,
+        ...     "sha256": [hashlib.sha256(bytes([k])).hexdigest() for k in range(10)]})
+        >>> split(report, (0.6, 0.2, 0.2))["split"].value_counts().to_dict()
+        {'train': 6, 'validation': 2, 'test': 2}
+    """
+    if isinstance(data, (str, os.PathLike)):
+        data = scan(data, progress=False)
+    named = _fractions(fractions)
+    if not isinstance(seed, int):
+        raise ValueError(f"seed must be an int, got {seed!r}")
+    _check_columns(data, ("path", "label", "issues", "sha256", "duplicate_of", "conflicts_with"),
+                   "the table scan() returned")
+    usable = data.drop(excluded(data).index)
+    usable = usable.assign(group=duplicate_groups(usable))
+    groups = usable.groupby("group").agg(label=("label", "first"), size=("path", "size"),
+                                         content=("sha256", "min"))
+    groups["order"] = [hashlib.sha256(f"{seed}\0{content}".encode()).hexdigest()
+                       for content in groups["content"]]
+    groups = groups.sort_values(["label", "order"])
+    dealt = groups.groupby("label")["size"].cumsum() - groups["size"] / 2  # each group's middle
+    position = dealt / groups.groupby("label")["size"].transform("sum")
+    which = np.searchsorted(np.cumsum(list(named.values())), position, side="right")
+    groups["split"] = np.array(list(named))[np.minimum(which, len(named) - 1)]
+    return usable.assign(split=usable["group"].map(groups["split"]))
+
+
+def check_leakage(data: pd.DataFrame | Mapping[str, pd.DataFrame], split_column: str = "split",
+                  near_threshold: int = 20) -> pd.DataFrame:
+    """Return every pair of files in *different* splits that are the same or nearly the same image.
+
+    ``data`` is a table with a ``split_column`` (what ``split`` returns), or a dict
+    split name -> scan report (e.g. ``{"train": scan(root / "train"), "validation": ...}``).
+    Exact copies are matched by ``sha256`` or ``pixel_sha256``, near copies by ``dhash`` within
+    ``near_threshold`` bits (blank images, which all look alike to dHash, only by exact
+    match). Columns: ``path_a``, ``split_a``, ``path_b``, ``split_b``, ``kind``
+    (``exact`` or ``near``), ``distance`` (bits). An empty table means no leakage.
+
+    Example:
+        >>> table = pd.DataFrame({"path": ["a.jpg", "b.jpg", "c.jpg"], "split": ["train", "test", "test"],
+        ...                       "sha256": ["1", "1", "2"], "pixel_sha256": None,
+        ...                       "dhash": ["00000000", "00000000", "ffffffff"]})
+        >>> check_leakage(table)[["path_a", "split_a", "path_b", "split_b", "kind"]].values.tolist()
+        [['a.jpg', 'train', 'b.jpg', 'test', 'exact']]
+    """
+    if isinstance(data, Mapping):
+        data = pd.concat([report.assign(**{split_column: name}) for name, report in data.items()],
+                         ignore_index=True)
+    _check_columns(data, ("path", "sha256", "pixel_sha256", "dhash", split_column),
+                   "split()'s table or a dict of scan reports")
+    rows = data.reset_index(drop=True)
+    pairs = []
+    for column in ("sha256", "pixel_sha256"):
+        keyed = rows.loc[rows[column].map(lambda value: isinstance(value, str)), [column]]
+        joined = keyed.reset_index().merge(keyed.reset_index(), on=column)
+        pairs += [(a, b, "exact", 0) for a, b in zip(joined["index_x"], joined["index_y"]) if a < b]
+    blank = rows["issues"].map(lambda codes: "blank" in codes) if "issues" in rows else False
+    hashed = rows[rows["dhash"].map(lambda value: isinstance(value, str)) & ~blank]
+    positions = list(hashed.index)
+    pairs += [(positions[i], positions[j], "near", distance)
+              for i, j, distance in close_pairs(list(hashed["dhash"]), near_threshold)]
+    found: dict[tuple[int, int], tuple[str, int]] = {}
+    for a, b, kind, distance in pairs:
+        if rows.at[a, split_column] != rows.at[b, split_column]:
+            found.setdefault((a, b), (kind, distance))
+    return pd.DataFrame(
+        [{"path_a": rows.at[a, "path"], "split_a": rows.at[a, split_column],
+          "path_b": rows.at[b, "path"], "split_b": rows.at[b, split_column],
+          "kind": kind, "distance": distance} for (a, b), (kind, distance) in sorted(found.items())],
+        columns=["path_a", "split_a", "path_b", "split_b", "kind", "distance"])
+
+
+def quick_subset(relative_paths: Iterable[str], per_class: int | Mapping[str, int]) -> list[str]:
+    """Return the quick-mode subset: in each folder, the first ``per_class`` files.
+
+    The course's one rule for quick mode, on the default dataset and on your own: per split and
+    class (the folder holding the file), files sorted by (length of the name, name), so
+    ``cat.2.jpg`` comes before ``cat.10.jpg``, and the first ones kept. ``per_class`` is a
+    number, or a dict split -> number for paths ``split/class/file`` (other splits are dropped).
+
+    Example:
+        >>> quick_subset(["train/cats/cat.10.jpg", "train/cats/cat.2.jpg", "train/cats/cat.1.jpg",
+        ...               "train/dogs/dog.7.jpg", "test/cats/cat.3.jpg"], {"train": 2})
+        ['train/cats/cat.1.jpg', 'train/cats/cat.2.jpg', 'train/dogs/dog.7.jpg']
+    """
+    folders: dict[PurePosixPath, list[str]] = {}
+    for path in relative_paths:
+        folders.setdefault(PurePosixPath(path).parent, []).append(path)
+    kept = []
+    for folder, paths in folders.items():
+        limit = per_class if isinstance(per_class, int) else per_class.get(str(folder).split("/")[0], 0)
+        names = {path: PurePosixPath(path).name for path in paths}
+        kept += sorted(paths, key=lambda path: (len(names[path]), names[path]))[:limit]
+    return sorted(kept)
