@@ -1,0 +1,235 @@
+"""Your own images: turn a folder of class sub-folders into training data, as lesson 1 does.
+
+``prepare(folder)`` takes ``folder/<class>/<image>`` (it splits) or
+``folder/train|validation[|test]/<class>/<image>`` (it keeps your split) and builds a clean copy
+with ``train/<class>/``, ``validation/<class>/`` (and ``test/<class>/``) under
+``config.data_dir()/own/<folder name>-<fingerprint>/``. It never writes into ``folder``.
+Left out, with the reason (printed once, kept as ``left_out.csv`` beside the data): broken
+files, links, hidden files, blank images, exact copies (one is kept), images filed under two
+classes, and in your own split the copies of a training image in validation or test. Files the
+pipeline would misread (CMYK, palette, alpha, 16-bit, grayscale, animated, WebP, TIFF, a PNG
+named .jpg) are converted to RGB PNGs. An unsplit folder is split per class by content hash
+(``splits.split``, 70/15/15 as in lesson 1), near copies kept together in one split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
+from filelock import FileLock
+from PIL import Image
+
+from coursekit import config
+from coursekit.quarantine import DEFAULT_QUARANTINE, to_rgb
+from coursekit.scan import FIXABLE, scan
+from coursekit.splits import check_leakage, quick_subset, split
+
+__all__ = ["MIN_PER_CLASS", "OwnDataError", "QUICK_PER_CLASS", "prepare"]
+
+SPLITS = ("train", "validation", "test")
+#: A class with fewer usable images cannot be split into train, validation and test.
+MIN_PER_CLASS = 10
+#: Quick mode keeps this many files per class and split (as for the default dataset).
+QUICK_PER_CLASS = {"train": 100, "validation": 50, "test": 50}
+_RECIPE = "1"  # part of the fingerprint: change it when what prepare writes changes
+
+
+class OwnDataError(ValueError):
+    """A folder that cannot become training data; the message names it and says what to do."""
+
+
+def _layout(source: Path) -> tuple[int, dict[str, list[str]]]:
+    """How deep the images sit (1: class/image, 2: split/class/image) and the class folders."""
+    names = sorted(path.name for path in source.iterdir() if not path.name.startswith("."))
+    if not names:
+        raise OwnDataError(f"{source} is empty: put your images in one sub-folder per class "
+                           f"({source}/cats/..., {source}/dogs/...)")
+    loose = [name for name in names if not (source / name).is_dir()]
+    if loose:
+        raise OwnDataError(f"{source} has files next to the class folders ({', '.join(loose[:5])}):"
+                           " every image must sit in a class folder, folder/<class>/<image>")
+    depth = 2 if set(names) & set(SPLITS) else 1
+    if depth == 2 and (set(names) - set(SPLITS) or not {"train", "validation"} <= set(names)):
+        raise OwnDataError(f"{source} holds {names}: use either only class folders, or train/ "
+                           "and validation/ (and test/) with the same class folders in each")
+    for folder, directories, _ in os.walk(source):
+        directories[:] = sorted(name for name in directories if not name.startswith("."))
+        if directories and len(Path(folder).relative_to(source).parts) >= depth:
+            raise OwnDataError(f"{source} has folders nested deeper than expected "
+                               f"({Path(folder, directories[0])}): use folder/"
+                               + ("<split>/" if depth == 2 else "") + "<class>/<image>")
+    splits = {"": source} if depth == 1 else {name: source / name for name in names}
+    classes = {name: sorted(path.name for path in folder.iterdir()
+                            if path.is_dir() and not path.name.startswith("."))
+               for name, folder in splits.items()}
+    found = classes.get("", classes.get("train"))
+    if len(found) < 2:
+        raise OwnDataError(f"{source} has {len(found)} class folder(s) {found}: a classifier "
+                           "needs at least 2, one sub-folder per class")
+    return depth, classes
+
+
+def _fingerprint(source: Path) -> str:
+    """A cheap fingerprint of the folder: every path with its size and modification time."""
+    digest = hashlib.sha256(_RECIPE.encode())
+    for folder, directories, files in os.walk(source):
+        directories.sort()
+        for name in sorted(directories + files):
+            info = os.lstat(os.path.join(folder, name))
+            relative = Path(folder, name).relative_to(source).as_posix()
+            digest.update(f"{relative}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:10]
+
+
+def _sort_out(report: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split a scan report into usable rows and left-out rows (``path``, ``reason``, ``detail``).
+
+    Left out: lesson 1's quarantine codes, except a format the pipeline cannot read that
+    Pillow decodes (WebP, TIFF, 1-bit BMP): that is converted like the fixable files.
+    """
+    decodable = report["format"].isin(set(Image.registered_extensions().values())) & report[
+        "issues"].map(lambda codes: not {"huge", "truncated", "unreadable", "symlink"} & set(codes))
+    reasons = [[code for code in codes if code in DEFAULT_QUARANTINE
+                and not (ok and code == "unsupported_format")]
+               for codes, ok in zip(report["issues"], decodable)]
+    out = pd.Series([bool(codes) for codes in reasons], index=report.index)
+    left_out = pd.DataFrame({"path": report.loc[out, "path"], "detail": report.loc[out, "note"],
+                             "reason": [", ".join(codes) for codes in reasons if codes]})
+    usable = report[~out].assign(convert=report.loc[~out, "issues"].map(
+        lambda codes: bool((FIXABLE | {"unsupported_format"}) & set(codes))))
+    return usable, left_out[["path", "reason", "detail"]]
+
+
+def _plan(source: Path, depth: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What to copy (``path``, ``label``, ``split``, ``convert``) and what to leave out, why."""
+    if depth == 1:
+        usable, left_out = _sort_out(scan(source, progress=False))
+        if usable.empty:
+            return usable.assign(split=None), left_out
+        split_ = split(usable.assign(issues=[()] * len(usable)), (0.7, 0.15, 0.15))
+        return split_[["path", "label", "split", "convert"]], left_out
+    parts, reports = [], {}
+    for name in [name for name in SPLITS if (source / name).is_dir()]:
+        report = scan(source / name, progress=False)
+        reports[name], left_out = _sort_out(report.assign(path=name + "/" + report["path"]))
+        parts.append(left_out)
+    order = {name: k for k, name in enumerate(SPLITS)}
+    leaks = {}  # the copy in the later split (validation after train...) goes
+    for leak in check_leakage(reports).itertuples():
+        first, second = sorted([(leak.split_a, leak.path_a), (leak.split_b, leak.path_b)],
+                               key=lambda item: order[item[0]])
+        leaks.setdefault(second[1], f"{leak.kind} copy of {first[1]} (would leak into {second[0]})")
+    parts.append(pd.DataFrame({"path": list(leaks), "reason": "cross_split_copy",
+                               "detail": list(leaks.values())}))
+    kept = pd.concat([report.assign(split=name) for name, report in reports.items()])
+    kept = kept[~kept["path"].isin(leaks)]
+    return kept[["path", "label", "split", "convert"]], pd.concat(parts, ignore_index=True)
+
+
+def _check_counts(source: Path, kept: pd.DataFrame, left_out: pd.DataFrame,
+                  classes: dict[str, list[str]]) -> None:
+    if kept.empty:
+        examples = ", ".join(f"{row.path} ({row.reason})" for row in left_out.head(3).itertuples())
+        raise OwnDataError(f"{source} holds no image the course can use ({len(left_out)} files, "
+                           f"e.g. {examples}): put JPEG or PNG photos in the class folders")
+    if "" in classes:  # unsplit: enough images in each class to split them
+        counts = kept["label"].value_counts().reindex(classes[""], fill_value=0)
+        small = counts[counts < MIN_PER_CLASS]
+        if len(small):
+            raise OwnDataError(f"{source}: too few usable images to split class(es) "
+                               + ", ".join(f"{label!r} ({count})" for label, count in small.items())
+                               + f"; each class needs at least {MIN_PER_CLASS}: add images")
+        classes = {name: classes[""] for name in ("train", "validation")}
+    counts = kept.groupby(["split", "label"]).size()
+    for name, labels in classes.items():
+        if labels != classes["train"]:
+            raise OwnDataError(f"{source}/{name} has classes {labels} but train has "
+                               f"{classes['train']}: every split needs the same class folders")
+        empty = [label for label in labels if counts.get((name, label), 0) == 0]
+        if empty:
+            raise OwnDataError(f"{source}: no usable image of class {empty[0]!r} for {name} (0, "
+                               "at least 1 needed; copies of one image stay together): add images")
+
+
+def _targets(kept: pd.DataFrame) -> list[str]:
+    """Where each kept file goes: split/label/name, converted files named .png, no clashes."""
+    taken, targets = set(), []
+    for row in kept.itertuples():
+        name = PurePosixPath(row.path).name
+        if row.convert:
+            name = PurePosixPath(name).stem + ".png"
+        target = f"{row.split}/{row.label}/{name}"
+        if target in taken:  # cat.jpg and cat.png both converted: cat.png.png
+            target = f"{row.split}/{row.label}/{PurePosixPath(row.path).name}.png"
+        taken.add(target)
+        targets.append(target)
+    return targets
+
+
+def _publish(dest: Path, files: dict[str, tuple[Path, bool]], folders, left_out: pd.DataFrame) -> None:
+    """Write ``target -> (source, convert)`` and the empty ``folders`` into a temporary folder,
+    then rename it to ``dest``: the copy appears whole or not at all."""
+    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}-") as scratch:
+        root = Path(scratch) / "data"
+        for folder in folders:  # every class in every split, so Keras numbers the classes alike
+            (root / folder).mkdir(parents=True, exist_ok=True)
+        for target, (source, convert) in files.items():
+            if convert:
+                with Image.open(source) as image:
+                    to_rgb(image).save(root / target, "PNG", compress_level=1)  # fast, lossless
+            else:
+                shutil.copyfile(source, root / target)
+        left_out.to_csv(root / "left_out.csv", index=False)
+        os.replace(root, dest)
+
+
+def _build(source: Path, depth: int, classes: dict[str, list[str]], dest: Path) -> None:
+    kept, left_out = _plan(source, depth)
+    _check_counts(source, kept, left_out, classes)
+    kept = kept.sort_values("path").assign(target=lambda table: _targets(table))
+    labels = classes.get("", classes.get("train"))
+    _publish(dest, {target: (source / path, convert) for target, path, convert
+                    in zip(kept["target"], kept["path"], kept["convert"])},
+             [f"{name}/{label}" for name in kept["split"].unique() for label in labels], left_out)
+    with pd.option_context("display.max_colwidth", 80, "display.width", 200):
+        print(f"{source}: {len(kept)} images prepared in {dest}; {len(left_out)} files left out"
+              + (f" (listed in left_out.csv):\n{left_out.to_string(index=False)}" if len(left_out) else ""))
+
+
+def prepare(folder: str | os.PathLike, quick: bool | None = None) -> Path:
+    """Return the root of a clean, split copy of ``folder`` (built the first time, then cached).
+
+    See the module docstring for what is left out, converted and split. The copy is keyed on
+    the folder's contents (paths, sizes, modification times): change a file and the next call
+    prepares it again. Two notebooks calling at once wait for each other (a file lock), and the
+    copy appears whole or not at all (built in a temporary folder, then renamed). In quick mode
+    (``quick=None`` follows ``COURSEKIT_QUICK``) each split keeps the first
+    ``QUICK_PER_CLASS`` files of each class, the rule of ``splits.quick_subset``.
+    Raises ``OwnDataError`` (a ValueError) naming the folder and what to do when it cannot be
+    used: missing, empty, one class, too few images in a class, files next to the class
+    folders, folders nested too deep, no images at all.
+    """
+    source = Path(folder).expanduser()
+    if not source.is_dir():
+        raise OwnDataError(f"{source} does not exist or is not a folder: check the path")
+    source = source.resolve()
+    depth, classes = _layout(source)
+    quick = config.quick_mode() if quick is None else quick
+    full = config.data_dir() / "own" / f"{source.name}-{_fingerprint(source)}"
+    target = full.with_name(full.name + "-quick") if quick else full
+    full.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{full}.lock"):
+        if not full.is_dir():
+            _build(source, depth, classes, full)
+        if not target.is_dir():
+            chosen = quick_subset([path.relative_to(full).as_posix() for path in full.glob("*/*/*")],
+                                  QUICK_PER_CLASS)
+            _publish(target, {path: (full / path, False) for path in chosen},
+                     [path.relative_to(full).as_posix() for path in full.glob("*/*") if path.is_dir()],
+                     pd.read_csv(full / "left_out.csv", keep_default_na=False))
+    return target
