@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 TEST_ENV := COURSEKIT_QUICK=1 COURSEKIT_DATA=$(CACHE)/data KERAS_HOME=$(CACHE)/keras \
             MPLBACKEND=Agg PYTHONHASHSEED=0 JUPYTER_PLATFORM_DIRS=1
 
-.PHONY: lab test install students slides clean
+.PHONY: lab test install students slides results clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,14 @@ students: $(STAMP)
 # A reveal.js deck per lesson, executed (in the mode your environment sets) so plots are in it.
 slides: $(STAMP)
 	$(BIN)/python tools/course.py slides --output-dir slides
+
+# Full-mode runs of the lessons, recorded in results/<lesson>.json (each in a fresh kernel and a
+# fresh data folder; the course mirror from COURSEKIT_MIRROR). Choose with LESSONS="03 05".
+# Long on a 2-core CPU: run it on a quiet machine, then commit the records it writes.
+LESSONS ?= 03 04 05 06
+results: $(STAMP)
+	@mkdir -p $(CACHE)/keras
+	KERAS_HOME=$(CACHE)/keras JUPYTER_PLATFORM_DIRS=1 $(BIN)/python tools/record.py $(LESSONS)
 
 clean:
 	rm -rf $(VENV) $(CACHE) slides test-artifacts

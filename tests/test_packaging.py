@@ -118,3 +118,12 @@ def test_the_test_command_runs_at_least_40_docstring_examples():
     runnable = [text for path in sorted((REPO / "coursekit").glob("*.py")) for text in _docstrings(path)
                 if ">>> " in text and "+SKIP" not in text]
     assert len(runnable) >= 40, f"only {len(runnable)} docstrings with examples that run"
+
+
+def test_readme_module_table_names_every_module_and_only_modules():
+    """The README's layout table stays true as modules are added, split or removed."""
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("| for | modules |")[1].split("\n\n")[0]
+    named = set(re.findall(r"`(\w+)`", table))
+    files = {path.stem for path in (REPO / "coursekit").glob("*.py") if not path.stem.startswith("_")}
+    assert named == files, f"README lists {sorted(named - files)} that do not exist; misses {sorted(files - named)}"
