@@ -45,12 +45,6 @@ __all__ = [
 _PALETTE = "colorblind"  # seaborn's colour-blind-safe qualitative palette
 
 
-def _progress(items, total: int, description: str, show: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(items, total=total, desc=description, unit="image", disable=not show)
-
-
 # ----------------------------------------------------------------------------- the table
 
 
@@ -143,18 +137,7 @@ def read_image(file, size: tuple[int, int] | None = None, mode: str = "RGB") -> 
         return np.asarray(image)
 
 
-def _files(table_or_files) -> list[str]:
-    if isinstance(table_or_files, pd.DataFrame):
-        _check_table(table_or_files, ("file",))
-        return list(table_or_files["file"])
-    files = [str(file) for file in table_or_files]
-    if not files:
-        raise ValueError("no files given")
-    return files
-
-
-def channel_stats(table_or_files, size: tuple[int, int] | None = None,
-                  progress: bool = False) -> pd.DataFrame:
+def channel_stats(table: pd.DataFrame, size: tuple[int, int] | None = None) -> pd.DataFrame:
     """Return the exact mean and standard deviation of each colour channel over all pixels.
 
     Streams the images one at a time and keeps only integer sums of the pixel values and of
@@ -164,9 +147,9 @@ def channel_stats(table_or_files, size: tuple[int, int] | None = None,
     ``green``, ``blue``; columns ``mean``, ``std``; ``.attrs["pixels"]`` is ``N``. For a
     Keras layer: ``Normalization(mean=stats["mean"] / 255, variance=(stats["std"] / 255) ** 2)``.
     """
-    files = _files(table_or_files)
+    _check_table(table, ("file",))
     sums, squares, count = np.zeros(3, np.uint64), np.zeros(3, np.uint64), 0
-    for file in _progress(files, len(files), "channel stats", progress):
+    for file in table["file"]:
         pixels = read_image(file, size).reshape(-1, 3).astype(np.uint64)
         sums += pixels.sum(axis=0)
         squares += (pixels ** 2).sum(axis=0)  # exact: uint64 holds 255**2 * 2.8e14 pixels
@@ -180,8 +163,7 @@ def channel_stats(table_or_files, size: tuple[int, int] | None = None,
     return result
 
 
-def brightness_histograms(table: pd.DataFrame, size: tuple[int, int] | None = None,
-                          progress: bool = False) -> pd.DataFrame:
+def brightness_histograms(table: pd.DataFrame, size: tuple[int, int] | None = None) -> pd.DataFrame:
     """Return, per label (columns), how many pixels have each brightness 0-255 (rows).
 
     Brightness is Pillow's luminance ``L``. Streams the images; each adds a 256-bin count to its
@@ -189,8 +171,7 @@ def brightness_histograms(table: pd.DataFrame, size: tuple[int, int] | None = No
     """
     _check_table(table)
     counts: dict[str, np.ndarray] = {}
-    rows = list(zip(table["file"], table["label"]))
-    for file, label in _progress(rows, len(rows), "brightness", progress):
+    for file, label in zip(table["file"], table["label"]):
         found = np.bincount(read_image(file, size, mode="L").ravel(), minlength=256)
         counts[str(label)] = counts.get(str(label), 0) + found
     histograms = pd.DataFrame(counts, index=pd.RangeIndex(256, name="brightness"))
@@ -225,14 +206,12 @@ def sample_grid(table: pd.DataFrame, per_class: int = 6, size: tuple[int, int] =
     return SampleGrid(np.stack(images), labels, paths)
 
 
-def mean_images(table: pd.DataFrame, size: tuple[int, int] = (64, 64),
-                progress: bool = False) -> dict[str, np.ndarray]:
+def mean_images(table: pd.DataFrame, size: tuple[int, int] = (64, 64)) -> dict[str, np.ndarray]:
     """Return the average image of each label (float64, 0-255, shape (height, width, 3)), streamed."""
     _check_table(table)
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, int] = {}
-    rows = list(zip(table["file"], table["label"]))
-    for file, label in _progress(rows, len(rows), "mean images", progress):
+    for file, label in zip(table["file"], table["label"]):
         key = str(label)
         sums[key] = sums.get(key, 0) + read_image(file, size).astype(np.float64)
         counts[key] = counts.get(key, 0) + 1
@@ -257,7 +236,7 @@ class PCAResult:
 
 
 def pca_images(table: pd.DataFrame, size: tuple[int, int] = (32, 32), n_components: int = 20,
-               seed: int = 0, progress: bool = False) -> PCAResult:
+               seed: int = 0) -> PCAResult:
     """Return a PCA (scikit-learn) of the images shrunk to ``size`` (height, width), pixels 0-1.
 
     Each image becomes one vector of ``h * w * 3`` numbers; PCA finds the directions in which
@@ -272,7 +251,7 @@ def pca_images(table: pd.DataFrame, size: tuple[int, int] = (32, 32), n_componen
         raise ValueError(f"n_components must be between 1 and the number of images "
                          f"({len(table)}), got {n_components}")
     matrix = np.empty((len(table), int(np.prod(shape))), np.float32)
-    for row, file in enumerate(_progress(table["file"], len(table), "PCA images", progress)):
+    for row, file in enumerate(table["file"]):
         matrix[row] = read_image(file, size).reshape(-1) / 255.0
     model = PCA(n_components=n_components, random_state=seed).fit(matrix)
     return PCAResult(scores=model.transform(matrix), labels=table["label"].to_numpy(),

@@ -253,7 +253,7 @@ def _inspect_image(image: Image.Image, head: bytes, row: dict, options: dict) ->
     row["brightness_std"] = float(ImageStat.Stat(gray).stddev[0])
     if row["brightness_std"] < options["blank_std"]:
         codes.append("blank")
-    row["dhash"] = np.packbits(dhash(gray, options["hash_size"])).tobytes().hex()
+    row["dhash"] = np.packbits(dhash(gray)).tobytes().hex()
     return row
 
 
@@ -383,8 +383,7 @@ def _pillow_limits_off():
 
 
 def scan(folder: str | os.PathLike, *, workers: int | None = None, progress: bool = True,
-         min_side: int = 32, blank_std: float = 5.0, near_threshold: int = 20,
-         hash_size: int = 16, max_pixels: int | None = None) -> pd.DataFrame:
+         min_side: int = 32, blank_std: float = 5.0, near_threshold: int = 20) -> pd.DataFrame:
     """Return one row per file under ``folder`` with its real format and its issue codes.
 
     Every file is read once: its bytes are hashed (``sha256``) and decoded by Pillow. The
@@ -394,7 +393,7 @@ def scan(folder: str | os.PathLike, *, workers: int | None = None, progress: boo
     small image gives ``brightness_std`` (blank images) and a 256-bit ``dhash`` (near
     duplicates). Files of equal size with close dHashes are then decoded in full once more
     and compared pixel by pixel (``pixel_sha256``, None for the others). Images above
-    ``max_pixels`` (default ``PIL.Image.MAX_IMAGE_PIXELS``) are not decoded. Files are read by
+    ``PIL.Image.MAX_IMAGE_PIXELS`` are not decoded. Files are read by
     ``workers`` threads (default: Python's thread pool size); Pillow and hashlib release the
     GIL while they work, so threads use every core, and ``scan`` works from any script.
 
@@ -422,15 +421,14 @@ def scan(folder: str | os.PathLike, *, workers: int | None = None, progress: boo
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise ValueError(f"scan needs a folder, got {str(folder)!r} (does not exist or is a file)")
-    for name, value, low in (("min_side", min_side, 1), ("near_threshold", near_threshold, 0),
-                             ("hash_size", hash_size, 2)):
+    for name, value, low in (("min_side", min_side, 1), ("near_threshold", near_threshold, 0)):
         if not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers must be a positive int or None, got {workers!r}")
     root = root.resolve()
-    options = {"min_side": min_side, "blank_std": float(blank_std), "hash_size": hash_size,
-               "max_pixels": max_pixels or Image.MAX_IMAGE_PIXELS or 89_478_485}
+    options = {"min_side": min_side, "blank_std": float(blank_std),
+               "max_pixels": Image.MAX_IMAGE_PIXELS or 89_478_485}  # read before it is lifted
     tasks = _walk(root)
     with _pillow_limits_off(), ThreadPoolExecutor(workers) as pool:
         read = pool.map(lambda task: _inspect(*task, options), tasks)
