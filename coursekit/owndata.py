@@ -25,7 +25,7 @@ from filelock import FileLock
 from PIL import Image
 
 from coursekit import config
-from coursekit.quarantine import DEFAULT_QUARANTINE, to_rgb
+from coursekit.quarantine import DEFAULT_QUARANTINE, repairable, to_rgb
 from coursekit.scan import FIXABLE, scan
 from coursekit.splits import check_leakage, quick_subset, split
 
@@ -92,11 +92,9 @@ def _sort_out(report: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     Left out: lesson 1's quarantine codes, except a format the pipeline cannot read that
     Pillow decodes (WebP, TIFF, 1-bit BMP): that is converted like the fixable files.
     """
-    decodable = report["format"].isin(set(Image.registered_extensions().values())) & report[
-        "issues"].map(lambda codes: not {"huge", "truncated", "unreadable", "symlink"} & set(codes))
     reasons = [[code for code in codes if code in DEFAULT_QUARANTINE
                 and not (ok and code == "unsupported_format")]
-               for codes, ok in zip(report["issues"], decodable)]
+               for codes, ok in zip(report["issues"], repairable(report))]
     out = pd.Series([bool(codes) for codes in reasons], index=report.index)
     left_out = pd.DataFrame({"path": report.loc[out, "path"], "detail": report.loc[out, "note"],
                              "reason": [", ".join(codes) for codes in reasons if codes]})

@@ -21,7 +21,7 @@ from PIL import Image
 
 from coursekit.scan import ALPHA_MODES, BROKEN, FIXABLE, HIGH_DEPTH_MODES, ISSUES, to_gray
 
-__all__ = ["DEFAULT_QUARANTINE", "quarantine", "repair", "to_rgb", "undo"]
+__all__ = ["DEFAULT_QUARANTINE", "quarantine", "repair", "repairable", "to_rgb", "undo"]
 
 #: What ``quarantine`` moves out when not told otherwise: files no model should train on.
 DEFAULT_QUARANTINE = BROKEN | {"blank", "duplicate", "label_conflict", "hidden_file", "symlink"}
@@ -201,7 +201,13 @@ def undo(manifest: str | os.PathLike) -> int:
     return len(document["entries"])
 
 
-def repaired_name(relative: str, taken) -> PurePosixPath:
+def repairable(report: pd.DataFrame) -> pd.Series:
+    """Which files of a scan report Pillow decodes in full, so ``to_rgb`` can convert them."""
+    return report["format"].isin(set(Image.registered_extensions().values())) & report[
+        "issues"].map(lambda codes: not {"huge", "truncated", "unreadable", "symlink"} & set(codes))
+
+
+def _repaired_name(relative: str, taken) -> PurePosixPath:
     """The name a repaired file gets: its own if the pipeline reads the extension, else .png."""
     path = PurePosixPath(relative)
     suffix = path.suffix.lower()
@@ -226,13 +232,11 @@ def repair(report: pd.DataFrame, folder: str | os.PathLike, to: str | os.PathLik
     """
     issues = set(issues)
     folder, to = _places(folder, to)
-    decodable = report["format"].isin(set(Image.registered_extensions().values())) & report[
-        "issues"].map(lambda codes: not {"huge", "truncated", "unreadable", "symlink"} & set(codes))
-    entries = _plan_moves(report[decodable], folder, to, issues)
+    entries = _plan_moves(report[repairable(report)], folder, to, issues)
     taken = {PurePosixPath(path) for path in report["path"]}
     targets = {}
     for entry in entries:
-        targets[entry["path"]] = repaired_name(entry["path"], taken | set(targets.values()))
+        targets[entry["path"]] = _repaired_name(entry["path"], taken | set(targets.values()))
     clashes = [f"{name} already exists in the folder" for path, name in targets.items()
                if name != PurePosixPath(path) and os.path.lexists(folder / name)]
     _refuse(clashes)
