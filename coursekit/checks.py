@@ -122,7 +122,7 @@ def header_lies(folder) -> list[str]:
     import os
     from pathlib import Path
 
-    from coursekit import cleaning
+    from coursekit.scan import true_format
 
     root = Path(folder)
     found = []
@@ -131,7 +131,7 @@ def header_lies(folder) -> list[str]:
             continue
         with open(path, "rb") as handle:
             head = handle.read(8)
-        if head.startswith(_IMAGE_SIGNATURES) and cleaning.true_format(path) is None:
+        if head.startswith(_IMAGE_SIGNATURES) and true_format(path) is None:
             found.append(Path(os.path.relpath(path, root)).as_posix())
     return found
 

@@ -47,19 +47,15 @@ def output_layer(num_classes: int, name: str = "output"):
     return keras.layers.Dense(units, activation="sigmoid" if units == 1 else "softmax", name=name)
 
 
-def _check_cnn_arguments(input_shape, filters, dense_units, dropout, l2, augmentation) -> tuple:
+def _check_cnn_arguments(input_shape, filters, dropout, augmentation) -> tuple:
     """Validate the builders' arguments; return the input shape as a tuple of ints."""
     if len(input_shape) != 3 or any(int(size) <= 0 for size in input_shape):
         raise ValueError(f"input_shape must be (height, width, channels) of positive ints, "
                          f"got {input_shape!r}")
     if not filters or any(int(count) <= 0 for count in filters):
         raise ValueError(f"filters must be a non-empty sequence of positive ints, got {filters!r}")
-    if int(dense_units) <= 0:
-        raise ValueError(f"dense_units must be a positive int, got {dense_units!r}")
-    if not 0.0 <= float(dropout) < 1.0:
+    if not 0.0 <= float(dropout) < 1.0:  # Keras checks units and l2, and accepts a rate of 1
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-    if float(l2) < 0.0:
-        raise ValueError(f"l2 must be >= 0 (0 switches it off), got {l2!r}")
     if augmentation is not None and not isinstance(augmentation, keras.layers.Layer):
         raise ValueError(f"augmentation must be a Keras layer (e.g. augmentation_layers()) or "
                          f"None, got {type(augmentation).__name__}")
@@ -94,7 +90,7 @@ def scratch_cnn(input_shape: Sequence[int] = (150, 150, 3), num_classes: int = 2
         >>> scratch_cnn((64, 64, 3), num_classes=5, dropout=0.5).output_shape
         (None, 5)
     """
-    shape = _check_cnn_arguments(input_shape, filters, dense_units, dropout, l2, augmentation)
+    shape = _check_cnn_arguments(input_shape, filters, dropout, augmentation)
     regularizer = keras.regularizers.L2(l2) if l2 else None
     layers = [keras.Input(shape=shape, name="image")]
     layers += [augmentation] if augmentation is not None else []

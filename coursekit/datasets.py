@@ -136,9 +136,8 @@ KERAS_FILES: tuple[KerasFile, ...] = (
 def keras_file(name: str, application: str | None = None) -> KerasFile:
     """Return the registry entry of a file Keras caches, by file name.
 
-    A ``keras.applications`` weight file the registry does not list (another width or size)
-    gets an entry on Keras' own download URL, without checksum: ``application`` names its
-    folder there (e.g. "vgg16"). Otherwise an unknown name raises ValueError.
+    A ``keras.applications`` weight file the registry lacks (another width or size) gets an
+    entry on Keras' own URL, without checksum, when ``application`` names its folder there.
 
     Example:
         >>> keras_file("imagenet_class_index.json").used_by
@@ -182,11 +181,10 @@ def read_digest(dataset: Dataset) -> dict[str, str]:
 
 
 def verify_tree(folder: str | os.PathLike, expected: dict[str, str], strict_dirs=()) -> list[str]:
-    """Compare a folder with a digest; return a list of problems (empty when it matches).
+    """Compare a folder with a digest (relative path -> sha256); return the problems found.
 
-    ``expected`` maps paths relative to ``folder`` to sha256. Files under any of
-    ``strict_dirs`` that the digest does not list count as problems too (stray files in a
-    class folder would become training data).
+    Files under ``strict_dirs`` that the digest does not list are problems too (a stray file
+    in a class folder would become training data).
     """
     folder = Path(folder)
     problems = []
@@ -210,11 +208,10 @@ def verify_tree(folder: str | os.PathLike, expected: dict[str, str], strict_dirs
 
 def download(url: str, destination: str | os.PathLike, sha256: str | None = None,
              progress: bool = True, timeout: float = 30.0) -> Path:
-    """Stream ``url`` to ``destination`` and return its path; never leave a partial file.
+    """Stream ``url`` (``http(s)://`` or ``file://``) to ``destination``; return its path.
 
-    The bytes go to a ``.part`` file, renamed only when the transfer is complete
-    (``Content-Length`` honoured) and, if given, ``sha256`` matches; on any error the ``.part``
-    file is removed and the error raised. Works for ``http(s)://`` and ``file://`` URLs.
+    The bytes go to a ``.part`` file, renamed only when complete (``Content-Length``) and
+    matching ``sha256`` if given; on any error it is removed and the error raised.
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -243,11 +240,8 @@ def download(url: str, destination: str | os.PathLike, sha256: str | None = None
 
 
 def safe_extract(archive: str | os.PathLike, destination: str | os.PathLike) -> Path:
-    """Extract a zip archive into ``destination`` and return it.
-
-    Every member is checked first, and nothing is written if one is unsafe: absolute paths,
-    ``..`` components, symbolic links and device files raise ``UnsafeArchiveError``.
-    """
+    """Extract a zip archive into ``destination`` and return it; nothing is written if a
+    member is unsafe (absolute path, ``..``, link or device file: ``UnsafeArchiveError``)."""
     archive, destination = Path(archive), Path(destination)
     if not zipfile.is_zipfile(archive):
         raise UnsafeArchiveError(f"{archive} is not a zip archive")
@@ -386,26 +380,20 @@ def _full(dataset: Dataset) -> Path:
 
 
 def _quick(dataset: Dataset, full_root: Path) -> Path:
-    """Return a small deterministic subset of the verified full set, same folder layout."""
+    """A small deterministic subset of the verified full set, same layout: the course's one
+    quick-mode rule (``splits.quick_subset``), as for your own folder."""
+    from coursekit.splits import quick_subset  # imports the scanner: only needed here
+
     expected = _relative_to_root(read_digest(dataset))
-    chosen = {}
-    for split, per_class in dataset.quick_per_class.items():
-        for label in dataset.classes:
-            files = sorted((path for path in expected if path.startswith(f"{split}/{label}/")),
-                           key=lambda path: (len(path), path))  # cat.2 before cat.10
-            chosen.update({path: expected[path] for path in files[:per_class]})
+    chosen = {path: expected[path] for path in quick_subset(expected, dataset.quick_per_class)}
     root = config.data_dir() / f"{full_root.name}_quick"
     with FileLock(config.data_dir() / f".{root.name}.lock"):
         if root.is_dir() and _stamp_ok(root, chosen):
             return root
         with tempfile.TemporaryDirectory(prefix=f".{root.name}-", dir=config.data_dir()) as scratch:
-            for relative in chosen:
+            for relative in chosen:  # copies of files verified a moment ago
                 (Path(scratch) / "subset" / relative).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(full_root / relative, Path(scratch) / "subset" / relative)
-            problems = verify_tree(Path(scratch) / "subset", chosen)
-            if problems:
-                raise ChecksumError(f"quick subset of {dataset.name} failed verification: "
-                                    f"{problems[0]}")
             if root.exists():
                 shutil.rmtree(root)
             os.replace(Path(scratch) / "subset", root)
@@ -419,9 +407,9 @@ def _quick(dataset: Dataset, full_root: Path) -> Path:
 def use(folder: str | os.PathLike | None) -> None:
     """Make ``load()`` return ``folder`` (your own images) in this kernel; None: the default.
 
-    Sets ``COURSEKIT_DATASET``, the same switch as in the environment. ``folder`` holds one
-    sub-folder per class, or ``train/``, ``validation/`` (and ``test/``) folders of them; a
-    course dataset name (a key of ``DATASETS``) works too.
+    Sets ``COURSEKIT_DATASET``, the switch that also works from the environment. ``folder``
+    holds one sub-folder per class, or ``train/``, ``validation/`` (and ``test/``) folders of
+    them; a name of ``DATASETS`` works too.
 
     Example:
         >>> use(None); active()
@@ -445,13 +433,11 @@ def active() -> str:
 def load(name: str | os.PathLike | None = None, quick: bool | None = None) -> Path:
     """Return the local root folder of a dataset, with ``train/`` and ``validation/`` in it.
 
-    ``name`` None means the active dataset (``active()``); otherwise a key of ``DATASETS``
-    or a folder of your own images. A course dataset is verified against its digest; a folder
-    of your own is cleaned and split by ``owndata.prepare`` (lesson 1's steps) into the data
-    folder, never modified. In quick mode (``quick=None`` follows ``COURSEKIT_QUICK``) the root
-    is a small, deterministic subset with the same layout (``cats_and_dogs_filtered``: 100
-    train and 50 validation images per class). Raises ``DatasetUnavailable`` when no cache,
-    mirror or network has the data. Usage::
+    ``name``: a key of ``DATASETS`` (verified against its digest), a folder of your own
+    images (cleaned and split by ``owndata.prepare`` into the data folder, never modified), or
+    None for ``active()``. In quick mode (``quick=None`` follows ``COURSEKIT_QUICK``) the root
+    is a small deterministic subset with the same layout. ``DatasetUnavailable`` when no
+    cache, mirror or network has the data::
 
         root = load()                              # the active dataset
         root = load("cats_and_dogs_filtered")      # always the course's photos
@@ -477,12 +463,9 @@ def class_names(root: str | os.PathLike, split: str = "train") -> list[str]:
 
 
 def describe(root: str | os.PathLike | None = None) -> str:
-    """Return one line on the active dataset: its name or folder, classes and images per split.
-
-    ``root`` is the folder ``load()`` returned (None: call ``load()``). For example
-    ``'cats_and_dogs_filtered (quick mode): 2 classes (cats, dogs); train 200, validation
-    100 images'``.
-    """
+    """Return one line on the active dataset (``root``: what ``load()`` returned), e.g.
+    ``'cats_and_dogs_filtered (quick mode): 2 classes (cats, dogs); train 200, validation 100
+    images'``."""
     root = load() if root is None else Path(root)
     names = class_names(root)
     shown = ", ".join(names[:12]) + (f", ... ({len(names) - 12} more)" if len(names) > 12 else "")
@@ -498,10 +481,9 @@ def describe(root: str | os.PathLike | None = None) -> str:
 def fetch_keras_file(file: KerasFile | str, internet: bool = True) -> str:
     """Put a registry file into Keras' cache (``file.path``); return where it came from.
 
-    Tries the cache, each ``COURSEKIT_MIRROR`` entry, then (``internet=True``) the file's URL,
-    checking the sha256 where the registry knows it; raises ``WeightsUnavailable`` naming the
-    file, its URL and the folder. Lessons call this themselves (through
-    ``pretrained.pretrained_base``), so none depends on lesson 0's ``prefetch()``.
+    Tries the cache, each ``COURSEKIT_MIRROR`` entry, then (``internet=True``) its URL, checking
+    the sha256 where known; else ``WeightsUnavailable`` names the file, URL and folder. Lessons
+    call it through ``pretrained``, so none depends on lesson 0's ``prefetch()``.
     """
     file = keras_file(file) if isinstance(file, str) else file
     if file.path.is_file() and (file.sha256 is None or sha256_file(file.path) == file.sha256):
@@ -519,11 +501,10 @@ def fetch_keras_file(file: KerasFile | str, internet: bool = True) -> str:
 def prefetch(datasets=None, keras_files: bool = True, quick: bool | None = None):
     """Fetch everything the lessons need once, so that the course then runs offline.
 
-    Loads each dataset (default: the active one; in quick mode the quick subset too) and puts
-    every file of ``KERAS_FILES`` into Keras' cache, from a mirror or from the internet.
-    Returns a pandas DataFrame with one row per item: what, its status (where it came from,
-    or why it is missing) and where it is. Usage: ``prefetch()`` in lesson 0, or
-    ``python -m coursekit prefetch`` in a terminal.
+    Loads each dataset (default: the active one, in the current mode) and puts every file of
+    ``KERAS_FILES`` into Keras' cache, from a mirror or the internet. Returns a DataFrame, one
+    row per item: what, its status (where it came from, or why it is missing) and its path.
+    ``python -m coursekit prefetch`` does the same from a terminal.
     """
     import pandas as pd
 

@@ -90,14 +90,11 @@ def pretrained_base(name: str = "mobilenet_v2", input_shape=(224, 224, 3),
     """Return ``(base, preprocess_input)``: a ``keras.applications`` base without its classifier
     and the preprocessing function that matches its ImageNet weights.
 
-    ``name`` is a key of ``BASES``; ``alpha`` the width multiplier (None: the course default,
-    0.35 for MobileNetV2; VGG16 has none). With ``weights="imagenet"`` the real weights are
-    loaded from Keras' cache, filled from a mirror or the internet (``download=False``: no
-    internet), or ``WeightsUnavailable`` is raised: never a silent fallback to random
-    weights. ``weights=None`` builds the same network with random weights and says so in a
-    warning. The base is returned trainable, as Keras builds it; freeze it with
-    ``base.trainable = False``. Call it on preprocessed images:
-    ``base(preprocess_input(images))``. Usage::
+    ``name`` is a key of ``BASES``; ``alpha`` the width multiplier (None: the course default).
+    ``weights="imagenet"`` loads the real weights through Keras' cache, filled from a mirror
+    or the internet (``download=False``: no internet), or raises ``WeightsUnavailable``: never
+    a silent fallback to random weights. ``weights=None`` builds the network with random
+    weights and warns. The base comes back trainable; call it on ``preprocess_input(images)``::
 
         base, preprocess_input = pretrained_base("mobilenet_v2", (224, 224, 3), alpha=0.35)
         base.output_shape          # (None, 7, 7, 1280)
@@ -131,11 +128,8 @@ def pretrained_base(name: str = "mobilenet_v2", input_shape=(224, 224, 3),
 
 def imagenet_classifier(name: str = "mobilenet_v2", alpha: float | None = None,
                         image_size: int = 224, download: bool = True):
-    """Return the full ImageNet model (base + 1000-class classifier), or None when its weights
-    cannot be had, after saying so in one line.
-
-    The classifier weights (``include_top=True``) are a separate file from the base's, and a
-    course mirror may lack them. Nothing is faked: without the file there are no predictions.
+    """Return the full ImageNet model (base + 1000-class classifier), or None after saying in
+    one line that its weights (a separate file, which a course mirror may lack) cannot be had.
     """
     spec, alpha = _spec(name, alpha, int(image_size), include_top=True)
     file = weights_file(name, alpha, image_size, include_top=True)
@@ -153,11 +147,9 @@ def imagenet_classifier(name: str = "mobilenet_v2", alpha: float | None = None,
 
 
 def imagenet_class_names(download: bool = True) -> list[str]:
-    """Return the 1000 ImageNet class names in index order, from Keras' ``imagenet_class_index.json``.
-
-    The file is the one ``decode_predictions`` reads, put into Keras' cache from a mirror or its
-    URL. Raises ``WeightsUnavailable`` naming the file and folder when it cannot be had.
-    """
+    """Return the 1000 ImageNet class names in index order, from the
+    ``imagenet_class_index.json`` that ``decode_predictions`` reads (``WeightsUnavailable``
+    when it cannot be had)."""
     import json
 
     file = datasets.keras_file("imagenet_class_index.json")
@@ -180,12 +172,9 @@ def weights_fingerprint(model) -> str:
 
 
 def feature_cache_path(base, directory) -> Path:
-    """Return the deterministic ``.npz`` path where ``extract_features`` caches a folder's
-    features: ``data_dir()/features/<base name>-<weights fingerprint>/<dataset>/<split>.npz``.
-
-    The weights fingerprint keeps features of different weights (ImageNet, random,
-    fine-tuned) apart.
-    """
+    """Return where ``extract_features`` caches a folder's features:
+    ``data_dir()/features/<base name>-<weights fingerprint>/<dataset>/<split>.npz`` (the
+    fingerprint keeps ImageNet, random and fine-tuned weights apart)."""
     directory = Path(directory)
     return (config.data_dir() / "features" / f"{base.name}-{weights_fingerprint(base)}"
             / directory.parent.name / f"{directory.name}.npz")
@@ -197,10 +186,9 @@ def extract_features(base, preprocess_input, directory, batch_size: int = 32,
 
     ``directory`` holds one sub-folder per class (``root / "train"``). Images are read in a
     fixed order at the base's input size, preprocessed, passed through ``base`` in inference
-    mode and averaged over the spatial positions (global average pooling), so ``features``
-    has shape (N, channels). Labels are integer class indices in sorted folder order, for any
-    number of classes. With ``cache=True`` the arrays are saved to
-    ``feature_cache_path(base, directory)`` and reused when the same files are asked for again.
+    mode and averaged over the positions (global average pooling): ``features`` is (N,
+    channels), ``labels`` integer class indices in sorted folder order. With ``cache=True``
+    they are kept at ``feature_cache_path`` and reused while the folder holds the same files.
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -231,20 +219,15 @@ def extract_features(base, preprocess_input, directory, batch_size: int = 32,
 
 
 def feature_head(feature_dim: int, num_classes: int = 2, dropout: float = 0.2, name: str = "head"):
-    """Return the small classifier trained on cached features: Dropout -> the output layer.
+    """Return the small classifier trained on cached features: Dropout -> ``output_layer``.
 
-    The output layer follows ``cnn.output_layer(num_classes)``. Its layers have the same names
-    and shapes as the head of ``transfer_model``, so trained weights can be copied across
-    (``copy_head``).
+    Its layers have the names and shapes of ``transfer_model``'s head, so ``copy_head`` can
+    carry trained weights across.
 
     Example:
         >>> feature_head(1280).count_params(), feature_head(1280, num_classes=3).count_params()
         (1281, 3843)
     """
-    if int(feature_dim) < 1:
-        raise ValueError(f"feature_dim must be a positive int, got {feature_dim!r}")
-    if not 0.0 <= float(dropout) < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     return keras.Sequential([
         keras.Input((int(feature_dim),), name="features"),
         keras.layers.Dropout(float(dropout), name="head_dropout"),
@@ -256,17 +239,14 @@ def transfer_model(base, preprocess_input, augmentation=None, dropout: float = 0
                    num_classes: int = 2, name: str = "transfer_model"):
     """Return image -> [augmentation] -> preprocess_input -> base -> pooling -> head, uncompiled.
 
-    The base is one layer of the outer model, called with ``training=False`` (the classic
-    idiom: BatchNorm in inference mode when you call the model yourself). In Keras 3, ``fit``
-    overrides that with ``training=True``, so for fine-tuning keep the BatchNorm layers frozen
-    as well (``unfreeze_from`` does). The base is shared, not copied: freezing or unfreezing
-    ``base`` changes what trains here. Inputs are raw pixels (0-255) at the base's input size;
-    the output layer follows ``cnn.output_layer(num_classes)``.
+    The base is one layer of the outer model (shared, not copied: freezing ``base`` changes
+    what trains here), called with ``training=False``. In Keras 3 ``fit`` overrides that with
+    ``training=True``, so for fine-tuning keep the BatchNorm layers frozen too
+    (``unfreeze_from`` does). Inputs are raw pixels (0-255) at the base's input size; the
+    output layer follows ``cnn.output_layer(num_classes)``.
     """
     if augmentation is not None and not isinstance(augmentation, keras.layers.Layer):
         raise ValueError(f"augmentation must be a Keras layer or None, got {type(augmentation).__name__}")
-    if not 0.0 <= float(dropout) < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     inputs = keras.Input(tuple(base.input_shape[1:]), name="image")
     x = augmentation(inputs) if augmentation is not None else inputs
     x = base(preprocess_input(x), training=False)
@@ -276,22 +256,15 @@ def transfer_model(base, preprocess_input, augmentation=None, dropout: float = 0
 
 
 def copy_head(source, target, layer: str = "output") -> None:
-    """Copy the weights of layer ``layer`` from ``source`` to ``target`` (same shapes needed).
-
-    Lets the head trained fast on cached features start the end-to-end model.
-    """
-    weights = source.get_layer(layer).get_weights()
-    shapes = [w.shape for w in target.get_layer(layer).get_weights()]
-    if [w.shape for w in weights] != shapes:
-        raise ValueError(f"layer {layer!r} has shapes {[w.shape for w in weights]} in the source "
-                         f"and {shapes} in the target")
-    target.get_layer(layer).set_weights(weights)
+    """Copy the weights of layer ``layer`` from ``source`` to ``target``, so that the head
+    trained fast on cached features starts the end-to-end model (Keras raises a ValueError
+    naming both shapes when they differ)."""
+    target.get_layer(layer).set_weights(source.get_layer(layer).get_weights())
 
 
-def unfreeze_from(base, first_trainable, keep_batchnorm_frozen: bool = True) -> list[str]:
-    """Make ``base`` trainable from layer ``first_trainable`` (a name or an index) onwards,
-    keep every layer before it frozen, and return the names of the layers with weights that
-    now train.
+def unfreeze_from(base, first_trainable: str, keep_batchnorm_frozen: bool = True) -> list[str]:
+    """Make ``base`` trainable from the layer named ``first_trainable`` onwards, keep every
+    layer before it frozen, and return the names of the layers with weights that now train.
 
     With ``keep_batchnorm_frozen`` (the default) the BatchNormalization layers stay frozen
     too: in Keras 3 that is what keeps them in inference mode while fine-tuning, because
@@ -306,16 +279,7 @@ def unfreeze_from(base, first_trainable, keep_batchnorm_frozen: bool = True) -> 
         >>> unfreeze_from(small, "b"), unfreeze_from(small, "b", keep_batchnorm_frozen=False)
         (['c'], ['b', 'c'])
     """
-    names = [layer.name for layer in base.layers]
-    if isinstance(first_trainable, int) and not isinstance(first_trainable, bool):
-        if not -len(names) <= first_trainable < len(names):
-            raise ValueError(f"layer index {first_trainable} is out of range: the model has "
-                             f"{len(names)} layers")
-        start = first_trainable % len(names)
-    elif first_trainable in names:
-        start = names.index(first_trainable)
-    else:
-        raise ValueError(f"no layer named {first_trainable!r}; the layers are: {', '.join(names)}")
+    start = base.layers.index(base.get_layer(first_trainable))  # Keras lists the layers if none
     base.trainable = True
     for index, layer in enumerate(base.layers):
         batchnorm = isinstance(layer, keras.layers.BatchNormalization)

@@ -273,7 +273,7 @@ def test_head_trained_on_features_slots_onto_the_transfer_model(real_base):
     pretrained.copy_head(head, model)
     np.testing.assert_array_equal(model.get_layer("output").get_weights()[0],
                                   head.get_layer("output").get_weights()[0])
-    with pytest.raises(ValueError, match="shapes"):
+    with pytest.raises(ValueError, match="not compatible"):
         pretrained.copy_head(pretrained.feature_head(16), model)
 
 
@@ -285,7 +285,7 @@ def test_head_and_transfer_model_follow_the_class_count(real_base, num_classes):
     assert head.output_shape == model.output_shape == (None, num_classes)
     assert pretrained.parameter_counts(model)["trainable"] == (1280 + 1) * num_classes
     pretrained.copy_head(head, model)
-    with pytest.raises(ValueError, match="shapes"):
+    with pytest.raises(ValueError, match="not compatible"):
         pretrained.copy_head(pretrained.feature_head(1280), model)  # a two-class head
 
 
@@ -296,8 +296,7 @@ def test_unfreeze_from_and_parameter_counts():
     assert pretrained.unfreeze_from(small, "b") == ["c"]  # BatchNorm stays frozen by default
     assert pretrained.unfreeze_from(small, "b", keep_batchnorm_frozen=False) == ["b", "c"]
     assert pretrained.parameter_counts(small) == {"total": 31, "trainable": 10, "frozen": 21}
-    assert pretrained.unfreeze_from(small, -1) == ["c"]
-    with pytest.raises(ValueError, match="the layers are: a, b, c"):
+    with pytest.raises(ValueError, match=r"Existing layers are: \['a', 'b', 'c'\]"):
         pretrained.unfreeze_from(small, "block_16_expand")
 
 
@@ -316,19 +315,19 @@ def test_imagenet_class_names_come_from_keras_cache(isolated):
 
 def test_visualize_helpers_look_inside_the_transfer_model(real_base):
     """Lesson 6 on this lesson's model: augmentation + preprocess_input ops + nested base."""
-    from coursekit import visualize
+    from coursekit import activations, gradcam, model_layers
 
     base, preprocess_input = real_base
     augmentation = keras.Sequential([keras.layers.RandomFlip("horizontal")], name="augmentation")
     model = pretrained.transfer_model(base, preprocess_input, augmentation=augmentation)
     image = np.random.default_rng(2).uniform(0, 255, (224, 224, 3)).astype("float32")
-    assert visualize.last_conv_layer(model) == "out_relu"
-    maps = visualize.feature_maps(model, image, ["Conv1", "block_16_project"])
+    assert model_layers.last_conv_layer(model) == "out_relu"
+    maps = activations.feature_maps(model, image, ["Conv1", "block_16_project"])
     probe = keras.Model(base.input, [base.get_layer("Conv1").output,
                                      base.get_layer("block_16_project").output])
     direct = probe(preprocess_input(image[None].copy()))
     np.testing.assert_allclose(maps["Conv1"], np.asarray(direct[0])[0], rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(maps["block_16_project"], np.asarray(direct[1])[0], rtol=1e-4,
                                atol=1e-4)
-    heatmap = visualize.gradcam(model, image)
+    heatmap = gradcam.heatmap(model, image)
     assert heatmap.shape == (7, 7) and np.isfinite(heatmap).all()
