@@ -1,17 +1,15 @@
-"""Input pipelines, training with the standard callbacks, learning curves, run comparisons.
+"""Input pipelines, training a recipe (or loading it), learning curves, run comparisons.
 
-Lesson 3 writes the pipeline and ``fit`` with callbacks out in full; afterwards these helpers
-do the same in one call, and lessons 4-6 reuse them:
-
-``image_datasets``   train/validation ``tf.data`` pipelines from a folder (seeded, cached, prefetched)
-``train_or_load``    fit with checkpoint + early stopping + CSV log, cached on disk by name and mode
-``history_frame``    a Keras ``History`` as a tidy DataFrame (one row per epoch)
-``compare_runs``     one row per trained variant (the comparison table of lesson 4)
-``plot_history`` / ``plot_comparison``   the drawings (matplotlib ``Figure``, nothing global)
+Lesson 3 writes the pipeline and ``fit`` out in full; afterwards ``image_datasets`` and
+``train_or_load`` do the same in one call each; ``history_frame``, ``compare_runs``,
+``plot_history`` and ``plot_comparison`` turn Keras histories into tables and figures.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -28,41 +26,17 @@ from coursekit import cnn, config
 keras = config.import_keras()
 import tensorflow as tf  # noqa: E402  (imported quietly by import_keras above)
 
-__all__ = [
-    "image_datasets",
-    "class_folders",
-    "compile_model",
-    "standard_callbacks",
-    "cached_model_path",
-    "train_or_load",
-    "save_trained",
-    "history_frame",
-    "best_epoch",
-    "compare_runs",
-    "plot_history",
-    "plot_comparison",
-]
-
 #: The seed used when none is given, so every lesson sees the same shuffles.
 DEFAULT_SEED = 1337
+#: Okabe-Ito: a colour-blind-safe palette for the runs of a comparison.
+COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 
 
 # ---------------------------------------------------------------- input pipeline
 
 def class_folders(split: str | os.PathLike) -> list[str]:
-    """Return the class folder names of one split (``root/train``), sorted as Keras labels them.
-
-    A classifier needs at least two classes; any other layout raises a ValueError that says
-    what the folder holds.
-
-    Example:
-        >>> import tempfile
-        >>> split = Path(tempfile.mkdtemp()) / "train"
-        >>> for name in ("dogs", "cats", "birds"):
-        ...     (split / name).mkdir(parents=True)
-        >>> class_folders(split)
-        ['birds', 'cats', 'dogs']
-    """
+    """Return the class folder names of one split (``root/train``), sorted as Keras labels
+    them; raise a ValueError saying what the folder holds unless there are two or more."""
     split = Path(split)
     if not split.is_dir():
         raise ValueError(f"{split} is not a folder; expected {split}/<class name>/<images>")
@@ -79,24 +53,13 @@ def image_datasets(root: str | os.PathLike, image_size: tuple[int, int] = (150, 
                    shuffle_buffer: int = 1000):
     """Return ``(train_ds, val_ds, class_names)`` read from ``root/train`` and ``root/validation``.
 
-    Both are ``tf.data`` pipelines of ``(images, labels)`` batches. Images are float32 RGB in
-    0-255 (the model rescales), resized to ``image_size`` whatever their size and mode
-    (grayscale, palette, RGBA, 16-bit). The labels follow ``cnn.output_units``: for two
-    classes float32 0/1 of shape (batch, 1) (``label_mode="binary"``), for more the class
-    index, int32 of shape (batch,) (``label_mode="int"``). A ``root/test`` folder may exist;
-    it is left alone (the lessons evaluate on validation).
-
-    Each image is decoded and resized once, then kept in memory (``cache``; about 270 KB per
-    image at 150x150). The training set is shuffled *after* the cache, image by image, with
-    a new order every epoch (caching an already shuffled, batched set would replay the same
-    batches every epoch). The validation set keeps file order. Both carry ``file_paths``,
-    ``class_names`` and ``pipeline`` (size, batch, seed, shuffle), which ``train_or_load``'s
-    cache key reads. ``prefetch`` prepares the next batch while the model trains on this one.
-
-    Usage (lesson 3 onwards)::
-
-        train_ds, val_ds, class_names = image_datasets(datasets.load(), (150, 150))
-        class_names     # ['cats', 'dogs']
+    Batches of ``(images, labels)``: images float32 RGB in 0-255 (the model rescales) at
+    ``image_size``, whatever their size and mode (grayscale, palette, RGBA, 16-bit); labels
+    follow ``cnn.output_units``: float32 0/1 of shape (batch, 1) for two classes, else the
+    class index, int32 of shape (batch,). A ``root/test`` folder is left alone. Each image is
+    decoded once and cached in memory (about 270 KB at 150x150); the training set is shuffled
+    *after* the cache, so every epoch gets a new order; validation keeps file order. Both
+    carry ``file_paths``, ``class_names`` and ``pipeline`` (the settings) for the cache key.
     """
     root = Path(root)
     class_names = class_folders(root / "train")
@@ -107,21 +70,21 @@ def image_datasets(root: str | os.PathLike, image_size: tuple[int, int] = (150, 
         raise ValueError(f"image_size must be (height, width) of at least 8 pixels, got {image_size!r}")
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    image_size = (int(image_size[0]), int(image_size[1]))
+    image_size, batch_size = (int(image_size[0]), int(image_size[1])), int(batch_size)
     binary = cnn.output_units(len(class_names)) == 1
     common = dict(label_mode="binary" if binary else "int", class_names=class_names,
                   image_size=image_size, color_mode="rgb", seed=seed, verbose=False)
     train = keras.utils.image_dataset_from_directory(root / "train", batch_size=None,
                                                      shuffle=True, **common)
-    validation = keras.utils.image_dataset_from_directory(
-        root / "validation", batch_size=int(batch_size), shuffle=False, **common)
+    validation = keras.utils.image_dataset_from_directory(root / "validation",
+                                                          batch_size=batch_size, shuffle=False, **common)
     train_files, val_files = list(train.file_paths), list(validation.file_paths)
     train = (train.cache() if cache else train).shuffle(
         min(int(shuffle_buffer), len(train_files)), seed=seed, reshuffle_each_iteration=True)
-    train = train.batch(int(batch_size)).prefetch(tf.data.AUTOTUNE)
+    train = train.batch(batch_size).prefetch(tf.data.AUTOTUNE)
     validation = (validation.cache() if cache else validation).prefetch(tf.data.AUTOTUNE)
-    pipeline = dict(root=str(root), image_size=image_size, batch_size=int(batch_size),
-                    seed=seed, shuffle_buffer=int(shuffle_buffer))
+    pipeline = dict(root=str(root), image_size=image_size, batch_size=batch_size, seed=seed,
+                    shuffle_buffer=int(shuffle_buffer))
     for dataset, files in ((train, train_files), (validation, val_files)):
         dataset.file_paths, dataset.class_names, dataset.pipeline = files, class_names, pipeline
     return train, validation, class_names
@@ -130,11 +93,9 @@ def image_datasets(root: str | os.PathLike, image_size: tuple[int, int] = (150, 
 # ---------------------------------------------------------------- training
 
 def compile_model(model, learning_rate: float = 1e-3, optimizer: str = "adam"):
-    """Compile ``model`` with the loss its output calls for, accuracy, and the optimizer.
-
-    One sigmoid unit (two classes, binary labels): ``binary_crossentropy``; one unit per
-    class (softmax, integer labels): ``sparse_categorical_crossentropy``. ``optimizer`` is a
-    Keras optimizer name ("adam", "rmsprop", "sgd"). Returns the model.
+    """Compile ``model`` with the loss its output calls for, accuracy, and a Keras optimizer
+    by name ("adam", "rmsprop", "sgd"); return it. One sigmoid unit (two classes):
+    ``binary_crossentropy``; one unit per class (softmax): ``sparse_categorical_crossentropy``.
 
     Example:
         >>> head = lambda units: keras.Sequential([keras.Input((4,)), keras.layers.Dense(units)])
@@ -155,33 +116,6 @@ def compile_model(model, learning_rate: float = 1e-3, optimizer: str = "adam"):
     return model
 
 
-def standard_callbacks(checkpoint_path: str | os.PathLike, log_path: str | os.PathLike,
-                       patience: int = 5, monitor: str = "val_loss") -> list:
-    """Return the course's three callbacks: ModelCheckpoint (.keras), EarlyStopping, CSVLogger.
-
-    The checkpoint keeps the best model seen so far (by ``monitor``) on disk; early stopping
-    ends training after ``patience`` epochs without improvement and puts the best weights
-    back into the model; the CSV log gets one row per epoch, written as training goes.
-
-    Example:
-        >>> callbacks = standard_callbacks("/tmp/best.keras", "/tmp/log.csv")
-        >>> [type(c).__name__ for c in callbacks]
-        ['ModelCheckpoint', 'EarlyStopping', 'CSVLogger']
-    """
-    if not str(checkpoint_path).endswith(".keras"):
-        raise ValueError(f"checkpoint_path must end in .keras (Keras 3's format), got {checkpoint_path}")
-    if int(patience) < 1:
-        raise ValueError(f"patience must be a positive int, got {patience!r}")
-    Path(checkpoint_path).parent.mkdir(parents=True, exist_ok=True)
-    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    return [
-        keras.callbacks.ModelCheckpoint(str(checkpoint_path), monitor=monitor, save_best_only=True),
-        keras.callbacks.EarlyStopping(monitor=monitor, patience=int(patience),
-                                      restore_best_weights=True),
-        keras.callbacks.CSVLogger(str(log_path)),
-    ]
-
-
 class _EpochTimer(keras.callbacks.Callback):
     """Record the wall time of each epoch (seconds)."""
 
@@ -195,21 +129,47 @@ class _EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-def cached_model_path(name: str, quick: bool | None = None) -> Path:
-    """Return where ``train_or_load`` keeps the model ``name``: ``data_dir()/models/<name>-<mode>.keras``.
+def data_fingerprint(train_ds, val_ds) -> str:
+    """Return a hash of what two ``image_datasets`` pipelines read: each file's path relative
+    to the dataset folder and its content, and the pipeline settings. A student's folder, the
+    quick subset and the full dataset each get their own; moving the folder keeps it."""
+    digest = hashlib.sha256()
+    for split, dataset in (("train", train_ds), ("validation", val_ds)):
+        pipeline = getattr(dataset, "pipeline", None)
+        if pipeline is None:
+            raise ValueError(f"the {split} dataset must come from training.image_datasets, which "
+                             f"records the files and settings the cache key is made of")
+        digest.update(json.dumps({**pipeline, "root": ""}, sort_keys=True).encode())
+        for path in sorted(dataset.file_paths):
+            digest.update(Path(path).relative_to(pipeline["root"]).as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(Path(path).read_bytes()).digest())
+    return digest.hexdigest()
 
-    ``mode`` is "quick" or "full" (``quick=None`` follows ``COURSEKIT_QUICK``). The training
-    history sits next to it as ``<name>-<mode>.history.csv``.
+
+def cache_key(recipe, data: str, quick: bool | None = None) -> str:
+    """Return a 12-character hash of every field of ``recipe`` (nested ones too), the ``data``
+    fingerprint, quick/full mode and the TensorFlow and Keras versions.
 
     Example:
-        >>> cached_model_path("scratch_cnn", quick=False).name
-        'scratch_cnn-full.keras'
+        >>> from coursekit import recipes
+        >>> key = cache_key(recipes.SCRATCH_CNN, data="abc", quick=True)
+        >>> len(key), key == cache_key(recipes.SCRATCH_CNN, data="abc", quick=False)
+        (12, False)
     """
-    if not name or name.startswith(".") or not all(ch.isalnum() or ch in "-_.+" for ch in name):
-        raise ValueError(f"name must be letters, digits, '-', '_', '+' or '.' (not first), "
-                         f"got {name!r}")
-    mode = "quick" if (config.quick_mode() if quick is None else quick) else "full"
-    return config.data_dir() / "models" / f"{name}-{mode}.keras"
+    content = {"recipe": dataclasses.asdict(recipe), "data": data, "quick": _quick(quick),
+               "tensorflow": tf.__version__, "keras": keras.__version__}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def cached_model_path(recipe, train_ds, val_ds, quick: bool | None = None) -> Path:
+    """Return where ``train_or_load`` keeps ``recipe``'s model trained on this data:
+    ``data_dir()/models/<name>-<key>.keras``, with its history beside it (``.history.csv``)."""
+    key = cache_key(recipe, data_fingerprint(train_ds, val_ds), quick)
+    return config.data_dir() / "models" / f"{recipe.name}-{key}.keras"
+
+
+def _quick(quick: bool | None) -> bool:
+    return config.quick_mode() if quick is None else bool(quick)
 
 
 def _lock(path: Path) -> filelock.FileLock:
@@ -218,95 +178,130 @@ def _lock(path: Path) -> filelock.FileLock:
     return filelock.FileLock(path.with_suffix(".lock"))
 
 
-def _input_shape(dataset) -> tuple:
-    images_spec = dataset.element_spec[0]
-    return tuple(images_spec.shape[1:])
+def _check_data(recipe, train_ds, quick: bool | None) -> None:
+    """The datasets must have the recipe's image size and batch size in this mode."""
+    pipeline = getattr(train_ds, "pipeline", {})
+    wanted = (recipe.input_size(quick), recipe.batch_size)
+    if (tuple(pipeline.get("image_size", ())), pipeline.get("batch_size")) != wanted:
+        raise ValueError(
+            f"recipe {recipe.name!r} trains on {wanted[0]} images in batches of {wanted[1]} in "
+            f"{'quick' if _quick(quick) else 'full'} mode; the datasets have "
+            f"{pipeline.get('image_size')} in batches of {pipeline.get('batch_size')}. Use "
+            f"training.image_datasets(root, recipe.input_size(), recipe.batch_size)")
 
 
-def train_or_load(name: str, build: Callable[[], object], train_ds, val_ds, epochs: int, *,
-                  learning_rate: float = 1e-3, patience: int = 5, monitor: str = "val_loss",
-                  callbacks: tuple = (), retrain: bool = False, verbose: int = 2,
-                  quick: bool | None = None):
-    """Train ``build()`` with the standard callbacks, or load it if it was trained before.
+def train_or_load(recipe, train_ds, val_ds, *legacy, retrain: bool = False, verbose: int = 2,
+                  quick: bool | None = None, **legacy_options):
+    """Return ``(model, history)`` for ``recipe`` trained on this data: loaded if any lesson
+    trained it before, trained now otherwise (or with ``retrain=True``).
 
-    Returns ``(model, history)``: the model with the weights of its best epoch (by
-    ``monitor``), and a DataFrame with one row per epoch (``epoch`` from 1, ``loss``,
-    ``accuracy``, ``val_loss``, ``val_accuracy``, ``seconds`` and ``best``, True on the epoch
-    whose weights the model has). The result is saved at ``cached_model_path(name)`` (one
-    file per name and quick/full mode) so that re-running a cell, or a later lesson, loads it
-    in a second instead of training again; pass ``retrain=True`` to train anew. A cached
-    model whose input shape does not match ``train_ds`` is trained again.
+    Training seeds Keras with ``recipe.seed``, builds the model (fine-tuning: continues
+    ``recipe.start_from``'s model, loaded or trained first), compiles it and fits at most
+    ``recipe.max_epochs()`` epochs with a checkpoint, early stopping on ``recipe.monitor``
+    (the best epoch's weights are kept), the recipe's schedule and a CSV log. The history has
+    one row per epoch (``epoch`` from 1, metrics, ``seconds``, ``best`` on the kept one).
+    Both are saved at ``cached_model_path``. Usage::
 
-    ``build`` is called with no argument and returns a model; an uncompiled model is
-    compiled with ``compile_model(model, learning_rate)``. Extra ``callbacks`` (for example
-    ``keras.callbacks.ReduceLROnPlateau``) are added to the standard three.
-
-    Usage::
-
-        model, history = train_or_load("scratch_cnn", lambda: cnn.scratch_cnn((64, 64, 3)),
-                                       train_ds, val_ds, epochs=2)
+        recipe = recipes.SCRATCH_CNN
+        train_ds, val_ds, _ = image_datasets(root, recipe.input_size(), recipe.batch_size)
+        model, history = train_or_load(recipe, train_ds, val_ds)
     """
-    if int(epochs) < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    path = cached_model_path(name, quick)
-    history_path = path.with_suffix(".history.csv")
+    if isinstance(recipe, str):  # transitional, see _train_or_load_by_name
+        return _train_or_load_by_name(recipe, train_ds, val_ds, *legacy, retrain=retrain,
+                                      verbose=verbose, quick=quick, **legacy_options)
+    _check_data(recipe, train_ds, quick)
+    path = cached_model_path(recipe, train_ds, val_ds, quick)
     with _lock(path):
-        if not retrain and path.is_file() and history_path.is_file():
-            model = keras.models.load_model(path)
-            if tuple(model.input_shape[1:]) == _input_shape(train_ds):
-                print(f"Loaded {name!r} from {path} (trained earlier; "
-                      f"pass retrain=True to train again).")
-                return model, pd.read_csv(history_path)
-            print(f"The cached {name!r} expects inputs {model.input_shape[1:]}, the data has "
-                  f"{_input_shape(train_ds)}: training again.")
-        model = build()
-        if not getattr(model, "compiled", False):
-            compile_model(model, learning_rate)
-        timer = _EpochTimer()
-        standard = standard_callbacks(path.with_suffix(".checkpoint.keras"),
-                                      path.with_suffix(".log.csv"), patience, monitor)
-        # shuffle=False: the dataset shuffles itself (Keras 3 warns if fit is asked to).
-        fit = model.fit(train_ds, validation_data=val_ds, epochs=int(epochs), shuffle=False,
-                        callbacks=[*standard, timer, *callbacks], verbose=verbose)
-        history = history_frame(fit, seconds=timer.seconds, best=standard[1].best_epoch + 1)
-        _store(path, model, history)
+        if not retrain and path.is_file() and path.with_suffix(".history.csv").is_file():
+            print(f"Loaded {recipe.name!r} from {path} (trained earlier, same recipe and data).")
+            return keras.models.load_model(path), pd.read_csv(path.with_suffix(".history.csv"))
+        start = None
+        if recipe.start_from is not None:
+            start = train_or_load(recipe.start_from, train_ds, val_ds, verbose=verbose,
+                                  quick=quick)[0]
+        config.seed_everything(recipe.seed)
+        model = recipe.build(len(train_ds.class_names), quick, start=start)
+        compile_model(model, recipe.learning_rate, recipe.optimizer)
+        schedule = [recipe.schedule.callback()] if recipe.schedule else []
+        return _fit_and_store(path, model, train_ds, val_ds, recipe.max_epochs(quick),
+                              recipe.monitor, recipe.patience, schedule, verbose)
+
+
+def _fit_and_store(path: Path, model, train_ds, val_ds, epochs: int, monitor: str,
+                   patience: int, extra: list, verbose: int) -> tuple:
+    """Fit with checkpoint, early stopping, CSV log and timer; save model and history."""
+    early = keras.callbacks.EarlyStopping(monitor=monitor, patience=int(patience),
+                                          restore_best_weights=True)
+    checkpoint = keras.callbacks.ModelCheckpoint(path.with_suffix(".checkpoint.keras"),
+                                                 monitor=monitor, save_best_only=True)
+    timer = _EpochTimer()
+    # shuffle=False: the dataset shuffles itself (Keras 3 warns if fit is asked to).
+    fit = model.fit(train_ds, validation_data=val_ds, epochs=int(epochs), shuffle=False,
+                    verbose=verbose, callbacks=[checkpoint, early, *extra, timer,
+                                                keras.callbacks.CSVLogger(path.with_suffix(".log.csv"))])
+    history = history_frame(fit, seconds=timer.seconds, best=early.best_epoch + 1)
+    _store(path, model, history)
     return model, history
 
 
 def _store(path: Path, model, history: pd.DataFrame) -> None:
     """Write model and history next to each other; the model file appears only when complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.keras")
     model.save(partial)
     os.replace(partial, path)
     history.to_csv(path.with_suffix(".history.csv"), index=False)
 
 
-def save_trained(name: str, model, history, quick: bool | None = None) -> Path:
-    """Keep a model you trained yourself where ``train_or_load(name, ...)`` will find it.
+def save_trained(recipe, model, history, train_ds=None, val_ds=None,
+                 quick: bool | None = None) -> Path:
+    """Keep a model trained by hand with ``recipe``'s settings (lesson 3) where
+    ``train_or_load(recipe, train_ds, val_ds)`` finds it; return its path. ``history`` is a
+    Keras ``History`` or a ``history_frame``; the best epoch by ``recipe.monitor`` is marked
+    unless it has a ``best`` column. Usage::
 
-    ``history`` is a Keras ``History`` or a ``history_frame``. Lesson 3 trains its CNN with
-    the ``fit`` call written out, then stores it under the name "scratch_cnn" so that lessons
-    5 and 6 load it instead of training again. Returns the model's path.
-
-    Usage (after ``fit_result = model.fit(...)``)::
-
-        save_trained("scratch_cnn", model, fit_result)   # .../models/scratch_cnn-full.keras
+        fit_result = model.fit(train_ds, validation_data=val_ds, ...)
+        save_trained(recipes.SCRATCH_CNN, model, fit_result, train_ds, val_ds)
     """
     frame = history if isinstance(history, pd.DataFrame) else history_frame(history)
-    path = cached_model_path(name, quick)
+    if isinstance(recipe, str):  # transitional, see _train_or_load_by_name
+        path = config.data_dir() / "models" / f"{recipe}-{'quick' if _quick(quick) else 'full'}.keras"
+    else:
+        _check_data(recipe, train_ds, quick)
+        if tuple(model.input_shape[1:3]) != recipe.input_size(quick):
+            raise ValueError(f"the model takes {model.input_shape[1:3]} images, recipe "
+                             f"{recipe.name!r} {recipe.input_size(quick)}")
+        if "best" not in frame:
+            frame = frame.assign(best=frame["epoch"] == best_epoch(frame, recipe.monitor))
+        path = cached_model_path(recipe, train_ds, val_ds, quick)
     with _lock(path):
         _store(path, model, frame)
     return path
 
 
+def _train_or_load_by_name(name: str, build: Callable[[], object], train_ds, val_ds,
+                           epochs: int, *, learning_rate: float = 1e-3, patience: int = 5,
+                           monitor: str = "val_loss", callbacks: tuple = (),
+                           retrain: bool = False, verbose: int = 2, quick: bool | None = None):
+    """Transitional: the old cache keyed by name and mode only, kept until lessons 3, 5 and 6
+    ask for recipes (then delete it and the ``str`` branches above)."""
+    path = config.data_dir() / "models" / f"{name}-{'quick' if _quick(quick) else 'full'}.keras"
+    with _lock(path):
+        if not retrain and path.is_file() and path.with_suffix(".history.csv").is_file():
+            print(f"Loaded {name!r} from {path} (trained earlier).")
+            return keras.models.load_model(path), pd.read_csv(path.with_suffix(".history.csv"))
+        model = build()
+        if not getattr(model, "compiled", False):
+            compile_model(model, learning_rate)
+        return _fit_and_store(path, model, train_ds, val_ds, epochs, monitor, patience,
+                              list(callbacks), verbose)
+
+
 # ---------------------------------------------------------------- histories and comparisons
 
 def history_frame(history, seconds: list[float] | None = None, best: int | None = None) -> pd.DataFrame:
-    """Return a Keras ``History`` (or its ``.history`` dict) as a DataFrame, one row per epoch.
-
-    Columns: ``epoch`` (from 1), every logged metric, and, when given, ``seconds`` (wall time
-    per epoch) and ``best`` (True on epoch ``best``, the one whose weights were kept).
+    """Return a Keras ``History`` (or its ``.history`` dict) as a DataFrame, one row per
+    epoch: ``epoch`` (from 1), every metric, and if given ``seconds`` and ``best`` (True on
+    epoch ``best``, whose weights were kept).
 
     Example:
         >>> history_frame({"loss": [0.7, 0.5], "val_loss": [0.69, 0.6]})["epoch"].tolist()
@@ -326,9 +321,7 @@ def history_frame(history, seconds: list[float] | None = None, best: int | None 
 
 def best_epoch(history: pd.DataFrame, monitor: str = "val_loss") -> int:
     """Return the epoch (from 1) where ``monitor`` was best: lowest loss, highest accuracy.
-
-    Where validation loss is lowest is where overfitting starts: after it, the model keeps
-    getting better on the training images and worse on new ones.
+    Where validation loss is lowest, overfitting starts.
 
     Example:
         >>> best_epoch(pd.DataFrame({"epoch": [1, 2, 3], "val_loss": [0.7, 0.5, 0.6]}))
@@ -349,11 +342,9 @@ def _kept_row(history: pd.DataFrame) -> pd.Series:
 
 
 def compare_runs(histories: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Return one row per run: how long it trained and how well the kept model does.
-
-    Columns: ``epochs`` run, ``kept_epoch`` (the weights kept by early stopping),
-    ``train_accuracy`` and ``val_accuracy`` at that epoch, ``gap`` (train - validation: large
-    means overfitting), ``best_val_accuracy`` over all epochs, ``minutes`` of training.
+    """Return one row per run: ``epochs`` run, ``kept_epoch`` (kept by early stopping),
+    ``train_accuracy`` and ``val_accuracy`` there, ``gap`` (train - validation: large means
+    overfitting), ``best_val_accuracy`` over all epochs, ``minutes`` of training.
 
     Example:
         >>> history = history_frame({"accuracy": [0.6, 0.9], "val_accuracy": [0.6, 0.7]}, best=2)
@@ -370,11 +361,8 @@ def compare_runs(histories: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
                 raise ValueError(f"run {name!r} has no {column!r} column; it has {list(history.columns)}")
         kept = _kept_row(history)
         rows.append({
-            "model": name,
-            "epochs": len(history),
-            "kept_epoch": int(kept["epoch"]),
-            "train_accuracy": float(kept["accuracy"]),
-            "val_accuracy": float(kept["val_accuracy"]),
+            "model": name, "epochs": len(history), "kept_epoch": int(kept["epoch"]),
+            "train_accuracy": float(kept["accuracy"]), "val_accuracy": float(kept["val_accuracy"]),
             "gap": float(kept["accuracy"] - kept["val_accuracy"]),
             "best_val_accuracy": float(history["val_accuracy"].max()),
             "minutes": float(history["seconds"].sum() / 60) if "seconds" in history else np.nan,
@@ -385,9 +373,8 @@ def compare_runs(histories: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 # ---------------------------------------------------------------- drawings
 
 def plot_history(history: pd.DataFrame, title: str = "Learning curves") -> Figure:
-    """Return a figure with accuracy and loss, training vs validation, per epoch.
-
-    The epoch whose weights were kept is marked with a dotted line.
+    """Return a figure with accuracy and loss, training vs validation, per epoch; a dotted
+    line marks the epoch whose weights were kept.
 
     Example:
         >>> history = history_frame({"accuracy": [0.6, 0.9], "loss": [0.7, 0.3]}, best=2)
@@ -399,16 +386,14 @@ def plot_history(history: pd.DataFrame, title: str = "Learning curves") -> Figur
     for axes, metric in zip(figure.subplots(1, 2), ("accuracy", "loss")):
         if metric not in history:
             raise ValueError(f"history has no {metric!r} column; it has {list(history.columns)}")
-        axes.plot(history["epoch"], history[metric], "o-", color="#0072B2", label="training")
+        axes.plot(history["epoch"], history[metric], "o-", color=COLORS[0], label="training")
         if f"val_{metric}" in history:
-            axes.plot(history["epoch"], history[f"val_{metric}"], "s--", color="#D55E00",
+            axes.plot(history["epoch"], history[f"val_{metric}"], "s--", color=COLORS[1],
                       label="validation")
         if kept is not None:
             axes.axvline(kept, color="0.4", linestyle=":", label=f"kept (epoch {kept})")
-        axes.set_xlabel("epoch")
+        axes.set(xlabel="epoch", ylabel=metric, title=metric.capitalize())
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axes.set_ylabel(metric)
-        axes.set_title(f"{metric.capitalize()}")
         axes.grid(alpha=0.3)
         axes.legend()
     figure.suptitle(title, fontsize="x-large")
@@ -417,42 +402,20 @@ def plot_history(history: pd.DataFrame, title: str = "Learning curves") -> Figur
 
 def plot_comparison(histories: Mapping[str, pd.DataFrame],
                     title: str = "Validation accuracy of the variants") -> Figure:
-    """Return a figure: validation accuracy per epoch of every run, and the kept accuracy as bars.
-
-    Example:
-        >>> runs = {name: history_frame({"accuracy": [0.6, 0.9], "val_accuracy": [0.6, acc]})
-        ...         for name, acc in (("baseline", 0.7), ("+augmentation", 0.8))}
-        >>> len(plot_comparison(runs).axes)
-        2
-    """
+    """Return a figure: validation accuracy per epoch of every run, and the kept accuracy as bars."""
     table = compare_runs(histories)
     figure = Figure(figsize=(12, 4.5), layout="constrained")
     curves, bars = figure.subplots(1, 2, width_ratios=[3, 2])
-    colors = [_color(index) for index in range(len(histories))]
-    styles = ["o-", "s--", "^-.", "D:"]  # marker and dash differ too: equal curves stay visible
-    for index, (color, (name, history)) in enumerate(zip(colors, histories.items())):
-        curves.plot(history["epoch"], history["val_accuracy"], styles[index % len(styles)],
-                    color=color, label=name, markersize=4, alpha=0.9)
-    curves.set_xlabel("epoch")
+    colors = [COLORS[index % len(COLORS)] for index in range(len(histories))]
+    per_epoch = pd.DataFrame({name: history.set_index("epoch")["val_accuracy"]
+                              for name, history in histories.items()})
+    # marker and dash differ too, so that equal curves stay visible
+    per_epoch.plot(ax=curves, style=["o-", "s--", "^-.", "D:"] * 2, color=colors, markersize=4)
+    curves.set(ylabel="validation accuracy", title="Validation accuracy per epoch")
     curves.xaxis.set_major_locator(MaxNLocator(integer=True))
-    curves.set_ylabel("validation accuracy")
-    curves.set_title("Validation accuracy per epoch")
     curves.grid(alpha=0.3)
-    curves.legend()
-    positions = np.arange(len(table))
-    bars.barh(positions, table["val_accuracy"], color=colors)
-    bars.set_yticks(positions, table.index)
+    bars.bar_label(bars.barh(table.index, table["val_accuracy"], color=colors), fmt=" %.3f")
     bars.invert_yaxis()
-    for position, value in zip(positions, table["val_accuracy"]):
-        bars.text(value, position, f" {value:.3f}", va="center")
-    bars.set_xlim(0.4, 1.0)
-    bars.set_xlabel("validation accuracy (kept epoch)")
-    bars.set_title("Kept model")
+    bars.set(xlim=(0.4, 1.0), xlabel="validation accuracy (kept epoch)", title="Kept model")
     figure.suptitle(title, fontsize="x-large")
     return figure
-
-
-def _color(index: int) -> str:
-    """Return the ``index``-th colour of the colour-blind-safe Okabe-Ito palette."""
-    palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
-    return palette[index % len(palette)]

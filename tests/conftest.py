@@ -54,6 +54,20 @@ def quick_root():
 
 
 @pytest.fixture(scope="session")
+def tiny_root(quick_root, tmp_path_factory):
+    """16 train and 8 validation real photos per class of the quick subset (same layout)."""
+    import shutil
+
+    target = tmp_path_factory.mktemp("tiny")
+    for split, count in (("train", 16), ("validation", 8)):
+        for class_name in ("cats", "dogs"):
+            (target / split / class_name).mkdir(parents=True)
+            for path in sorted((quick_root / split / class_name).iterdir())[:count]:
+                shutil.copy(path, target / split / class_name / path.name)
+    return target
+
+
+@pytest.fixture(scope="session")
 def bad_corpus(tmp_path_factory):
     """The folder of bad files from tests/_bad_corpus.py (built once, never modified):
     (root, expected codes per path, snapshot of the tree, scan report)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,21 +12,9 @@ import pytest
 
 from PIL import Image
 
-from coursekit import cnn, config, training
+from coursekit import cnn, recipes, training
 
 keras = training.keras
-
-
-@pytest.fixture(scope="module")
-def tiny_root(quick_root, tmp_path_factory):
-    """A copy of 16 train and 8 validation images per class (same layout)."""
-    target = tmp_path_factory.mktemp("tiny")
-    for split, count in (("train", 16), ("validation", 8)):
-        for class_name in ("cats", "dogs"):
-            (target / split / class_name).mkdir(parents=True)
-            for path in sorted((quick_root / split / class_name).iterdir())[:count]:
-                shutil.copy(path, target / split / class_name / path.name)
-    return target
 
 
 def _images(dataset) -> np.ndarray:
@@ -125,75 +114,137 @@ def test_any_number_of_classes_and_any_image_mode_trains(quick_root, tmp_path, n
 
 # ---------------------------------------------------------------- train_or_load
 
-def _tiny_cnn():
-    return cnn.scratch_cnn((32, 32, 3), filters=(4, 8), dense_units=8)
-
-
-def test_train_or_load_trains_saves_then_loads(tiny_root, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
-    monkeypatch.setenv("COURSEKIT_QUICK", "1")
-    config.seed_everything(0)
-    train_ds, val_ds, _ = training.image_datasets(tiny_root, image_size=(32, 32), batch_size=8)
-    model, history = training.train_or_load("tiny", _tiny_cnn, train_ds, val_ds, epochs=2, verbose=0)
-    path = training.cached_model_path("tiny")
-    assert path == tmp_path / "models" / "tiny-quick.keras" and path.is_file()
-    assert path.with_suffix(".checkpoint.keras").is_file(), "ModelCheckpoint writes a .keras file"
-    log = pd.read_csv(path.with_suffix(".log.csv"))
-    assert list(log["epoch"]) == [0, 1], "CSVLogger writes one row per epoch"
-    assert list(history["epoch"]) == [1, 2] and history["best"].sum() == 1
-    assert {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(history.columns)
-    kept = int(history.loc[history["best"], "epoch"].iloc[0])
-    assert kept == training.best_epoch(history, "val_loss"), "early stopping keeps the best epoch"
-    # the returned model has the kept epoch's weights: its validation loss is that epoch's
-    loss, _ = model.evaluate(val_ds, verbose=0)
-    assert loss == pytest.approx(history.loc[history["best"], "val_loss"].iloc[0], rel=1e-4)
-
-    images = next(iter(val_ds))[0]
-    built = []
-    loaded, loaded_history = training.train_or_load(
-        "tiny", lambda: built.append(1) or _tiny_cnn(), train_ds, val_ds, epochs=2, verbose=0)
-    assert built == [], "a cached model is loaded, not built and trained again"
-    assert "Loaded 'tiny'" in capsys.readouterr().out
-    np.testing.assert_allclose(loaded.predict_on_batch(images), model.predict_on_batch(images), atol=1e-6)
-    pd.testing.assert_frame_equal(loaded_history, history, check_dtype=False)
-
-    # full mode is a different file; retrain=True builds (and trains) again
-    assert training.cached_model_path("tiny", quick=False).name == "tiny-full.keras"
-    with pytest.raises(_Built):
-        training.train_or_load("tiny", _raise_built, train_ds, val_ds, epochs=1, retrain=True)
+#: A recipe small enough to train in seconds: 32 pixels (16 in quick mode), two conv blocks.
+TINY = recipes.Recipe("tiny", image_size=32, quick_image_size=16, epochs=2, quick_epochs=1,
+                      learning_rate=1e-3, monitor="val_accuracy", patience=2, filters=(4, 8),
+                      dense_units=8, batch_size=8, schedule=recipes.Schedule(patience=1))
 
 
 class _Built(Exception):
-    """Raised by a build function: proves train_or_load decided to train (without training)."""
+    """Raised instead of building: proves train_or_load decided to train (without training)."""
 
 
-def _raise_built():
+def _refuse_to_build(*args, **kwargs):
     raise _Built
 
 
-def test_train_or_load_retrains_when_the_image_size_changed(tiny_root, tmp_path, monkeypatch, capsys):
+def _lesson_data(root, recipe=TINY, quick=False):
+    """What a lesson does first: read the folder at the recipe's size (fresh pipelines)."""
+    return training.image_datasets(root, recipe.input_size(quick), recipe.batch_size)[:2]
+
+
+def test_train_or_load_trains_saves_then_loads_in_any_lesson(tiny_root, tmp_path, monkeypatch,
+                                                              capsys):
     monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
-    small = training.image_datasets(tiny_root, image_size=(32, 32), batch_size=8)
-    training.train_or_load("sized", _tiny_cnn, small[0], small[1], epochs=1, verbose=0)
-    larger = training.image_datasets(tiny_root, image_size=(40, 40), batch_size=8)
+    train_ds, val_ds = _lesson_data(tiny_root)
+    model, history = training.train_or_load(TINY, train_ds, val_ds, verbose=0, quick=False)
+    path = training.cached_model_path(TINY, train_ds, val_ds, quick=False)
+    assert path.parent == tmp_path / "models" and path.name.startswith("tiny-") and path.is_file()
+    assert path.with_suffix(".checkpoint.keras").is_file(), "ModelCheckpoint writes a .keras file"
+    assert list(pd.read_csv(path.with_suffix(".log.csv"))["epoch"]) == [0, 1], "CSVLogger"
+    assert list(history["epoch"]) == [1, 2] and history["best"].sum() == 1
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(history.columns)
+    kept = history.loc[history["best"]].iloc[0]
+    assert kept["epoch"] == training.best_epoch(history, "val_accuracy"), "the recipe's monitor"
+    loss, _ = model.evaluate(val_ds, verbose=0)  # the model has the kept epoch's weights
+    assert loss == pytest.approx(kept["val_loss"], rel=1e-4)
+
+    # another lesson (its own pipelines, another recipe object with the same fields) loads it
+    monkeypatch.setattr(recipes.Recipe, "build", _refuse_to_build)
+    other_train, other_val = _lesson_data(tiny_root)
+    loaded, loaded_history = training.train_or_load(replace(TINY), other_train, other_val,
+                                                    quick=False)
+    assert f"Loaded 'tiny' from {path}" in capsys.readouterr().out
+    images = next(iter(val_ds))[0]
+    np.testing.assert_allclose(loaded.predict_on_batch(images), model.predict_on_batch(images),
+                               atol=1e-6)
+    pd.testing.assert_frame_equal(loaded_history, history, check_dtype=False)
+
+    # an edited recipe, other data, or retrain=True never load this model: they train
+    smaller = tmp_path / "smaller"
+    shutil.copytree(tiny_root, smaller)
+    next((smaller / "train" / "cats").iterdir()).unlink()
+    for recipe, data in ((replace(TINY, epochs=3), (train_ds, val_ds)),
+                         (TINY, _lesson_data(smaller))):
+        with pytest.raises(_Built):
+            training.train_or_load(recipe, *data, quick=False)
     with pytest.raises(_Built):
-        training.train_or_load("sized", _raise_built, larger[0], larger[1], epochs=1)
-    assert "training again" in capsys.readouterr().out
-    model, _ = training.train_or_load("sized", _raise_built, small[0], small[1], epochs=1)
-    assert model.input_shape == (None, 32, 32, 3), "the matching size still loads"
+        training.train_or_load(TINY, train_ds, val_ds, quick=False, retrain=True)
 
 
-def test_train_or_load_and_callbacks_reject_bad_arguments(tmp_path):
+def test_quick_mode_trains_the_recipe_on_small_images(tiny_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
+    monkeypatch.setenv("COURSEKIT_QUICK", "1")
+    full_size = _lesson_data(tiny_root, quick=False)
+    with pytest.raises(ValueError, match=r"\(16, 16\) images in batches of 8 in quick mode"):
+        training.train_or_load(TINY, *full_size)
+    model, history = training.train_or_load(TINY, *_lesson_data(tiny_root, quick=True), verbose=0)
+    assert model.input_shape == (None, 16, 16, 3) and len(history) == TINY.quick_epochs
+    full = training.cached_model_path(TINY, *full_size, quick=False)
+    quick = training.cached_model_path(TINY, *_lesson_data(tiny_root, quick=True))
+    assert quick.is_file() and not full.is_file() and quick.name != full.name
+
+
+def test_save_trained_is_found_by_train_or_load(tiny_root, tmp_path, monkeypatch):
+    """Lesson 3 trains by hand with the recipe's numbers; lessons 4-6 load that model."""
+    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
+    train_ds, val_ds = _lesson_data(tiny_root)
+    model = training.compile_model(TINY.build(quick=False), TINY.learning_rate)
+    fit = model.fit(train_ds, validation_data=val_ds, epochs=1, verbose=0, shuffle=False)
+    path = training.save_trained(TINY, model, fit, train_ds, val_ds, quick=False)
+    assert path == training.cached_model_path(TINY, train_ds, val_ds, quick=False)
+    monkeypatch.setattr(recipes.Recipe, "build", _refuse_to_build)
+    loaded, history = training.train_or_load(TINY, *_lesson_data(tiny_root), quick=False)
+    images = next(iter(val_ds))[0]
+    np.testing.assert_allclose(loaded.predict_on_batch(images), model.predict_on_batch(images),
+                               atol=1e-6)
+    assert list(history["epoch"]) == [1] and history["best"].tolist() == [True]
+    with pytest.raises(ValueError, match=r"the model takes \(32, 32\) images"):
+        training.save_trained(replace(TINY, image_size=40), model, fit,
+                              *_lesson_data(tiny_root, replace(TINY, image_size=40)), quick=False)
+
+
+def test_the_cache_key_covers_data_mode_and_versions(tiny_root, tmp_path, monkeypatch):
+    train_ds, val_ds = _lesson_data(tiny_root)
+    data = training.data_fingerprint(train_ds, val_ds)
+    moved = tmp_path / "moved"
+    shutil.copytree(tiny_root, moved)
+    assert training.data_fingerprint(*_lesson_data(moved)) == data, "only relative paths count"
+    photo = next((moved / "validation" / "dogs").iterdir())
+    photo.write_bytes(photo.read_bytes()[:-1] + b"\0")
+    assert training.data_fingerprint(*_lesson_data(moved)) != data, "content counts"
+    reseeded = training.image_datasets(tiny_root, (32, 32), 8, seed=2)[:2]
+    assert training.data_fingerprint(*reseeded) != data, "pipeline settings count"
+
+    key = training.cache_key(TINY, data, quick=False)
+    assert training.cache_key(TINY, data + "x", quick=False) != key
+    assert training.cache_key(TINY, data, quick=True) != key
+    monkeypatch.setattr(training.keras, "__version__", "3.0.0")
+    assert training.cache_key(TINY, data, quick=False) != key
+    monkeypatch.undo()
+    monkeypatch.setattr(training.tf, "__version__", "2.0.0")
+    assert training.cache_key(TINY, data, quick=False) != key
+    with pytest.raises(ValueError, match="must come from training.image_datasets"):
+        training.data_fingerprint(train_ds.unbatch().batch(8), val_ds)
+
+
+def test_compile_model_rejects_an_unknown_optimizer():
     with pytest.raises(ValueError, match="unknown optimizer 'adamm'"):
-        training.compile_model(_tiny_cnn(), optimizer="adamm")
-    with pytest.raises(ValueError, match="epochs"):
-        training.train_or_load("x", _tiny_cnn, None, None, epochs=0)
-    with pytest.raises(ValueError, match="name"):
-        training.cached_model_path("../escape")
-    with pytest.raises(ValueError, match=".keras"):
-        training.standard_callbacks(tmp_path / "model.h5", tmp_path / "log.csv")
-    kinds = [type(c).__name__ for c in training.standard_callbacks(tmp_path / "m.keras", tmp_path / "l.csv")]
-    assert kinds == ["ModelCheckpoint", "EarlyStopping", "CSVLogger"]
+        training.compile_model(TINY.build(quick=False), optimizer="adamm")
+
+
+def test_the_name_keyed_cache_still_serves_lessons_not_yet_on_recipes(tiny_root, tmp_path,
+                                                                      monkeypatch):
+    """Transitional (delete with training._train_or_load_by_name)."""
+    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
+    train_ds, val_ds = _lesson_data(tiny_root)
+    build = lambda: TINY.build(quick=False)  # noqa: E731
+    model, _ = training.train_or_load("old", build, train_ds, val_ds, epochs=1, verbose=0,
+                                      quick=False)
+    assert (tmp_path / "models" / "old-full.keras").is_file()
+    loaded, _ = training.train_or_load("old", _refuse_to_build, train_ds, val_ds, epochs=1,
+                                       quick=False)
+    assert loaded.count_params() == model.count_params()
 
 
 # ---------------------------------------------------------------- histories
@@ -232,18 +283,3 @@ def test_plots_have_titles_and_labels():
     assert len(accuracy.get_lines()) == 3  # training, validation, kept epoch
     comparison = training.plot_comparison({"a": history, "b": history})
     assert all(axes.get_title() for axes in comparison.axes)
-
-
-def test_save_trained_is_found_by_train_or_load(tiny_root, tmp_path, monkeypatch):
-    """Lesson 3 trains by hand, stores the model, and lessons 5-6 load it by name."""
-    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
-    train_ds, val_ds, _ = training.image_datasets(tiny_root, image_size=(32, 32), batch_size=8)
-    model = training.compile_model(_tiny_cnn())
-    fit = model.fit(train_ds, validation_data=val_ds, epochs=1, verbose=0, shuffle=False)
-    path = training.save_trained("by_hand", model, fit, quick=False)
-    assert path == training.cached_model_path("by_hand", quick=False) and path.is_file()
-    loaded, history = training.train_or_load("by_hand", lambda: pytest.fail("must not train"),
-                                             train_ds, val_ds, epochs=1, quick=False)
-    images = next(iter(val_ds))[0]
-    np.testing.assert_allclose(loaded.predict_on_batch(images), model.predict_on_batch(images), atol=1e-6)
-    assert list(history.columns[:1]) == ["epoch"] and len(history) == 1

@@ -1,0 +1,183 @@
+"""Recipes: every trained model of the course, defined once (network, input size, training).
+
+Lessons ask ``training.train_or_load(recipe, train_ds, val_ds)`` for a model, so lessons run
+in any order show the same one. Change a course model here, in one place; try a variant with
+``dataclasses.replace(SCRATCH_CNN, name="my-cnn", dropout=0.3)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, replace
+
+from coursekit import cnn, config, pretrained
+
+keras = config.import_keras()
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Strengths of the random preprocessing layers (``cnn.augmentation_layers``); 0 leaves one out."""
+
+    flip: str | None = "horizontal"
+    rotation: float = 0.1  # fraction of a full turn: 0.1 = up to +-36 degrees
+    zoom: float = 0.2
+    translation: float = 0.0
+    contrast: float = 0.0
+
+    def layers(self, seed: int | None = None):
+        return cnn.augmentation_layers(**dataclasses.asdict(self), seed=seed)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """``ReduceLROnPlateau``: learning rate times ``factor`` after ``patience`` epochs without a
+    better ``monitor``, down to ``min_lr``."""
+
+    monitor: str = "val_loss"
+    factor: float = 0.5
+    patience: int = 3
+    min_lr: float = 1e-5
+
+    def callback(self):
+        return keras.callbacks.ReduceLROnPlateau(**dataclasses.asdict(self))
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one model of the course is built and trained; every field goes into its cache key.
+
+    Square images of ``image_size`` (full mode) or ``quick_image_size`` (quick mode, small);
+    at most ``epochs``/``quick_epochs``, early stopping on ``monitor`` keeps the best. ``model``
+    "scratch_cnn" builds ``cnn.scratch_cnn`` (``filters``, ``dense_units``, ``dropout``, ``l2``,
+    ``augmentation``); "transfer" ``pretrained.transfer_model`` on the frozen ImageNet ``base``.
+    With ``start_from`` (fine-tuning) the trained model of that recipe continues, its base
+    trainable from layer ``fine_tune_from`` on (BatchNorm stays frozen).
+
+    Example:
+        >>> tiny = Recipe("tiny", image_size=32, quick_image_size=16, epochs=3, quick_epochs=1,
+        ...               learning_rate=1e-3, monitor="val_accuracy", patience=2, filters=(4, 8))
+        >>> tiny.input_size(quick=True), tiny.max_epochs(quick=False)
+        ((16, 16), 3)
+        >>> replace(tiny, dropout=0.5).build(num_classes=3, quick=True).output_shape
+        (None, 3)
+    """
+
+    name: str
+    image_size: int
+    quick_image_size: int
+    epochs: int
+    quick_epochs: int
+    learning_rate: float
+    monitor: str
+    patience: int
+    model: str = "scratch_cnn"
+    filters: tuple[int, ...] = cnn.LECTURE_FILTERS
+    dense_units: int = 512
+    dropout: float = 0.0
+    l2: float = 0.0
+    augmentation: Augmentation | None = None
+    base: str | None = None
+    alpha: float | None = None
+    start_from: Recipe | None = None
+    fine_tune_from: str | None = None
+    batch_size: int = 32
+    optimizer: str = "adam"
+    schedule: Schedule | None = None
+    seed: int = 1337
+
+    def __post_init__(self):
+        if not self.name or not all(char.isalnum() or char in "-_+" for char in self.name):
+            raise ValueError(f"name must be letters, digits, '-', '_' or '+', got {self.name!r}")
+        if self.model not in _BUILDERS:
+            raise ValueError(f"model must be one of {sorted(_BUILDERS)}, got {self.model!r}")
+        if self.monitor not in ("val_accuracy", "val_loss"):
+            raise ValueError(f"monitor must be 'val_accuracy' or 'val_loss', got {self.monitor!r}")
+        for field in ("image_size", "quick_image_size", "epochs", "quick_epochs", "patience",
+                      "batch_size"):
+            if int(getattr(self, field)) < (8 if "image" in field else 1):
+                raise ValueError(f"{field} must be a positive int (sizes at least 8), "
+                                 f"got {getattr(self, field)!r}")
+        if (self.start_from is None) != (self.fine_tune_from is None):
+            raise ValueError("fine-tuning needs both start_from (a Recipe) and fine_tune_from "
+                             "(the first base layer that trains); other recipes set neither")
+
+    def input_size(self, quick: bool | None = None) -> tuple[int, int]:
+        """(height, width) of the images in quick or full mode (None: ``COURSEKIT_QUICK``)."""
+        quick = config.quick_mode() if quick is None else quick
+        size = self.quick_image_size if quick else self.image_size
+        return int(size), int(size)
+
+    def max_epochs(self, quick: bool | None = None) -> int:
+        """The most epochs this recipe trains in quick or full mode."""
+        quick = config.quick_mode() if quick is None else quick
+        return int(self.quick_epochs if quick else self.epochs)
+
+    def build(self, num_classes: int = 2, quick: bool | None = None, start=None):
+        """Return the uncompiled model: built fresh, or (fine-tuning) ``start``, the trained
+        model of ``start_from``, with its base unfrozen from ``fine_tune_from`` on."""
+        if self.start_from is None:
+            return _BUILDERS[self.model](self, num_classes, self.input_size(quick))
+        if start is None:
+            raise ValueError(f"recipe {self.name!r} continues {self.start_from.name!r}: pass its "
+                             f"trained model as start (train_or_load does)")
+        bases = [layer for layer in start.layers if isinstance(layer, keras.Model)
+                 and self.fine_tune_from in [inner.name for inner in layer.layers]]
+        if not bases:
+            raise ValueError(f"{start.name} has no nested base with a layer {self.fine_tune_from!r}")
+        pretrained.unfreeze_from(bases[0], self.fine_tune_from)
+        return start
+
+
+def _augmentation(recipe: Recipe):
+    return recipe.augmentation.layers(seed=recipe.seed) if recipe.augmentation else None
+
+
+def _scratch_cnn(recipe: Recipe, num_classes: int, size: tuple[int, int]):
+    return cnn.scratch_cnn((*size, 3), num_classes=num_classes, filters=recipe.filters,
+                           dense_units=recipe.dense_units, dropout=recipe.dropout, l2=recipe.l2,
+                           augmentation=_augmentation(recipe))
+
+
+def _transfer(recipe: Recipe, num_classes: int, size: tuple[int, int]):
+    base, preprocess_input = pretrained.pretrained_base(recipe.base, (*size, 3), alpha=recipe.alpha)
+    base.trainable = False
+    return pretrained.transfer_model(base, preprocess_input, augmentation=_augmentation(recipe),
+                                     dropout=recipe.dropout, num_classes=num_classes)
+
+
+_BUILDERS = {"scratch_cnn": _scratch_cnn, "transfer": _transfer}
+
+# ---------------------------------------------------------------- the course's recipes
+# Placeholders (the figures the lessons used before recipes); the final numbers go here only.
+
+#: Lesson 3's CNN from scratch; lessons 4, 5 and 6 show this same model.
+SCRATCH_CNN = Recipe(
+    "scratch_cnn", image_size=150, quick_image_size=64, epochs=20, quick_epochs=2,
+    learning_rate=1e-3, monitor="val_accuracy", patience=6,
+    schedule=Schedule(monitor="val_loss", factor=0.5, patience=3, min_lr=1e-5))
+
+#: Lesson 4's comparison: lesson 3's recipe plus one regularizer each, trained the same way.
+LESSON4_VARIANTS = {
+    "baseline": SCRATCH_CNN,
+    "+augmentation": replace(SCRATCH_CNN, name="scratch_cnn-augmentation",
+                             augmentation=Augmentation()),
+    "+dropout": replace(SCRATCH_CNN, name="scratch_cnn-dropout", dropout=0.5),
+    "+augmentation+dropout": replace(SCRATCH_CNN, name="scratch_cnn-augmentation-dropout",
+                                     augmentation=Augmentation(), dropout=0.5),
+}
+#: L2 weight decay on every kernel (the comparison's next variant; lesson 4 does not train it yet).
+SCRATCH_CNN_L2 = replace(SCRATCH_CNN, name="scratch_cnn-l2", l2=1e-4)
+
+#: Lesson 5, stage 1: the frozen ImageNet base with augmentation and a new head.
+TRANSFER_FROZEN = Recipe(
+    "transfer-frozen", model="transfer", base="mobilenet_v2", alpha=0.35, image_size=224,
+    quick_image_size=224,  # the course mirror holds the 224-pixel weights only
+    epochs=5, quick_epochs=1, learning_rate=1e-3, monitor="val_loss", patience=5, dropout=0.2,
+    augmentation=Augmentation(rotation=0.1, zoom=0.1))
+
+#: Lesson 5, stage 2: fine-tune the base's top block, starting from the trained stage 1.
+TRANSFER_FINE_TUNED = replace(
+    TRANSFER_FROZEN, name="transfer-fine-tuned", start_from=TRANSFER_FROZEN,
+    fine_tune_from=pretrained.BASES["mobilenet_v2"].top_block, epochs=10, quick_epochs=1,
+    learning_rate=1e-4)

@@ -1,0 +1,127 @@
+"""coursekit.recipes: one definition per trained model, and a cache key that covers every field."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from dataclasses import replace
+
+import pytest
+
+from coursekit import cnn, pretrained, recipes, training
+from coursekit.recipes import SCRATCH_CNN, TRANSFER_FINE_TUNED, TRANSFER_FROZEN, Augmentation, Recipe
+
+#: A different valid value for every field of SCRATCH_CNN (TRANSFER_FINE_TUNED for the last two).
+CHANGES = {
+    "name": "other", "image_size": 128, "quick_image_size": 48, "epochs": 21, "quick_epochs": 3,
+    "learning_rate": 5e-4, "monitor": "val_loss", "patience": 7, "model": "transfer",
+    "filters": (32, 64, 128), "dense_units": 256, "dropout": 0.3, "l2": 1e-5,
+    "augmentation": Augmentation(), "base": "vgg16", "alpha": 0.5, "batch_size": 16,
+    "optimizer": "rmsprop", "schedule": None, "seed": 7,
+    "start_from": replace(TRANSFER_FROZEN, epochs=6), "fine_tune_from": "block_15_expand",
+}
+
+keras = training.keras
+
+
+def test_every_field_of_a_recipe_changes_its_cache_key():
+    fields = [field.name for field in dataclasses.fields(Recipe)]
+    assert sorted(CHANGES) == sorted(fields), "a new Recipe field needs a line in CHANGES"
+    keys = {training.cache_key(SCRATCH_CNN, "data", quick=False)}
+    for field, value in CHANGES.items():
+        original = TRANSFER_FINE_TUNED if field in ("start_from", "fine_tune_from") else SCRATCH_CNN
+        keys.add(training.cache_key(original, "data", quick=False))
+        keys.add(training.cache_key(replace(original, **{field: value}), "data", quick=False))
+    nested = replace(SCRATCH_CNN, augmentation=Augmentation(zoom=0.3))  # a nested field too
+    keys.add(training.cache_key(nested, "data", quick=False))
+    assert len(keys) == 2 + len(CHANGES) + 1
+    assert training.cache_key(replace(SCRATCH_CNN), "data", False) == \
+        training.cache_key(SCRATCH_CNN, "data", False), "equal recipes share their model"
+
+
+def test_lesson4_variants_train_exactly_like_lesson3():
+    """The comparison is fair: only the name and the regularizers differ from lesson 3."""
+    variants = recipes.LESSON4_VARIANTS
+    assert variants["baseline"] is SCRATCH_CNN
+    regularizers = {"name", "augmentation", "dropout", "l2"}
+    same = lambda recipe: {k: v for k, v in dataclasses.asdict(recipe).items()  # noqa: E731
+                           if k not in regularizers}
+    for recipe in [*variants.values(), recipes.SCRATCH_CNN_L2]:
+        assert same(recipe) == same(SCRATCH_CNN), recipe.name
+    assert len({recipe.name for recipe in variants.values()}) == len(variants)
+    assert variants["+augmentation+dropout"].dropout == 0.5 and variants["+augmentation"].augmentation
+
+
+def test_quick_mode_uses_small_images_and_few_epochs(monkeypatch):
+    monkeypatch.setenv("COURSEKIT_QUICK", "1")
+    assert SCRATCH_CNN.input_size() == (64, 64) and SCRATCH_CNN.max_epochs() == 2
+    monkeypatch.setenv("COURSEKIT_QUICK", "0")
+    assert SCRATCH_CNN.input_size() == (150, 150) and SCRATCH_CNN.max_epochs() == 20
+    model = SCRATCH_CNN.build(num_classes=4, quick=True)
+    assert model.input_shape == (None, 64, 64, 3) and model.output_shape == (None, 4)
+
+
+def test_recipes_reject_what_cannot_train():
+    with pytest.raises(ValueError, match="model must be one of"):
+        replace(SCRATCH_CNN, model="resnet")
+    with pytest.raises(ValueError, match="monitor must be .val_accuracy. or .val_loss."):
+        replace(SCRATCH_CNN, monitor="accuracy")
+    with pytest.raises(ValueError, match="quick_epochs must be a positive int"):
+        replace(SCRATCH_CNN, quick_epochs=0)
+    with pytest.raises(ValueError, match="name must be"):
+        replace(SCRATCH_CNN, name="../escape")
+    with pytest.raises(ValueError, match="needs both start_from"):
+        replace(SCRATCH_CNN, fine_tune_from="conv4")
+    with pytest.raises(ValueError, match="pass its trained model as start"):
+        TRANSFER_FINE_TUNED.build()
+
+
+def test_transfer_recipes_build_a_frozen_base_and_unfreeze_its_top_block(course_mirror):
+    stage1 = TRANSFER_FROZEN.build(num_classes=2, quick=True)  # real ImageNet weights, no training
+    assert stage1.input_shape == (None, 224, 224, 3)
+    assert pretrained.parameter_counts(stage1)["trainable"] == 1281, "only the head trains"
+    stage2 = TRANSFER_FINE_TUNED.build(start=stage1)
+    _assert_fine_tuned_from(stage2, TRANSFER_FINE_TUNED.fine_tune_from)
+
+
+def _assert_fine_tuned_from(model, first: str) -> None:
+    base = next(layer for layer in model.layers if isinstance(layer, keras.Model)
+                and first in [inner.name for inner in layer.layers])
+    names = [layer.name for layer in base.layers]
+    trainable = [layer for layer in base.layers if layer.trainable and layer.weights]
+    assert trainable and min(names.index(layer.name) for layer in trainable) == names.index(first)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in trainable), \
+        "BatchNorm stays frozen (inference mode)"
+
+
+def _tiny_transfer(recipe, num_classes, size):
+    """The transfer model's shape in miniature: a frozen nested base (conv, BN, conv) + head."""
+    inputs = keras.Input((*size, 3))
+    x = keras.layers.Conv2D(4, 3, name="low")(inputs)
+    x = keras.layers.Conv2D(4, 3, name="top")(x)
+    base = keras.Model(inputs, keras.layers.BatchNormalization(name="top_bn")(x), name="tiny_base")
+    base.trainable = False
+    outer = keras.Input((*size, 3))
+    x = keras.layers.GlobalAveragePooling2D()(base(outer, training=False))
+    return keras.Model(outer, cnn.output_layer(num_classes)(x))
+
+
+def test_fine_tuning_continues_the_cached_first_stage(tiny_root, tmp_path, monkeypatch, capsys):
+    """Lesson 5's two stages in miniature: stage 2 loads stage 1, never trains it again."""
+    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
+    monkeypatch.setitem(recipes._BUILDERS, "tiny_transfer", _tiny_transfer)
+    frozen = Recipe("tiny-frozen", image_size=16, quick_image_size=16, epochs=1, quick_epochs=1,
+                    learning_rate=1e-3, monitor="val_loss", patience=1, model="tiny_transfer",
+                    batch_size=8)
+    fine = replace(frozen, name="tiny-fine", start_from=frozen, fine_tune_from="top",
+                   learning_rate=1e-4)
+    data = training.image_datasets(tiny_root, (16, 16), 8)[:2]
+    training.train_or_load(frozen, *data, quick=False, verbose=0)
+    capsys.readouterr()
+    model, history = training.train_or_load(fine, *data, quick=False, verbose=0)
+    assert "Loaded 'tiny-frozen'" in capsys.readouterr().out
+    _assert_fine_tuned_from(model, "top")
+    assert [layer.name for layer in model.get_layer("tiny_base").layers if layer.trainable] == ["top"]
+    assert len(history) == 1
+    assert float(model.optimizer.learning_rate) == pytest.approx(fine.learning_rate)
+    assert training.cached_model_path(fine, *data, quick=False).is_file()
