@@ -121,6 +121,17 @@ def test_five_classes_of_tiny_images(photos, tmp_path, data_dir):
         assert image.size == (20, 16)
 
 
+def test_twenty_classes(quick_root, tmp_path, data_dir):
+    folder = tmp_path / "twenty"
+    sources = sorted((quick_root / "train").glob("*/*.jpg"))  # 200 real photos, 10 per class
+    for k, path in enumerate(sources):
+        _put(folder / f"class{k % 20:02d}" / path.name, _encode(path.read_bytes(), "JPEG", size=(48, 36)))
+    root = prepare(folder, quick=False)
+    for name in ("train", "validation", "test"):
+        assert len(list((root / name).iterdir())) == 20
+    assert len(_files(root)) == 200 - len(pd.read_csv(root / "left_out.csv"))
+
+
 def test_a_students_own_split_is_kept_and_cross_split_copies_dropped(photos, tmp_path, data_dir):
     folder = tmp_path / "split"
     for name, start, count in (("train", 0, 12), ("validation", 12, 4)):
