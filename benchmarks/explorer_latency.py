@@ -10,13 +10,13 @@ Two models, one run:
 
 For each model, on a real validation photo:
 
-* explorer: ``widgets.activation_explorer``; a channel move sets the Channel slider, a layer
-  change sets the Layer dropdown. Each is timed from setting the value until the new PNG has
-  been sent to the Output (slice + draw + encode), i.e. everything the kernel does for it
-  (the browser then decodes a ~10 KB PNG).
-* for reference, the same channel move drawn as a matplotlib figure through
-  ``widgets.show_figure`` (``visualize.plot_feature_map``, reused figure): why the explorer
-  draws its own picture.
+* explorer: ``explorers.activation_explorer``; a channel move sets the Channel slider, a layer
+  change sets the Layer dropdown. Each is timed from setting the value until the new PNG is
+  in the Output (slice + draw + encode), i.e. everything the kernel does for it (the browser
+  then decodes a ~10 KB PNG).
+* for reference, the same channel move drawn as a matplotlib figure (one figure reused, its
+  image data replaced) through ``widgets.show_figure``: why the explorer draws its own
+  picture with NumPy and Pillow.
 * naive (the sources' way): on every move, build ``keras.Model(inputs, layer.output)`` and call
   ``predict`` on the image, then draw exactly as the explorer does (same picture code, same kind
   of Output), so the ratio measures what caching saves, not a difference in drawing. For the
@@ -43,12 +43,14 @@ import platform
 import time
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from coursekit import config
 
 keras = config.import_keras()
 
-from coursekit import cnn, datasets, pretrained, training, visualize, widgets  # noqa: E402
+from coursekit import (  # noqa: E402
+    activations, cnn, datasets, explorers, model_layers, pictures, pretrained, training, widgets)
 
 
 def _quiet():
@@ -90,7 +92,7 @@ def time_explorer(model, image, layers, moves: int) -> dict[str, list[float]]:
     """Time channel moves and layer changes on the real explorer widget."""
     with _quiet():
         start = time.perf_counter()
-        view = widgets.activation_explorer(model, image, layers=layers)
+        view = explorers.activation_explorer(model, image, layers=layers)
         first = time.perf_counter() - start
     layer_box, channel = view.controls["layer"], view.controls["channel"]
     result: dict[str, list[float]] = {"first": [first], "channel": [], "layer": []}
@@ -110,7 +112,7 @@ def time_explorer(model, image, layers, moves: int) -> dict[str, list[float]]:
             if move >= 3:
                 result["layer"].append(time.perf_counter() - start)
     # The explorer really shows the layer and channel it was set to.
-    expected = visualize.feature_maps(model, image, [layer_box.value])[layer_box.value]
+    expected = activations.feature_maps(model, image, [layer_box.value])[layer_box.value]
     assert np.array_equal(view.render(), expected[:, :, channel.value])
     return result
 
@@ -118,13 +120,19 @@ def time_explorer(model, image, layers, moves: int) -> dict[str, list[float]]:
 def time_matplotlib(activation: np.ndarray, moves: int) -> list[float]:
     """One channel move drawn with a (reused) matplotlib figure through show_figure."""
     output = widgets.ipywidgets.Output()
-    figure = None
+    figure = Figure(figsize=(3.5, 3.5), dpi=100)
+    axes = figure.add_subplot()
+    shown = axes.imshow(activation[:, :, 0], cmap="viridis", interpolation="nearest")
+    axes.set_xticks([])
+    axes.set_yticks([])
     samples = []
     with _quiet():
         for move in range(moves + 3):
             start = time.perf_counter()
-            figure = visualize.plot_feature_map(activation, move % activation.shape[-1], "layer",
-                                                figure)
+            plane = activation[:, :, move % activation.shape[-1]]
+            shown.set_data(plane)
+            shown.set_clim(plane.min(), max(plane.max(), plane.min() + 1e-6))
+            axes.set_title(f"layer\nchannel {move % activation.shape[-1]}", fontsize=11)
             widgets.show_figure(figure, output)
             if move >= 3:
                 samples.append(time.perf_counter() - start)
@@ -139,8 +147,8 @@ def time_naive(source_model, feed, layers, moves: int) -> dict[str, list[float]]
         probe = keras.Model(source_model.inputs, source_model.get_layer(layer_name).output)
         activation = probe.predict(feed[None], verbose=0)[0]
         title = f"{layer_name} {activation.shape} · channel {channel_index}"
-        widgets._show_picture(visualize.feature_map_picture(activation[:, :, channel_index], title),
-                              output)
+        widgets.show_picture(pictures.feature_map_picture(activation[:, :, channel_index], title),
+                             output)
         return activation
 
     result: dict[str, list[float]] = {"channel": [], "layer": []}
@@ -188,19 +196,19 @@ def main(argv: list[str] | None = None) -> int:
     model, how = lesson_model()
     print(f"lesson model: scratch_cnn 150x150, {how}")
     image = _photo(150)
-    layers = visualize.feature_map_layers(model)
+    layers = model_layers.feature_map_layers(model)
     explorer = time_explorer(model, image, layers, args.moves)
     naive = time_naive(model, image, layers, args.naive_moves)
     ratios.append(report("lesson", explorer, naive))
-    first_layer = visualize.feature_maps(model, image, layers[:1])[layers[0]]
+    first_layer = activations.feature_maps(model, image, layers[:1])[layers[0]]
     print(f"lesson_matplotlib_channel_move_median: "
           f"{_stats(time_matplotlib(first_layer, args.moves // 2))[0]:.1f} ms")
 
     transfer, base, preprocess_input = pretrained_model()
     print("pretrained model: transfer_model(MobileNetV2 alpha=0.35, ImageNet weights) 224x224, "
-          f"{len(visualize.feature_map_layers(transfer))} inner layers in the dropdown")
+          f"{len(model_layers.feature_map_layers(transfer))} inner layers in the dropdown")
     photo = _photo(224)
-    layers = visualize.feature_map_layers(transfer)
+    layers = model_layers.feature_map_layers(transfer)
     explorer = time_explorer(transfer, photo, layers, args.moves)
     preprocessed = np.asarray(preprocess_input(photo.copy()))
     naive = time_naive(base, preprocessed, layers, args.naive_moves)

@@ -78,3 +78,115 @@ def bad_corpus(tmp_path_factory):
     expected = _bad_corpus.build(base / "folder", base / "outside")
     snapshot = _bad_corpus.snapshot(base / "folder")
     return base / "folder", expected, snapshot, scan(base / "folder", progress=False)
+
+
+# ---------------------------------------------------------------- tiny models (lesson 6 modules)
+# Sequential, Functional and nested (a "pretrained base" as one layer): the shapes a student's
+# model takes. Session-wide: the tests never change them (they check that nothing changes).
+
+TINY = 32  # image side of the tiny models
+
+
+def _tiny_base(keras, name: str):
+    """A small Functional 'pretrained base': conv -> BN -> ReLU -> conv -> add -> ReLU."""
+    inputs = keras.Input((TINY, TINY, 3))
+    x = keras.layers.Conv2D(6, 3, padding="same", name="base_conv1")(inputs)
+    x = keras.layers.BatchNormalization(name="base_bn1")(x)
+    x = keras.layers.ReLU(name="base_relu1")(x)
+    y = keras.layers.Conv2D(6, 3, padding="same", name="base_conv2")(x)
+    x = keras.layers.Add(name="base_add")([x, y])
+    return keras.Model(inputs, keras.layers.ReLU(name="base_out")(x), name=name)
+
+
+@pytest.fixture(scope="session")
+def tiny_sequential():
+    """Rescaling -> conv/pool x2 -> Flatten -> Dense(1, sigmoid): two classes."""
+    keras = config.import_keras()
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([
+        keras.Input((TINY, TINY, 3)), keras.layers.Rescaling(1 / 255, name="rescale"),
+        keras.layers.Conv2D(4, 3, activation="relu", name="conv_a"),
+        keras.layers.MaxPooling2D(2, name="pool_a"),
+        keras.layers.Conv2D(8, 3, activation="relu", name="conv_b"),
+        keras.layers.MaxPooling2D(2, name="pool_b"), keras.layers.Flatten(name="flat"),
+        keras.layers.Dense(1, activation="sigmoid", name="out")], name="tiny_sequential")
+
+
+@pytest.fixture(scope="session")
+def tiny_functional():
+    """Two branches concatenated, an op that is not a layer, Dense(3, softmax): three classes."""
+    keras = config.import_keras()
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((TINY, TINY, 3), name="pixels")
+    x = inputs / 255.0  # Keras 3 records this operation in the graph
+    left = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="f_left")(x)
+    right = keras.layers.Conv2D(4, 5, padding="same", activation="relu", name="f_right")(x)
+    x = keras.layers.Concatenate(name="f_concat")([left, right])
+    x = keras.layers.GlobalAveragePooling2D(name="f_gap")(keras.layers.MaxPooling2D(2, name="f_pool")(x))
+    outputs = keras.layers.Dense(3, activation="softmax", name="f_out")(x)
+    return keras.Model(inputs, outputs, name="tiny_functional")
+
+
+@pytest.fixture(scope="session")
+def tiny_nested():
+    """The transfer-learning shape: input -> preprocessing -> base (ONE layer) -> GAP -> Dense."""
+    keras = config.import_keras()
+    keras.utils.set_random_seed(2)
+    inputs = keras.Input((TINY, TINY, 3))
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1, name="n_preprocess")(inputs)
+    x = _tiny_base(keras, "tiny_base")(x, training=False)
+    x = keras.layers.GlobalAveragePooling2D(name="n_gap")(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="n_out")(x)
+    return keras.Model(inputs, outputs, name="tiny_transfer")
+
+
+@pytest.fixture(scope="session")
+def tiny_nested_sequential():
+    keras = config.import_keras()
+    keras.utils.set_random_seed(3)
+    return keras.Sequential([
+        keras.Input((TINY, TINY, 3)), keras.layers.Rescaling(1 / 127.5, offset=-1, name="s_preprocess"),
+        _tiny_base(keras, "tiny_base_seq"), keras.layers.GlobalAveragePooling2D(name="s_gap"),
+        keras.layers.Dense(1, activation="sigmoid", name="s_out")], name="tiny_transfer_seq")
+
+
+@pytest.fixture(scope="session")
+def tiny_images():
+    """Three random 0-255 images for the tiny models."""
+    import numpy as np
+
+    return np.random.default_rng(0).uniform(0, 255, (3, TINY, TINY, 3)).astype("float32")
+
+
+@pytest.fixture(scope="session")
+def strip_classifier():
+    """``strip_classifier(n)``: an n-class softmax model whose class k looks at strip k only.
+
+    Channel k of layer "s_maps" sees only the k-th vertical strip (8 pixels wide) of an
+    8 x 8n image, and class k's logit is the mean of channel k: Grad-CAM for class k must
+    put all its heat in strip k.
+    """
+    import functools
+
+    import numpy as np
+
+    keras = config.import_keras()
+
+    @functools.lru_cache(maxsize=None)
+    def build(classes: int):
+        keras.utils.set_random_seed(classes)
+        inputs = keras.Input((8, 8 * classes, 3))
+        branches = []
+        for k in range(classes):
+            mask = np.zeros((1, 8, 8 * classes, 1), "float32")
+            mask[:, :, 8 * k:8 * (k + 1)] = 1.0
+            strip = keras.layers.Lambda(lambda x, m=mask: x * m, name=f"s_strip{k}")(inputs)
+            branches.append(keras.layers.Conv2D(
+                1, 3, padding="same", activation="relu", name=f"s_conv{k}",
+                kernel_initializer=keras.initializers.RandomUniform(0.01, 0.1))(strip))
+        x = keras.layers.GlobalAveragePooling2D()(keras.layers.Concatenate(name="s_maps")(branches))
+        outputs = keras.layers.Dense(classes, activation="softmax", name="s_out",
+                                     kernel_initializer="identity")(x)
+        return keras.Model(inputs, outputs, name=f"strips_{classes}")
+
+    return build

@@ -1,0 +1,247 @@
+"""Find the layers of a model, nested models included, and build probe models to their outputs.
+
+A transfer-learning model holds its pretrained base as *one* layer. Under Keras 3 the base's
+inner layers live in the base's own graph, so ``keras.Model(model.inputs, inner.output)``
+fails ("not connected"); in a Sequential model loaded from ``.keras``, two ``layer.output``
+tensors may even belong to different copies of the graph. So everything here walks into nested
+models, and ``probe_model`` runs the model's own layers again on a fresh input, stepping into
+each nested model on the way: the probe shares the weights, the model is never changed.
+A layer is named by its name (inner layers too), its path (``"base/block_1_expand"``) or its
+index in ``layer_names(model)``.
+
+>>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Rescaling(1 / 255),
+...     keras.layers.Conv2D(4, 3, name="conv"), keras.layers.ReLU(name="relu"),
+...     keras.layers.MaxPooling2D(name="pool"), keras.layers.Flatten(), keras.layers.Dense(1)])
+>>> feature_map_layers(model), last_conv_layer(model), layer_shapes(model, ["pool"])
+(['conv', 'relu', 'pool'], 'relu', {'pool': (3, 3, 4)})
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from coursekit import config
+
+keras = config.import_keras()
+
+CONV_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D,
+              keras.layers.Conv2DTranspose)
+ACTIVATION_TYPES = (keras.layers.ReLU, keras.layers.Activation, keras.layers.LeakyReLU,
+                    keras.layers.ELU, keras.layers.PReLU, keras.layers.Softmax)
+#: The layers worth a look, by purpose (with a (height, width, channels) output): batch-norm,
+#: padding, rescaling and augmentation layers are left out.
+KINDS = {
+    "feature maps": CONV_TYPES + ACTIVATION_TYPES + (keras.layers.MaxPooling2D,
+                                                     keras.layers.AveragePooling2D,
+                                                     keras.layers.Add, keras.layers.Concatenate),
+    "gradcam": CONV_TYPES + ACTIVATION_TYPES + (keras.layers.Add, keras.layers.Concatenate),
+}
+
+
+def walk(model, prefix: str = ""):
+    """Yield (path, layer) for every layer, nested models expanded in place (inputs skipped)."""
+    for layer in model.layers:
+        path = f"{prefix}{layer.name}"
+        if isinstance(layer, keras.Model):
+            yield from walk(layer, prefix=f"{path}/")
+        elif not isinstance(layer, keras.layers.InputLayer):
+            yield path, layer
+
+
+def check_model(model) -> None:
+    """Raise ValueError unless ``model`` is a built Keras model with one input."""
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"expected a keras.Model, got {type(model).__name__}")
+    inputs = getattr(model, "inputs", None) or []
+    if len(inputs) != 1:
+        raise ValueError(f"model {model.name!r} has {len(inputs) or 'no known'} inputs: only "
+                         "single-input models built with keras.Input(shape=...) first work here")
+
+
+def layer_names(model) -> list[str]:
+    """Return the names of all layers in order, those of nested models listed in place."""
+    check_model(model)
+    return [layer.name for _, layer in walk(model)]
+
+
+def get_layer(model, layer: str | int):
+    """Return the layer named ``layer`` (or at that index), nested models included.
+
+    >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="c")],
+    ...                          name="tiny")
+    >>> get_layer(model, -1).name
+    'c'
+    >>> get_layer(model, "conv9")
+    Traceback (most recent call last):
+    ValueError: no layer named 'conv9' in model 'tiny'. Layers that exist: c
+    """
+    check_model(model)
+    entries = list(walk(model))
+    if isinstance(layer, keras.layers.Layer):
+        if any(found is layer for _, found in entries):
+            return layer
+        raise ValueError(f"layer {layer.name!r} is not part of model {model.name!r}")
+    if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
+        if -len(entries) <= int(layer) < len(entries):
+            return entries[int(layer)][1]
+        raise ValueError(f"layer index {layer} is out of range: model {model.name!r} has "
+                         f"{len(entries)} layers (indices 0 to {len(entries) - 1}, or negative)")
+    if isinstance(layer, str):
+        for path, found in entries:
+            if layer in (found.name, path):
+                return found
+        raise ValueError(f"no layer named {layer!r} in model {model.name!r}. Layers that "
+                         f"exist: {', '.join(found.name for _, found in entries)}")
+    raise ValueError(f"layer must be a name (str) or an index (int) of model {model.name!r}, "
+                     f"got {layer!r}")
+
+
+def output_shape(model, layer: str | int) -> tuple:
+    """Return a layer's output shape for one image (the batch axis dropped)."""
+    return tuple(get_layer(model, layer).output.shape[1:])
+
+
+def _of_kind(model, kind: str) -> list[str]:
+    check_model(model)
+    return [layer.name for _, layer in walk(model)
+            if isinstance(layer, KINDS[kind]) and len(layer.output.shape) == 4]
+
+
+def feature_map_layers(model) -> list[str]:
+    """Return the layers whose output is a stack of feature maps worth a look (``KINDS``)."""
+    return _of_kind(model, "feature maps")
+
+
+def gradcam_layers(model) -> list[str]:
+    """Return the layers Grad-CAM can explain: convolutions and activations with a map."""
+    return _of_kind(model, "gradcam")
+
+
+def last_conv_layer(model) -> str:
+    """Return the deepest convolution (or activation after one) that still has a spatial map."""
+    candidates = gradcam_layers(model)
+    if not candidates:
+        raise ValueError(f"model {model.name!r} has no convolution layer with a spatial "
+                         f"output. Layers that exist: {', '.join(layer_names(model))}")
+    return candidates[-1]
+
+
+def layer_shapes(model, layers=None, kind: str = "feature maps") -> dict[str, tuple]:
+    """Return {layer name: output shape} for ``layers`` (default: all of that ``KINDS`` kind).
+
+    What an explorer's layer menu needs, in one call.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
+    names = _of_kind(model, kind) if layers is None else [get_layer(model, layer).name
+                                                          for layer in layers]
+    if not names:
+        raise ValueError(f"model {model.name!r} has no layer with {kind}. Layers that exist: "
+                         f"{', '.join(layer_names(model))}")
+    return {name: output_shape(model, name) for name in names}
+
+
+def layer_table(model):
+    """Return a pandas DataFrame, one row per layer: path, type, output shape, feature maps?"""
+    import pandas as pd
+
+    feature = set(feature_map_layers(model))
+    return pd.DataFrame([{"layer": path, "type": type(layer).__name__,
+                          "output shape": tuple(layer.output.shape[1:]),
+                          "feature maps": layer.name in feature}
+                         for path, layer in walk(model)])
+
+
+# ---------------------------------------------------------------- probe models
+
+def probe_model(model, layers, linear=()):
+    """Return a ``keras.Model`` from ``model``'s input to the outputs of ``layers`` (a list).
+
+    Layers in ``linear`` give their output *before* their activation (a sigmoid head its
+    logit). Built once per (model, layers, linear); the weights are the model's (a clone without
+    activation gets the current ones at every call). As any Keras model, a probe of one layer
+    returns one tensor, of several a list.
+
+    >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(
+    ...     1, 3, activation="relu", kernel_initializer="ones", name="conv")])
+    >>> probe = probe_model(model, ["conv"], linear=["conv"])
+    >>> dark = -np.ones((1, 8, 8, 3))
+    >>> float(probe(dark)[0, 0, 0, 0]), float(model(dark)[0, 0, 0, 0])   # before / after ReLU
+    (-27.0, 0.0)
+    """
+    check_model(model)
+    chosen = tuple(get_layer(model, layer) for layer in layers)
+    if not chosen:
+        raise ValueError(f"layers is empty: name at least one layer of model {model.name!r}")
+    probe, clones = _probe(model, chosen, tuple(get_layer(model, layer) for layer in linear))
+    for layer, clone in clones:
+        clone.set_weights(layer.get_weights())  # the user's layer may have trained since
+    return probe
+
+
+@functools.lru_cache(maxsize=32)  # each probe keeps its model alive: 32 are a few models' worth
+def _probe(model, layers: tuple, linear: tuple):
+    replace, clones = {}, []
+    for layer in linear:
+        if isinstance(layer, ACTIVATION_TYPES):
+            replace[id(layer)] = lambda x: x  # an activation layer without activation
+        elif layer.get_config().get("activation") not in (None, "linear"):
+            clone = type(layer).from_config({**layer.get_config(), "activation": "linear",
+                                             "name": f"{layer.name}_linear"})
+            replace[id(layer)] = clone
+            clones.append((layer, clone))
+    inputs = keras.Input(batch_shape=model.inputs[0].shape, dtype=model.inputs[0].dtype)
+    found: dict = {}
+    _rebuild(model, inputs, {id(layer) for layer in layers}, found, replace)
+    missing = [layer.name for layer in layers if id(layer) not in found]
+    if missing:
+        raise ValueError(f"layers {missing} are not on the path from the input to the output "
+                         f"of model {model.name!r}, so they have no activation")
+    probe = keras.Model(inputs, [found[id(layer)] for layer in layers], name=f"{model.name}_probe")
+    return probe, tuple(clones)
+
+
+def _rebuild(model, inputs, wanted: set[int], found: dict, replace: dict):
+    """Run ``model``'s graph again on the symbolic ``inputs``, stepping into nested models.
+
+    Records the new output tensor of every layer whose id is in ``wanted`` into ``found``;
+    ``replace`` maps a layer id to a callable used instead of that layer. Returns the output.
+    """
+    def call(layer, *args, **kwargs):
+        if id(layer) in replace:
+            out = replace[id(layer)](*args)
+        elif isinstance(layer, keras.Model) and any(
+                id(inner) in wanted or id(inner) in replace for _, inner in walk(layer)):
+            # Step inside: rebuild the nested model on a fresh input, with the wanted inner
+            # tensors as extra outputs, and call that probe here.
+            inner_input = keras.Input(batch_shape=args[0].shape, dtype=args[0].dtype)
+            inner_found: dict = {}
+            inner_output = _rebuild(layer, inner_input, wanted, inner_found, replace)
+            keys = list(inner_found)
+            results = keras.Model(inner_input, [inner_output] + [inner_found[k] for k in keys],
+                                  name=f"{layer.name}_probe")(args[0])
+            out = results[0]
+            found.update((key, result) for key, result in zip(keys, results[1:])
+                         if key not in found)
+        else:
+            out = layer(*args, **kwargs)
+        if id(layer) in wanted:
+            found.setdefault(id(layer), out)
+        return out
+
+    if isinstance(model, keras.Sequential):
+        x = inputs
+        for layer in model.layers:
+            x = call(layer, x)
+        return x
+    try:
+        clone = keras.models.clone_model(
+            model, input_tensors=[inputs] if isinstance(model.input, (list, tuple)) else inputs,
+            clone_function=lambda layer: layer, call_function=call)
+    except ValueError as error:
+        raise ValueError(f"cannot look inside model {model.name!r} ({type(model).__name__}): "
+                         f"only Sequential and Functional models can be taken apart ({error})"
+                         ) from error
+    return clone.output

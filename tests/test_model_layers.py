@@ -1,0 +1,91 @@
+"""coursekit.model_layers on the tiny models of conftest.py (Sequential, Functional, nested)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from coursekit import config
+
+keras = config.import_keras()
+
+from coursekit import model_layers  # noqa: E402
+
+
+def test_layer_names_walk_nested_models(tiny_nested, tiny_nested_sequential):
+    names = model_layers.layer_names(tiny_nested)
+    assert names == ["n_preprocess", "base_conv1", "base_bn1", "base_relu1", "base_conv2",
+                     "base_add", "base_out", "n_gap", "n_out"]
+    assert model_layers.layer_names(tiny_nested_sequential)[1:7] == names[1:7]
+
+
+def test_get_layer_by_name_path_and_index(tiny_nested):
+    assert model_layers.get_layer(tiny_nested, "base_conv2").name == "base_conv2"
+    assert model_layers.get_layer(tiny_nested, "tiny_base/base_conv2").name == "base_conv2"
+    assert model_layers.get_layer(tiny_nested, -1).name == "n_out"
+    assert model_layers.get_layer(tiny_nested, 1).name == "base_conv1"
+
+
+def test_get_layer_errors_say_what_exists(tiny_nested, tiny_sequential):
+    with pytest.raises(ValueError, match="no layer named 'conv9'.*base_conv1, base_bn1"):
+        model_layers.get_layer(tiny_nested, "conv9")
+    with pytest.raises(ValueError, match="out of range.*9 layers"):
+        model_layers.get_layer(tiny_nested, 9)
+    with pytest.raises(ValueError, match="name .* or an index"):
+        model_layers.get_layer(tiny_nested, 1.5)
+    with pytest.raises(ValueError, match="'conv_a' is not part of model 'tiny_transfer'"):
+        model_layers.get_layer(tiny_nested, tiny_sequential.get_layer("conv_a"))
+
+
+def test_layers_worth_a_look(tiny_sequential, tiny_functional, tiny_nested):
+    assert model_layers.feature_map_layers(tiny_sequential) == ["conv_a", "pool_a", "conv_b", "pool_b"]
+    assert model_layers.feature_map_layers(tiny_functional) == ["f_left", "f_right", "f_concat", "f_pool"]
+    assert model_layers.feature_map_layers(tiny_nested) == [
+        "base_conv1", "base_relu1", "base_conv2", "base_add", "base_out"]
+    assert model_layers.gradcam_layers(tiny_functional) == ["f_left", "f_right", "f_concat"]
+    assert model_layers.last_conv_layer(tiny_sequential) == "conv_b"
+    assert model_layers.last_conv_layer(tiny_nested) == "base_out"
+    assert model_layers.layer_shapes(tiny_sequential) == {
+        "conv_a": (30, 30, 4), "pool_a": (15, 15, 4), "conv_b": (13, 13, 8), "pool_b": (6, 6, 8)}
+    assert model_layers.layer_shapes(tiny_nested, ["tiny_base/base_add", -1]) == {
+        "base_add": (32, 32, 6), "n_out": (1,)}
+    with pytest.raises(ValueError, match="kind must be one of"):
+        model_layers.layer_shapes(tiny_nested, kind="dense")
+    flat = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)], name="flat")
+    with pytest.raises(ValueError, match="no layer with feature maps.*dense"):
+        model_layers.layer_shapes(flat)
+
+
+def test_layer_table_lists_nested_layers_with_paths(tiny_nested):
+    table = model_layers.layer_table(tiny_nested)
+    row = table.set_index("layer").loc["tiny_base/base_relu1"]
+    assert row["type"] == "ReLU" and row["output shape"] == (32, 32, 6) and row["feature maps"]
+    assert not table.set_index("layer").loc["n_out", "feature maps"]
+
+
+def test_model_without_input_gets_a_clear_message():
+    with pytest.raises(ValueError, match="no known input"):
+        model_layers.layer_names(keras.Sequential([keras.layers.Conv2D(2, 3)]))
+
+
+def test_the_textbook_sub_model_fails_on_nested_models(tiny_nested):
+    """Why the walk is needed: Keras 3 refuses inner tensors of a nested base."""
+    inner = tiny_nested.get_layer("tiny_base").get_layer("base_conv1")
+    with pytest.raises(ValueError):
+        keras.Model(tiny_nested.input, inner.output)
+
+
+def test_probe_is_built_once_and_follows_the_weights(tiny_sequential, tiny_images):
+    probe = model_layers.probe_model(tiny_sequential, ["conv_a", "out"], linear=["out"])
+    assert model_layers.probe_model(tiny_sequential, ["conv_a", "out"], linear=["out"]) is probe
+    model = keras.models.clone_model(tiny_sequential)
+    model.set_weights(tiny_sequential.get_weights())
+    logit = np.asarray(model_layers.probe_model(model, ["out"], linear=["out"])(tiny_images))
+    probability = np.asarray(model(tiny_images))
+    np.testing.assert_allclose(1 / (1 + np.exp(-logit)), probability, rtol=1e-5)
+    head = model.get_layer("out")
+    head.set_weights([-weight for weight in head.get_weights()])  # "training" after the build
+    again = np.asarray(model_layers.probe_model(model, ["out"], linear=["out"])(tiny_images))
+    np.testing.assert_allclose(again, -logit, rtol=1e-5)
+    assert head.activation.__name__ == "sigmoid"  # the model itself is untouched
+

@@ -1,0 +1,68 @@
+"""coursekit.pictures: the pictures and figures show exactly the arrays they are given."""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pytest
+from matplotlib.colors import Normalize
+
+from coursekit import activations, pictures
+
+
+def _colored(plane, cmap="viridis"):
+    """What imshow draws for a 2-D array (matplotlib's colormap, as bytes)."""
+    return matplotlib.colormaps[cmap](Normalize()(plane), bytes=True)[..., :3]
+
+
+def test_overlay_blends_photo_and_colormap():
+    photo, heat = np.full((8, 8, 3), 255.0), np.zeros((2, 2))
+    np.testing.assert_allclose(pictures.overlay(photo, heat, alpha=0.0), 1.0)
+    full = pictures.overlay(photo, heat, alpha=1.0, cmap="viridis")
+    np.testing.assert_allclose(full[0, 0], matplotlib.colormaps["viridis"](0.0)[:3], rtol=1e-6)
+    with pytest.raises(ValueError, match="colour-blind-safe"):
+        pictures.overlay(photo, heat, cmap="jet")
+    with pytest.raises(ValueError, match="alpha"):
+        pictures.overlay(photo, heat, alpha=1.5)
+
+
+def test_feature_map_picture_holds_the_map_pixel_for_pixel():
+    plane = np.random.default_rng(3).uniform(size=(7, 5)).astype("float32")
+    picture = pictures.feature_map_picture(plane, "layer (7, 5, 3) · channel 2")
+    factor, top = -(-288 // 7), pictures.FEATURE_MAP_TOP
+    region = picture[top:top + 7 * factor, :5 * factor]
+    np.testing.assert_array_equal(region, _colored(plane).repeat(factor, 0).repeat(factor, 1))
+    assert (picture[:top] != 255).any()  # the caption band has text
+    other = pictures.feature_map_picture(plane, "layer (7, 5, 3) · channel 3")
+    assert not np.array_equal(picture[:top], other[:top])
+    silent = pictures.feature_map_picture(np.full((4, 4), 2.0))  # drawn in the lowest colour
+    assert (silent[top:top + 4 * 72, :4 * 72] == _colored(np.zeros((1, 1)))).all()
+    with pytest.raises(ValueError, match="2-D"):
+        pictures.feature_map_picture(np.zeros((2, 2, 2)))
+
+
+def test_gradcam_picture_is_photo_and_overlay():
+    photo = np.random.default_rng(4).uniform(0, 255, (10, 12, 3))
+    heat = np.random.default_rng(5).uniform(size=(3, 3))
+    picture = pictures.gradcam_picture(photo, heat, 0.6, "title")
+    top = pictures.FEATURE_MAP_TOP
+    np.testing.assert_array_equal(picture[top:, :12], np.round(photo / 255 * 255).astype(np.uint8))
+    expected = np.round(pictures.overlay(photo, heat, 0.6) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(picture[top:, 20:32], expected)
+
+
+def test_figures_draw_what_the_functions_compute():
+    rng = np.random.default_rng(6)
+    stack = rng.normal(size=(6, 6, 8)).astype("float32")
+    grid_figure = pictures.plot_channel_grid(stack, "conv_b")
+    np.testing.assert_array_equal(grid_figure.axes[0].images[0].get_array().filled(np.nan),
+                                  activations.channel_grid(stack))
+    kernel = rng.normal(size=(3, 3, 3, 4))
+    filters = pictures.plot_first_layer_filters(kernel)
+    assert len(filters.axes) == 12  # 4 filters x (normalised, positive, negative)
+    np.testing.assert_array_equal(filters.axes[4].images[0].get_array(),
+                                  activations.first_layer_rgb(kernel)["positive"][0])
+    patterns = rng.uniform(size=(3, 5, 5, 3))
+    drawn = pictures.plot_images(patterns, ["filter 7", "filter 8", "filter 9"], "patterns")
+    assert [axes.get_title() for axes in drawn.axes] == ["filter 7", "filter 8", "filter 9"]
+    assert len(pictures.plot_gradcam(patterns[0], np.ones((4, 4))).axes) == 4  # 3 + colorbar
