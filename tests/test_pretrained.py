@@ -125,7 +125,8 @@ def test_base_holds_exactly_the_arrays_of_the_imagenet_file(weights_home, real_b
 
 
 def test_frozen_imagenet_base_and_small_head_classify_real_validation_images(real_base, quick_root):
-    """>= 0.85 on the 100 held-out quick-mode validation images; random weights stay near chance."""
+    """>= 0.85 on the 100 held-out quick-mode validation images; random weights stay near chance
+    (that base reads 96x96 images, five times less work: its features say nothing at any size)."""
     base, preprocess_input = real_base
 
     def head_accuracy(extractor) -> float:
@@ -144,7 +145,7 @@ def test_frozen_imagenet_base_and_small_head_classify_real_validation_images(rea
     assert head_accuracy(base) >= 0.85
     keras.utils.set_random_seed(0)
     with pytest.warns(UserWarning, match="RANDOM"):
-        random_base, _ = pretrained.pretrained_base("mobilenet_v2", (224, 224, 3), alpha=0.35,
+        random_base, _ = pretrained.pretrained_base("mobilenet_v2", (96, 96, 3), alpha=0.35,
                                                     weights=None)
     assert head_accuracy(random_base) <= 0.70
 
