@@ -2,7 +2,7 @@
 
 Two models, one run:
 
-* ``lesson``: the lesson-3 CNN at 150x150 (``cnn.scratch_cnn``; the trained copy that
+* ``lesson``: the lesson-3 CNN at 150x150 (``cnn.scratch_cnn``; a trained copy that
   ``training.train_or_load`` cached under ``data_dir()/models/`` when there is one, otherwise
   the same network untrained - latency does not depend on the weights; the script says which).
 * ``pretrained``: the lesson-5 transfer model (MobileNetV2 alpha=0.35 with real ImageNet
@@ -50,7 +50,7 @@ from coursekit import config
 keras = config.import_keras()
 
 from coursekit import (  # noqa: E402
-    activations, cnn, datasets, explorers, model_layers, pictures, pretrained, training, widgets)
+    activations, cnn, datasets, explorers, model_layers, pictures, pretrained, widgets)
 
 
 def _quiet():
@@ -71,13 +71,13 @@ def _photo(size: int) -> np.ndarray:
 
 
 def lesson_model():
-    """The lesson-3 CNN at 150x150: the cached trained model if there is one."""
-    for quick in (False, True):
-        path = training.cached_model_path("scratch_cnn", quick=quick)
-        if path.is_file():
-            model = keras.models.load_model(path)
-            if tuple(model.input_shape[1:]) == (150, 150, 3):
-                return model, f"trained, loaded from {path}"
+    """The lesson-3 CNN at 150x150: a trained copy from data_dir()/models/ if there is one."""
+    for path in sorted((config.data_dir() / "models").glob("scratch_cnn*.keras")):
+        if path.name.endswith(".checkpoint.keras"):
+            continue
+        model = keras.models.load_model(path)
+        if tuple(model.input_shape[1:]) == (150, 150, 3):
+            return model, f"trained, loaded from {path}"
     return cnn.scratch_cnn((150, 150, 3)), "untrained (no cached lesson-3 model)"
 
 

@@ -33,7 +33,8 @@ class _Wiring:
     def __init__(self, model, images, titles, shapes: dict, start, default: str):
         self.with_images = images is not None  # the pattern explorer has none
         self.batch = _batch(images) if self.with_images else np.zeros((1, 1, 1, 3), np.float32)
-        self.titles = list(titles or [f"image {i}" for i in range(len(self.batch))])
+        self.titles = [f"image {i}" for i in range(len(self.batch))] if titles is None else [
+            str(title) for title in titles]
         self.message, self.note = ipywidgets.HTML(), ""
         try:
             start = default if start is None else model_layers.get_layer(model, start).name

@@ -53,8 +53,8 @@ def overlay(image, heatmap: np.ndarray, alpha: float = 0.4, cmap: str = "magma")
     picture = to_display(image)
     if picture.ndim == 2:
         picture = np.repeat(picture[:, :, None], 3, axis=-1)
-    size = (picture.shape[1], picture.shape[0])
-    heat = Image.fromarray(np.asarray(heatmap, dtype="float32")).resize(size, Image.Resampling.BILINEAR)
+    heat = Image.fromarray(np.asarray(heatmap, dtype="float32")).resize(
+        (picture.shape[1], picture.shape[0]), Image.Resampling.BILINEAR)
     coloured = matplotlib.colormaps[cmap](np.clip(np.asarray(heat), 0, 1))[:, :, :3]
     return ((1 - alpha) * picture[:, :, :3] + alpha * coloured).astype("float32")
 
