@@ -1,15 +1,14 @@
-"""Your own images: turn a folder of class sub-folders into training data, as lesson 1 does.
+"""Your own images: a folder of class sub-folders becomes training data, as lesson 1 does it.
 
-``prepare(folder)`` takes ``folder/<class>/<image>`` (it splits) or
-``folder/train|validation[|test]/<class>/<image>`` (it keeps your split) and builds a clean copy
-with ``train/<class>/``, ``validation/<class>/`` (and ``test/<class>/``) under
+``prepare(folder)`` reads ``folder/<class>/<image>`` (and splits it) or
+``folder/train|validation[|test]/<class>/<image>`` (and keeps your split), and writes a clean
+copy with ``train/<class>/``, ``validation/<class>/`` (and ``test/<class>/``) under
 ``config.data_dir()/own/<folder name>-<fingerprint>/``. It never writes into ``folder``.
-Left out, with the reason (printed once, kept as ``left_out.csv`` beside the data): broken
-files, links, hidden files, blank images, exact copies (one is kept), images filed under two
-classes, and in your own split the copies of a training image in validation or test. Files the
-pipeline would misread (CMYK, palette, alpha, 16-bit, grayscale, animated, WebP, TIFF, a PNG
-named .jpg) are converted to RGB PNGs. An unsplit folder is split per class by content hash
-(``splits.split``, 70/15/15 as in lesson 1), near copies kept together in one split.
+Lesson 1's steps: ``scan``; leave out (``quarantine.leave_out``: broken files, links, hidden
+files, blank images, exact copies, images under two classes, and in your own split the copies
+of a training image in validation or test), listed once and kept in ``left_out.csv``; convert
+what the pipeline would misread (``quarantine.save_rgb``, named by ``repaired_name``); split an
+unsplit folder per class by content hash (``splits.split``, 70/15/15).
 """
 
 from __future__ import annotations
@@ -22,21 +21,18 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 from filelock import FileLock
-from PIL import Image
 
 from coursekit import config
-from coursekit.quarantine import DEFAULT_QUARANTINE, repairable, to_rgb
+from coursekit.quarantine import leave_out, repaired_name, save_rgb
 from coursekit.scan import FIXABLE, scan
 from coursekit.splits import check_leakage, quick_subset, split
-
-__all__ = ["MIN_PER_CLASS", "OwnDataError", "QUICK_PER_CLASS", "prepare"]
 
 SPLITS = ("train", "validation", "test")
 #: A class with fewer usable images cannot be split into train, validation and test.
 MIN_PER_CLASS = 10
 #: Quick mode keeps this many files per class and split (as for the default dataset).
 QUICK_PER_CLASS = {"train": 100, "validation": 50, "test": 50}
-_RECIPE = "1"  # part of the fingerprint: change it when what prepare writes changes
+_RECIPE = "2"  # part of the fingerprint: change it when what prepare writes changes
 
 
 class OwnDataError(ValueError):
@@ -86,21 +82,14 @@ def _fingerprint(source: Path) -> str:
     return digest.hexdigest()[:10]
 
 
-def _sort_out(report: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split a scan report into usable rows and left-out rows (``path``, ``reason``, ``detail``).
-
-    Left out: lesson 1's quarantine codes, except a format the pipeline cannot read that
-    Pillow decodes (WebP, TIFF, 1-bit BMP): that is converted like the fixable files.
-    """
-    reasons = [[code for code in codes if code in DEFAULT_QUARANTINE
-                and not (ok and code == "unsupported_format")]
-               for codes, ok in zip(report["issues"], repairable(report))]
-    out = pd.Series([bool(codes) for codes in reasons], index=report.index)
-    left_out = pd.DataFrame({"path": report.loc[out, "path"], "detail": report.loc[out, "note"],
-                             "reason": [", ".join(codes) for codes in reasons if codes]})
-    usable = report[~out].assign(convert=report.loc[~out, "issues"].map(
-        lambda codes: bool((FIXABLE | {"unsupported_format"}) & set(codes))))
-    return usable, left_out[["path", "reason", "detail"]]
+def _sort_out(report: pd.DataFrame, prefix: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The usable rows of a scan report (with ``convert``), and the left-out ones with why."""
+    report = report.assign(path=prefix + report["path"], reason=leave_out(report))
+    left_out = report.loc[report["reason"] != "", ["path", "reason", "note"]]
+    usable = report[report["reason"] == ""]
+    convertible = FIXABLE | {"unsupported_format"}
+    usable = usable.assign(convert=usable["issues"].map(lambda codes: bool(convertible & set(codes))))
+    return usable, left_out.rename(columns={"note": "detail"})
 
 
 def _plan(source: Path, depth: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -109,12 +98,10 @@ def _plan(source: Path, depth: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         usable, left_out = _sort_out(scan(source, progress=False))
         if usable.empty:
             return usable.assign(split=None), left_out
-        split_ = split(usable.assign(issues=[()] * len(usable)), (0.7, 0.15, 0.15))
-        return split_[["path", "label", "split", "convert"]], left_out
+        return split(usable, (0.7, 0.15, 0.15))[["path", "label", "split", "convert"]], left_out
     parts, reports = [], {}
     for name in [name for name in SPLITS if (source / name).is_dir()]:
-        report = scan(source / name, progress=False)
-        reports[name], left_out = _sort_out(report.assign(path=name + "/" + report["path"]))
+        reports[name], left_out = _sort_out(scan(source / name, progress=False), name + "/")
         parts.append(left_out)
     order = {name: k for k, name in enumerate(SPLITS)}
     leaks = {}  # the copy in the later split (validation after train...) goes
@@ -154,21 +141,6 @@ def _check_counts(source: Path, kept: pd.DataFrame, left_out: pd.DataFrame,
                                "at least 1 needed; copies of one image stay together): add images")
 
 
-def _targets(kept: pd.DataFrame) -> list[str]:
-    """Where each kept file goes: split/label/name, converted files named .png, no clashes."""
-    taken, targets = set(), []
-    for row in kept.itertuples():
-        name = PurePosixPath(row.path).name
-        if row.convert:
-            name = PurePosixPath(name).stem + ".png"
-        target = f"{row.split}/{row.label}/{name}"
-        if target in taken:  # cat.jpg and cat.png both converted: cat.png.png
-            target = f"{row.split}/{row.label}/{PurePosixPath(row.path).name}.png"
-        taken.add(target)
-        targets.append(target)
-    return targets
-
-
 def _publish(dest: Path, files: dict[str, tuple[Path, bool]], folders, left_out: pd.DataFrame) -> None:
     """Write ``target -> (source, convert)`` and the empty ``folders`` into a temporary folder,
     then rename it to ``dest``: the copy appears whole or not at all."""
@@ -177,11 +149,7 @@ def _publish(dest: Path, files: dict[str, tuple[Path, bool]], folders, left_out:
         for folder in folders:  # every class in every split, so Keras numbers the classes alike
             (root / folder).mkdir(parents=True, exist_ok=True)
         for target, (source, convert) in files.items():
-            if convert:
-                with Image.open(source) as image:
-                    to_rgb(image).save(root / target, "PNG", compress_level=1)  # fast, lossless
-            else:
-                shutil.copyfile(source, root / target)
+            (save_rgb if convert else shutil.copyfile)(source, root / target)
         left_out.to_csv(root / "left_out.csv", index=False)
         os.replace(root, dest)
 
@@ -189,11 +157,14 @@ def _publish(dest: Path, files: dict[str, tuple[Path, bool]], folders, left_out:
 def _build(source: Path, depth: int, classes: dict[str, list[str]], dest: Path) -> None:
     kept, left_out = _plan(source, depth)
     _check_counts(source, kept, left_out, classes)
-    kept = kept.sort_values("path").assign(target=lambda table: _targets(table))
+    taken = {PurePosixPath(path) for path in kept["path"]}  # repair's rule for the new names
+    names = [repaired_name(path, taken).name if convert else PurePosixPath(path).name
+             for path, convert in zip(kept["path"], kept["convert"])]
+    files = {f"{row.split}/{row.label}/{name}": (source / row.path, row.convert)
+             for row, name in zip(kept.itertuples(), names)}
     labels = classes.get("", classes.get("train"))
-    _publish(dest, {target: (source / path, convert) for target, path, convert
-                    in zip(kept["target"], kept["path"], kept["convert"])},
-             [f"{name}/{label}" for name in kept["split"].unique() for label in labels], left_out)
+    _publish(dest, files, [f"{name}/{label}" for name in kept["split"].unique() for label in labels],
+             left_out)
     with pd.option_context("display.max_colwidth", 80, "display.width", 200):
         print(f"{source}: {len(kept)} images prepared in {dest}; {len(left_out)} files left out"
               + (f" (listed in left_out.csv):\n{left_out.to_string(index=False)}" if len(left_out) else ""))
@@ -202,14 +173,12 @@ def _build(source: Path, depth: int, classes: dict[str, list[str]], dest: Path) 
 def prepare(folder: str | os.PathLike, quick: bool | None = None) -> Path:
     """Return the root of a clean, split copy of ``folder`` (built the first time, then cached).
 
-    See the module docstring for what is left out, converted and split. The copy is keyed on
-    the folder's contents (paths, sizes, modification times): change a file and the next call
-    prepares it again. Two notebooks calling at once wait for each other (a file lock), and the
-    copy appears whole or not at all (built in a temporary folder, then renamed). In quick mode
-    (``quick=None`` follows ``COURSEKIT_QUICK``) each split keeps the first
-    ``QUICK_PER_CLASS`` files of each class, the rule of ``splits.quick_subset``.
-    Raises ``OwnDataError`` (a ValueError) naming the folder and what to do when it cannot be
-    used: missing, empty, one class, too few images in a class, files next to the class
+    The copy is keyed on the folder's contents (paths, sizes, modification times): change a
+    file and the next call prepares it again. Two notebooks calling at once wait for each other
+    (a file lock); the copy appears whole or not at all. In quick mode (``quick=None`` follows
+    ``COURSEKIT_QUICK``) each split keeps the first ``QUICK_PER_CLASS`` files of each class
+    (``splits.quick_subset``). Raises ``OwnDataError`` (a ValueError) naming the folder and what
+    to do: missing, empty, one class, too few images in a class, files next to the class
     folders, folders nested too deep, no images at all.
     """
     source = Path(folder).expanduser()

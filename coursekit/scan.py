@@ -1,38 +1,19 @@
 """Scan an image folder: one row per file, with its real format and its issue codes.
 
-``scan(folder)`` reads every file under ``folder`` (hidden files too, symbolic links never
-followed), hashes its bytes, decodes it with Pillow and compares what it finds with what the
-training pipeline accepts. It never writes into the folder. ``ISSUES`` defines every code, in
-three groups: ``BROKEN`` (the pipeline crashes on the file, skips it, or runs out of memory),
-``FIXABLE`` (it decodes, but the pixels need converting: ``quarantine.repair``) and the rest,
-suspicious (it loads, but may hurt training or evaluation).
-
-What the training pipeline accepts (measured with TensorFlow 2.21 / Keras 3.15)
---------------------------------------------------------------------------------
-``keras.utils.image_dataset_from_directory`` (idfd) takes every sub-folder of the root whose
-name does not start with ``.`` as a class, walks it recursively and keeps the files whose
-*lower-cased extension* is one of ``.bmp .gif .jpeg .jpg .png``: other files are skipped
-silently, hidden files such as macOS ``._cat.1.jpg`` are kept (and crash training). Each file is
-then decoded by ``tf.io.decode_image(contents, channels=3, expand_animations=False)``, which
-sniffs the real format from the bytes, so a PNG named ``.jpg`` still decodes. Measured:
-
-- decodes correctly: JPEG (baseline, progressive, grayscale, CMYK), PNG of every colour type
-  and bit depth (16-bit is scaled to 8-bit, alpha is dropped), GIF (first frame only), BMP
-  24/32-bit and 8-bit grayscale, static WebP;
-- fails with an error: truncated or corrupt files, 1-bit BMP, animated WebP, TIFF, ICO, PPM,
-  TGA, PCX, JPEG 2000, AVIF, SVG, anything that is not an image (its error names the formats it
-  knows: "One of JPEG, JPEG XL, PNG, GIF, BMP, WebP required", so HEIC fails too);
-- wrong data without an error: palette BMPs decode as their palette *indices* (a grey mess);
-- skipped without an error: ``.webp`` and ``.jxl`` (not in idfd's list, although
-  ``decode_image`` can decode them), and every image whose extension is not in the list.
-
-So the formats the pipeline accepts are JPEG (Pillow calls multi-picture camera JPEGs "MPO"),
-PNG, GIF and uncompressed RGB or grayscale BMP; everything else gets ``unsupported_format``.
+``scan(folder)`` hashes and decodes every file (hidden ones too; links never followed) and never
+writes into the folder. ``ISSUES`` defines the codes: ``BROKEN`` (the pipeline crashes on the
+file, skips it, or runs out of memory), ``FIXABLE`` (``quarantine.repair`` converts it), and
+the rest, suspicious. What the pipeline accepts (measured, TensorFlow 2.21 / Keras 3.15):
+``image_dataset_from_directory`` keeps files named ``.bmp .gif .jpeg .jpg .png`` (hidden
+``._cat.jpg`` too) and skips the rest silently (``.webp`` and ``.jxl`` included);
+``tf.io.decode_image`` sniffs the real format, so a PNG named ``.jpg`` decodes. It decodes JPEG
+(grayscale, CMYK, progressive), every PNG (16-bit scaled, alpha dropped), GIF (first frame) and
+plain BMP; it fails on truncated or corrupt files, 1-bit BMP, animated WebP, TIFF, ICO, PPM, TGA,
+JPEG 2000, AVIF, HEIC, SVG and non-images, and reads palette BMPs as their palette *indices*.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import stat
@@ -44,9 +25,6 @@ import pandas as pd
 from PIL import Image, ImageStat, UnidentifiedImageError
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-
-__all__ = ["BROKEN", "FIXABLE", "ISSUES", "PIPELINE_EXTENSIONS", "PIPELINE_FORMATS", "dhash",
-           "scan", "true_format"]
 
 #: Every issue code and what it means (``scan``'s ``note`` column adds the details per file).
 ISSUES: dict[str, str] = {
@@ -71,8 +49,7 @@ ISSUES: dict[str, str] = {
     "hidden_file": "hidden file or inside a hidden folder",
     "symlink": "a symbolic link (never followed)",
 }
-BROKEN = frozenset({"empty_file", "not_image", "unreadable", "truncated", "unsupported_format",
-                    "huge"})
+BROKEN = frozenset({"empty_file", "not_image", "unreadable", "truncated", "unsupported_format", "huge"})
 FIXABLE = frozenset({"extension_mismatch", "animated", "cmyk", "palette", "has_alpha",
                      "grayscale", "high_bit_depth"})
 #: Formats (Pillow's names) that image_dataset_from_directory + tf.io.decode_image decode right.
@@ -92,11 +69,8 @@ _COLUMNS = ["path", "label", "format", "extension", "width", "height", "mode", "
 
 
 def dhash(image: Image.Image, hash_size: int = 16) -> np.ndarray:
-    """Return the difference hash of an image: ``hash_size**2`` booleans.
-
-    Shrink the grayscale image to ``(hash_size + 1) x hash_size`` pixels and record, for each
-    pixel, whether it is brighter than its left neighbour. Resizing and re-compressing an
-    image barely changes these bits; two different photos differ in about half of them.
+    """Return the difference hash of an image: ``hash_size**2`` booleans, for each pixel of the
+    image shrunk to ``(hash_size + 1) x hash_size`` gray pixels, "brighter than its left neighbour".
 
     Example:
         >>> ramp = Image.linear_gradient("L").resize((64, 48))     # dark top, bright bottom
@@ -121,32 +95,26 @@ def _flag(row: dict, code: str, note: str = "") -> dict:
     return row
 
 
-def _sniff(head: bytes) -> tuple[str | None, bool]:
-    """Guess a format from the first bytes: (name or None, looks_like_a_raster_image)."""
-    text = head[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in head[:4096].lower()):
-        return "SVG", False
-    if head[4:8] == b"ftyp" and head[8:12] in {b"heic", b"heix", b"mif1", b"msf1", b"hevc"}:
-        return "HEIF", False
-    if head.startswith(b"\xff\x0a") or head.startswith(b"\x00\x00\x00\x0cJXL \r\n\x87\n"):
-        return "JPEG XL", False  # Pillow cannot decode it, idfd skips .jxl
-    signatures = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM",
-                  b"II*\x00", b"MM\x00*")
-    raster = head.startswith(signatures) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
-    return None, raster
-
-
 def _unidentified(head: bytes, row: dict) -> dict:
     """The row of a file Pillow does not recognise: a format it cannot read, or no image."""
-    sniffed, raster = _sniff(head)
+    text = head[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in head.lower()):
+        sniffed = "SVG"
+    elif head[4:8] == b"ftyp" and head[8:12] in {b"heic", b"heix", b"mif1", b"msf1", b"hevc"}:
+        sniffed = "HEIF"
+    elif head.startswith((b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")):
+        sniffed = "JPEG XL"  # Pillow cannot decode it, idfd skips .jxl
+    else:
+        sniffed = None
     if sniffed:
         row["format"] = sniffed
         if not _extension_ok(sniffed, row["extension"]):
             row["codes"].append("extension_mismatch")
-        return _flag(row, "unsupported_format", "image_dataset_from_directory skips .jxl files, "
-                     "and Pillow cannot check them" if sniffed == "JPEG XL"
-                     else f"tf.io.decode_image cannot decode {sniffed}")
-    if raster:
+        return _flag(row, "unsupported_format", "image_dataset_from_directory skips .jxl files, and "
+                     "Pillow cannot check them" if sniffed == "JPEG XL" else
+                     f"tf.io.decode_image cannot decode {sniffed}")
+    signatures = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
+    if head.startswith(signatures) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
         return _flag(row, "unreadable", "the header of an image format, but Pillow cannot open it")
     return _flag(row, "not_image")
 
@@ -160,8 +128,7 @@ def _extension_ok(fmt: str, extension: str) -> bool:
 def _pipeline_problem(image: Image.Image) -> str | None:
     """Why the TF pipeline cannot use this decodable image, or None if it can."""
     if image.format == "WEBP":
-        return ("image_dataset_from_directory skips .webp files (tf.io.decode_image would decode "
-                "a still WebP, not an animated one)")
+        return "image_dataset_from_directory skips .webp files"
     if image.format not in PIPELINE_FORMATS:
         return f"tf.io.decode_image cannot decode {image.format}"
     if image.format == "BMP" and image.mode in {"1", "P"}:
@@ -228,8 +195,7 @@ def _inspect_image(image: Image.Image, head: bytes, row: dict, options: dict) ->
               "too_small": min(image.size) < options["min_side"]}
     codes += [code for code, found in checks.items() if found]
     if image.width * image.height > options["max_pixels"]:
-        return _flag(row, "huge", f"{image.width}x{image.height} = "
-                                  f"{image.width * image.height:,} pixels")
+        return _flag(row, "huge", f"{image.width}x{image.height} = {image.width * image.height:,} pixels")
     try:
         row["frames"] = getattr(image, "n_frames", 1)
         if row["frames"] > 1 and image.format != "MPO":  # MPO: a camera JPEG with extra
@@ -266,20 +232,32 @@ def to_gray(image: Image.Image) -> Image.Image:
     return image if image.mode == "L" else image.convert("L")
 
 
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Return the first frame as 8-bit RGB: 16-bit scaled (not clipped), alpha over white.
+
+    Example:
+        >>> clear = Image.new("RGBA", (2, 1), (0, 0, 0, 0))      # fully transparent black
+        >>> to_rgb(clear).getpixel((0, 0)), to_rgb(Image.new("I;16", (1, 1), 65535)).mode
+        ((255, 255, 255), 'RGB')
+    """
+    image.seek(0)
+    image.load()
+    if image.mode in HIGH_DEPTH_MODES:
+        image = to_gray(image)
+    if image.mode in ALPHA_MODES or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
+    return image.convert("RGB")
+
+
 def _pixel_sha256(path: str) -> str | None:
-    """sha256 of the fully decoded first frame as 8-bit RGB (alpha kept), or None."""
+    """sha256 of the pixels the pipeline would see (``to_rgb``), or None if it does not decode."""
     try:
         with Image.open(path) as image:
-            image.load()
-            if image.mode in HIGH_DEPTH_MODES:
-                image = to_gray(image)
-            converted = image.convert("RGBA" if image.mode in ALPHA_MODES
-                                      or "transparency" in image.info else "RGB")
-            digest = hashlib.sha256(f"{converted.mode} {converted.width}x{converted.height}".encode())
-            digest.update(converted.tobytes())
-            return digest.hexdigest()
+            converted = to_rgb(image)
     except Exception:  # noqa: BLE001 - a file that changed or broke since the scan: no match
         return None
+    return hashlib.sha256(f"{converted.size}".encode() + converted.tobytes()).hexdigest()
 
 
 # ----------------------------------------------------------------------------- across files
@@ -341,8 +319,6 @@ def _cross_file_codes(rows: list[dict], folder: Path, near_threshold: int) -> No
         if "blank" not in rows[a]["codes"] and "blank" not in rows[b]["codes"]:
             near.append((a, b))  # blank images all look alike to a perceptual hash
     same_pixels, same_image = components(len(rows), exact), components(len(rows), exact + near)
-    for row in rows:
-        row.update(duplicate_of=None, conflicts_with=())
     for group in pd.Series(range(len(rows))).groupby(same_image).agg(list):
         labels = {rows[k]["label"] for k in group} - {None}
         for k in group:
@@ -372,36 +348,22 @@ def _walk(root: Path) -> list[tuple[str, str]]:
     return sorted(found, key=lambda item: item[1])
 
 
-@contextlib.contextmanager
-def _pillow_limits_off():
-    """Let Pillow open images of any size (and not warn): scan checks ``max_pixels`` first."""
-    saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-    try:
-        yield
-    finally:
-        Image.MAX_IMAGE_PIXELS = saved
-
-
 def scan(folder: str | os.PathLike, *, workers: int | None = None, progress: bool = True,
          min_side: int = 32, blank_std: float = 5.0, near_threshold: int = 20) -> pd.DataFrame:
     """Return one row per file under ``folder`` with its real format and its issue codes.
 
-    Every file is read once: its bytes are hashed (``sha256``) and decoded by Pillow. The
-    whole file is decoded (so truncation and corruption are found), JPEGs in draft mode at the
-    1/2, 1/4 or 1/8 scale that keeps the shorter side at least 64 pixels, which is 2-3 times
-    faster and bounds memory; other formats are shrunk to the same scale after decoding. The
-    small image gives ``brightness_std`` (blank images) and a 256-bit ``dhash`` (near
-    duplicates). Files of equal size with close dHashes are then decoded in full once more
-    and compared pixel by pixel (``pixel_sha256``, None for the others). Images above
-    ``PIL.Image.MAX_IMAGE_PIXELS`` are not decoded. Files are read by
-    ``workers`` threads (default: Python's thread pool size); Pillow and hashlib release the
-    GIL while they work, so threads use every core, and ``scan`` works from any script.
+    Each file is hashed (``sha256``) and decoded in full (so truncation is found), JPEGs in
+    draft mode at the 1/2, 1/4 or 1/8 scale that keeps the shorter side >= 64 pixels (2-3x
+    faster); the small gray image gives ``brightness_std`` (``blank`` below ``blank_std``) and
+    a 256-bit ``dhash`` (near copies within ``near_threshold`` bits). Files of equal size with
+    close dHashes are compared pixel by pixel (``pixel_sha256``). ``workers`` threads read the
+    files (Pillow and hashlib release the GIL), so it works from any plain script.
 
-    Columns: ``path`` (relative, POSIX), ``label`` (first folder level or None), ``format``,
+    Columns: ``path`` (relative, POSIX), ``label`` (first folder or None), ``format``,
     ``extension``, ``width``, ``height``, ``mode``, ``frames``, ``bit_depth``, ``bytes``,
-    ``sha256``, ``pixel_sha256``, ``dhash``, ``brightness_std``, ``issues`` (tuple of codes, see
-    ``ISSUES``), ``ok`` (no issue), ``duplicate_of`` (the kept copy), ``conflicts_with`` (the
-    copies under other labels), ``note`` (the reasons in words, with the decoder's message).
+    ``sha256``, ``pixel_sha256``, ``dhash``, ``brightness_std``, ``issues`` (codes of
+    ``ISSUES``), ``ok``, ``duplicate_of`` (the kept copy), ``conflicts_with`` (copies under other
+    labels) and ``note`` (the reasons in words).
 
     Example:
         >>> import tempfile
@@ -421,31 +383,28 @@ def scan(folder: str | os.PathLike, *, workers: int | None = None, progress: boo
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise ValueError(f"scan needs a folder, got {str(folder)!r} (does not exist or is a file)")
-    for name, value, low in (("min_side", min_side, 1), ("near_threshold", near_threshold, 0)):
+    for name, value, low in (("min_side", min_side, 1), ("near_threshold", near_threshold, 0),
+                             ("workers", 1 if workers is None else workers, 1)):
         if not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    if workers is not None and (not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be a positive int or None, got {workers!r}")
-    root = root.resolve()
+    root, tasks = root.resolve(), _walk(root.resolve())
     options = {"min_side": min_side, "blank_std": float(blank_std),
                "max_pixels": Image.MAX_IMAGE_PIXELS or 89_478_485}  # read before it is lifted
-    tasks = _walk(root)
-    with _pillow_limits_off(), ThreadPoolExecutor(workers) as pool:
-        read = pool.map(lambda task: _inspect(*task, options), tasks)
-        rows = list(tqdm(read, total=len(tasks), desc=f"scan {root.name}", unit="file",
-                         disable=not progress))
+    saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # we check max_pixels ourselves
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            rows = list(tqdm(pool.map(lambda task: _inspect(*task, options), tasks), total=len(tasks),
+                             desc=f"scan {root.name}", unit="file", disable=not progress))
         _cross_file_codes(rows, root, near_threshold)
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
     order = {code: k for k, code in enumerate(ISSUES)}
     for row in rows:
         row["issues"] = tuple(sorted(set(row.pop("codes")), key=order.__getitem__))
-        row["ok"] = not row["issues"]
-        row["note"] = _reason(row)
-    numbers = {"width", "height", "frames", "bit_depth", "bytes"}
-    dtypes = {column: "Int64" if column in numbers else object for column in _COLUMNS}
-    dtypes.update(brightness_std="float64", ok="bool")
-    # object columns keep None as None (pandas 3 would turn missing strings into NaN)
-    report = pd.DataFrame({column: pd.Series([row[column] for row in rows], dtype=dtypes[column],
-                                             index=range(len(rows))) for column in _COLUMNS})
+        row.update(ok=not row["issues"], note=_reason(row), conflicts_with=row["conflicts_with"] or ())
+    numbers = dict.fromkeys(["width", "height", "frames", "bit_depth", "bytes"], "Int64")
+    report = pd.DataFrame(rows, columns=_COLUMNS, dtype=object).astype(  # object: None stays None
+        {**numbers, "brightness_std": "float64", "ok": "bool"})
     report.attrs["folder"] = str(root)
     return report
 
@@ -468,10 +427,8 @@ def _reason(row: dict) -> str:
 
 
 def true_format(path: str | os.PathLike) -> str | None:
-    """Return the real format of a file by decoding it with Pillow, or None if it is no image.
-
-    The replacement for ``imghdr.what`` (removed in Python 3.13), which only looked at the first
-    bytes: this decodes the whole image, so a truncated JPEG returns None too.
+    """Return the real format of a file by decoding it in full with Pillow, or None if it is no
+    image: the replacement for ``imghdr.what`` (gone in Python 3.13), which read a few bytes.
 
     Example:
         >>> import tempfile

@@ -16,26 +16,21 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from coursekit.quarantine import leave_out
 from coursekit.scan import BROKEN, close_pairs, components, scan
-
-__all__ = ["check_leakage", "duplicate_groups", "excluded", "quick_subset", "split"]
 
 
 def _fractions(fractions) -> dict[str, float]:
-    if isinstance(fractions, Mapping):
-        named = {str(name): value for name, value in fractions.items()}
-    elif 1 <= len(list(fractions)) <= 3:
-        named = dict(zip(("train", "validation", "test"), fractions))
-    else:
-        raise ValueError(f"give 1 to 3 fractions (train, validation, test) or a dict of "
-                         f"name -> fraction, got {fractions!r}")
+    named = dict(fractions) if isinstance(fractions, Mapping) else dict(
+        zip(("train", "validation", "test"), fractions) if 1 <= len(fractions) <= 3 else {})
     try:
-        named = {name: float(value) for name, value in named.items()}
+        named = {str(name): float(value) for name, value in named.items()}
     except (TypeError, ValueError):
-        raise ValueError(f"fractions must be numbers, got {fractions!r}") from None
-    if any(not 0 < value <= 1 for value in named.values()) or abs(sum(named.values()) - 1) > 1e-6:
-        raise ValueError(f"fractions must be > 0 and add up to 1, got {named} "
-                         f"(sum {sum(named.values()):.4f})")
+        named = {}
+    if not named or any(not 0 < value <= 1 for value in named.values()) \
+            or abs(sum(named.values()) - 1) > 1e-6:
+        raise ValueError(f"fractions must be 1 to 3 numbers (train, validation, test) or a dict "
+                         f"name -> number, each > 0, adding up to 1; got {fractions!r}")
     return named
 
 
@@ -66,16 +61,11 @@ def duplicate_groups(report: pd.DataFrame) -> pd.Series:
 
 
 def excluded(data: pd.DataFrame) -> pd.DataFrame:
-    """Return the rows ``split`` leaves out, with the ``reason``: broken files, links, files
-    without a class folder, and the same image filed under two classes (a label conflict)."""
-    _check_columns(data, ("path", "label", "issues"), "the table scan() returned")
-    reasons = pd.Series("", index=data.index)
-    groups = duplicate_groups(data)
-    labels = data["label"].groupby(groups).transform("nunique")
-    reasons[labels > 1] = "label conflict: the same image under two classes"
-    reasons[data["label"].map(lambda value: not isinstance(value, str))] = "no class folder"
-    bad = data["issues"].map(lambda codes: sorted((BROKEN | {"symlink"}) & set(codes)))
-    reasons[bad.map(bool)] = "broken: " + bad[bad.map(bool)].map(", ".join)
+    """Return the rows ``split`` leaves out, with the ``reason``: broken files and links (not
+    what ``repair`` converts), label conflicts, and files without a class folder."""
+    _check_columns(data, ("path", "label", "issues", "format"), "the table scan() returned")
+    reasons = leave_out(data, BROKEN | {"symlink", "label_conflict"}).where(
+        data["label"].map(lambda value: isinstance(value, str)), "no class folder")
     return data.loc[reasons != "", ["path", "label"]].assign(reason=reasons[reasons != ""])
 
 
@@ -83,22 +73,19 @@ def split(data: pd.DataFrame | str | os.PathLike, fractions=(0.7, 0.15, 0.15),
           seed: int = 0) -> pd.DataFrame:
     """Assign every usable image of a scan report (or folder) to train/validation/test, per class.
 
-    An image and all its exact and near duplicates form a *group* (``duplicate_groups``), and
-    a group always goes whole into one split, so no copy leaks. Within each class, the groups
-    are put in the order of a hash of their content (the smallest ``sha256`` of their files)
-    and ``seed``, then dealt out in that order: the first ``fractions[0]`` of the class's files
-    to train, and so on, so each class gets its fractions as closely as whole groups allow.
-    Deterministic: same files and seed, same split, on any machine; renaming files moves
-    nothing. Adding or removing files shifts the boundaries a little: only groups close to a
-    boundary change split. The rows left out (broken files, links, files without a class,
-    label conflicts) are listed with the reason by ``excluded(data)``.
+    An image and its exact and near copies form a *group* (``duplicate_groups``) that goes
+    whole into one split, so no copy leaks. Within each class the groups are ordered by a hash
+    of their content (their smallest ``sha256``) and ``seed``, and dealt out in that order: the
+    first ``fractions[0]`` of the class's files to train, and so on. Same files and seed, same
+    split, on any machine; renaming files moves nothing, and adding or removing files moves
+    only groups next to a boundary. ``excluded(data)`` lists the rows left out, with the reason.
 
     ``fractions``: up to 3 numbers (train, validation, test) or a dict name -> fraction,
     adding up to 1. Returns the usable rows with ``group`` and ``split`` columns.
 
     Example:
-        >>> report = pd.DataFrame({"path": [f"cats/{k}.jpg" for k in range(10)],
-        ...     "label": "cats", "issues": [()] * 10, "duplicate_of": None, "conflicts_with": [()] * 10,
+        >>> report = pd.DataFrame({"path": [f"cats/{k}.jpg" for k in range(10)], "label": "cats",
+        ...     "format": "JPEG", "issues": [()] * 10, "duplicate_of": None, "conflicts_with": [()] * 10,
         ...     "sha256": [hashlib.sha256(bytes([k])).hexdigest() for k in range(10)]})
         >>> split(report, (0.6, 0.2, 0.2))["split"].value_counts().to_dict()
         {'train': 6, 'validation': 2, 'test': 2}
@@ -128,12 +115,10 @@ def check_leakage(data: pd.DataFrame | Mapping[str, pd.DataFrame], split_column:
                   near_threshold: int = 20) -> pd.DataFrame:
     """Return every pair of files in *different* splits that are the same or nearly the same image.
 
-    ``data`` is a table with a ``split_column`` (what ``split`` returns), or a dict
-    split name -> scan report (e.g. ``{"train": scan(root / "train"), "validation": ...}``).
-    Exact copies are matched by ``sha256`` or ``pixel_sha256``, near copies by ``dhash`` within
-    ``near_threshold`` bits (blank images, which all look alike to dHash, only by exact
-    match). Columns: ``path_a``, ``split_a``, ``path_b``, ``split_b``, ``kind``
-    (``exact`` or ``near``), ``distance`` (bits). An empty table means no leakage.
+    ``data``: a table with a ``split_column`` (what ``split`` returns), or a dict split name ->
+    scan report. Exact copies match by ``sha256`` or ``pixel_sha256``, near copies by ``dhash``
+    within ``near_threshold`` bits (blank images only exactly). Columns ``path_a``, ``split_a``,
+    ``path_b``, ``split_b``, ``kind`` (``exact``/``near``), ``distance``; empty: no leakage.
 
     Example:
         >>> table = pd.DataFrame({"path": ["a.jpg", "b.jpg", "c.jpg"], "split": ["train", "test", "test"],
@@ -150,13 +135,12 @@ def check_leakage(data: pd.DataFrame | Mapping[str, pd.DataFrame], split_column:
     rows = data.reset_index(drop=True)
     pairs = []
     for column in ("sha256", "pixel_sha256"):
-        keyed = rows.loc[rows[column].map(lambda value: isinstance(value, str)), [column]]
-        joined = keyed.reset_index().merge(keyed.reset_index(), on=column)
+        keyed = rows.loc[rows[column].map(lambda value: isinstance(value, str)), [column]].reset_index()
+        joined = keyed.merge(keyed, on=column)
         pairs += [(a, b, "exact", 0) for a, b in zip(joined["index_x"], joined["index_y"]) if a < b]
     blank = rows["issues"].map(lambda codes: "blank" in codes) if "issues" in rows else False
     hashed = rows[rows["dhash"].map(lambda value: isinstance(value, str)) & ~blank]
-    positions = list(hashed.index)
-    pairs += [(positions[i], positions[j], "near", distance)
+    pairs += [(hashed.index[i], hashed.index[j], "near", distance)
               for i, j, distance in close_pairs(list(hashed["dhash"]), near_threshold)]
     found: dict[tuple[int, int], tuple[str, int]] = {}
     for a, b, kind, distance in pairs:
@@ -170,12 +154,10 @@ def check_leakage(data: pd.DataFrame | Mapping[str, pd.DataFrame], split_column:
 
 
 def quick_subset(relative_paths: Iterable[str], per_class: int | Mapping[str, int]) -> list[str]:
-    """Return the quick-mode subset: in each folder, the first ``per_class`` files.
-
-    The course's one rule for quick mode, on the default dataset and on your own: per split and
-    class (the folder holding the file), files sorted by (length of the name, name), so
-    ``cat.2.jpg`` comes before ``cat.10.jpg``, and the first ones kept. ``per_class`` is a
-    number, or a dict split -> number for paths ``split/class/file`` (other splits are dropped).
+    """Return the quick-mode subset: per folder (split and class), the first ``per_class`` files,
+    sorted by (length of the name, name), so ``cat.2.jpg`` comes before ``cat.10.jpg``. The one
+    rule for the default dataset and your own. ``per_class``: a number, or a dict split ->
+    number for paths ``split/class/file`` (other splits are dropped).
 
     Example:
         >>> quick_subset(["train/cats/cat.10.jpg", "train/cats/cat.2.jpg", "train/cats/cat.1.jpg",

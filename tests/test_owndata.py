@@ -78,8 +78,8 @@ def test_two_classes_with_broken_files(photos, tmp_path, data_dir, capsys):
                         "dogs/both.jpg": "label_conflict", "dogs/dogs0 (1).jpg": "duplicate"}
     files = _files(root)
     assert len(files) == 31 and set(files.values()) == {"RGB"}
-    assert {"train/cats/png_named.png", "train/cats/palette.png"} <= {
-        f"train/{path.split('/', 1)[1]}" for path in files}  # converted, with the right extension
+    assert {"train/cats/png_named.jpg", "train/cats/palette.png"} <= {
+        f"train/{path.split('/', 1)[1]}" for path in files}  # converted as lesson 1's repair names them
     counts = pd.Series([path.rsplit("/", 1)[0] for path in files]).value_counts()
     assert counts["train/cats"] == 11 and counts["validation/cats"] == 3 and counts["test/cats"] == 2
     assert counts["train/dogs"] == 10 and counts["validation/dogs"] == 3 and counts["test/dogs"] == 2
@@ -102,7 +102,7 @@ def test_three_classes_of_grayscale_photos(photos, tmp_path, data_dir):
     root = prepare(folder, quick=False)
     files = _files(root)
     assert len(files) == 36 and set(files.values()) == {"RGB"}
-    assert all(path.endswith(".png") for path in files)  # converted from grayscale
+    assert all(path.endswith(".jpg") for path in files)  # converted to RGB, names kept (repair's rule)
     for name in ("train", "validation", "test"):
         assert sorted(path.name for path in (root / name).iterdir()) == ["both", "cats", "dogs"]
 

@@ -73,9 +73,9 @@ def test_a_plain_script_without_a_main_guard_can_scan(bad_corpus, tmp_path):
     """The five lines a student writes: no `if __name__ == "__main__":`, workers on."""
     script = tmp_path / "my_scan.py"
     script.write_text(textwrap.dedent(f"""\
-        from coursekit import cleaning
+        from coursekit import scan
 
-        report = cleaning.scan({str(bad_corpus[0])!r}, workers=2, progress=False)
+        report = scan.scan({str(bad_corpus[0])!r}, workers=2, progress=False)
         print(len(report), int(report.ok.sum()))
         """))
     done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,

@@ -15,7 +15,7 @@ from tests import _bad_corpus as corpus
 def _report(count: int, labels=("cats", "dogs"), prefix: str = "") -> pd.DataFrame:
     """A scan-like table of ``count`` distinct images, alternating between the labels."""
     rows = [{"path": f"{prefix}{labels[k % len(labels)]}/img{k}.jpg", "label": labels[k % len(labels)],
-             "issues": (), "duplicate_of": None, "conflicts_with": (),
+             "format": "JPEG", "issues": (), "duplicate_of": None, "conflicts_with": (),
              "sha256": hashlib.sha256(f"{prefix}{k}".encode()).hexdigest()} for k in range(count)]
     return pd.DataFrame(rows)
 
@@ -47,11 +47,11 @@ def test_split_keeps_copies_together_and_leaves_out_conflicts(bad_corpus):
     splits = split(report, {"train": 0.5, "test": 0.5}, seed=0)
     left_out = excluded(report).set_index("path")["reason"]
     assert set(splits["path"]) | set(left_out.index) == set(report["path"])
-    assert left_out["cats/truncated.jpg"] == "broken: truncated"
+    assert left_out["cats/truncated.jpg"] == "truncated"
     assert left_out["loose.png"] == "no class folder"
-    assert left_out["cats/link_out.jpg"] == "broken: symlink"
-    assert left_out["cats/shared.jpg"].startswith("label conflict")
-    assert left_out["dogs/shared.jpg"].startswith("label conflict")
+    assert left_out["cats/link_out.jpg"] == "symlink"
+    assert left_out["cats/shared.jpg"] == left_out["dogs/shared.jpg"] == "label_conflict"
+    assert "cats/image.webp" not in left_out  # a WebP photo: repair converts it, so it is split
     by_path = splits.set_index("path")["split"]
     for copy in ["cats/photo copy.jpg", "cats/photo_same_pixels.png", "cats/photo_resized.jpg"]:
         assert by_path[copy] == by_path["cats/photo.jpg"]
