@@ -72,11 +72,8 @@ def data_dir() -> Path:
 
 
 def keras_home() -> Path:
-    """Return Keras' cache folder the way Keras finds it: ``KERAS_HOME`` or ``~/.keras``.
-
-    Like Keras, falls back to ``/tmp/.keras`` when the folder cannot be written.
-    Keras reads ``KERAS_HOME`` once, when it is first imported: set it before that.
-    """
+    """Return Keras' cache folder as Keras finds it: ``KERAS_HOME`` (read once, when Keras is
+    imported) or ``~/.keras``, else ``/tmp/.keras`` when that cannot be written."""
     home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
     try:
         home.mkdir(parents=True, exist_ok=True)
@@ -167,10 +164,8 @@ def mirrors() -> list[str]:
 
 
 def environment_report(display: bool = True) -> dict[str, str]:
-    """Return (and, by default, print) what this course is running on.
-
-    Keys: Python, TensorFlow, Keras, NumPy, ipywidgets, CPU, GPU, mode, data folder,
-    Keras cache, mirror, Colab.
+    """Return (and, by default, print) what this course is running on: library versions,
+    CPU, GPU, mode, folders, mirror, Colab.
 
     Example:
         >>> report = environment_report(display=False)

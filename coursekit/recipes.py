@@ -7,40 +7,11 @@ in any order show the same one. Change a course model here, in one place; try a 
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, replace
 
 from coursekit import cnn, config, pretrained
 
 keras = config.import_keras()
-
-
-@dataclass(frozen=True)
-class Augmentation:
-    """Strengths of the random preprocessing layers (``cnn.augmentation_layers``); 0 leaves one out."""
-
-    flip: str | None = "horizontal"
-    rotation: float = 0.1  # fraction of a full turn: 0.1 = up to +-36 degrees
-    zoom: float = 0.2
-    translation: float = 0.0
-    contrast: float = 0.0
-
-    def layers(self, seed: int | None = None):
-        return cnn.augmentation_layers(**dataclasses.asdict(self), seed=seed)
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """``ReduceLROnPlateau``: learning rate times ``factor`` after ``patience`` epochs without a
-    better ``monitor``, down to ``min_lr``."""
-
-    monitor: str = "val_loss"
-    factor: float = 0.5
-    patience: int = 3
-    min_lr: float = 1e-5
-
-    def callback(self):
-        return keras.callbacks.ReduceLROnPlateau(**dataclasses.asdict(self))
 
 
 @dataclass(frozen=True)
@@ -50,7 +21,9 @@ class Recipe:
     Square images of ``image_size`` (full mode) or ``quick_image_size`` (quick mode, small);
     at most ``epochs``/``quick_epochs``, early stopping on ``monitor`` keeps the best. ``model``
     "scratch_cnn" builds ``cnn.scratch_cnn`` (``filters``, ``dense_units``, ``dropout``, ``l2``,
-    ``augmentation``); "transfer" ``pretrained.transfer_model`` on the frozen ImageNet ``base``.
+    ``augmentation``: ``cnn.augmentation_layers`` arguments); "transfer" builds
+    ``pretrained.transfer_model`` on the frozen ImageNet ``base``. ``schedule`` holds the
+    arguments of ``keras.callbacks.ReduceLROnPlateau`` (None: a constant learning rate).
     With ``start_from`` (fine-tuning) the trained model of that recipe continues, its base
     trainable from layer ``fine_tune_from`` on (BatchNorm stays frozen).
 
@@ -76,14 +49,14 @@ class Recipe:
     dense_units: int = 512
     dropout: float = 0.0
     l2: float = 0.0
-    augmentation: Augmentation | None = None
+    augmentation: dict | None = None
     base: str | None = None
     alpha: float | None = None
     start_from: Recipe | None = None
     fine_tune_from: str | None = None
     batch_size: int = 32
     optimizer: str = "adam"
-    schedule: Schedule | None = None
+    schedule: dict | None = None
     seed: int = 1337
 
     def __post_init__(self):
@@ -130,7 +103,9 @@ class Recipe:
 
 
 def _augmentation(recipe: Recipe):
-    return recipe.augmentation.layers(seed=recipe.seed) if recipe.augmentation else None
+    if not recipe.augmentation:
+        return None
+    return cnn.augmentation_layers(**recipe.augmentation, seed=recipe.seed)
 
 
 def _scratch_cnn(recipe: Recipe, num_classes: int, size: tuple[int, int]):
@@ -155,16 +130,18 @@ _BUILDERS = {"scratch_cnn": _scratch_cnn, "transfer": _transfer}
 SCRATCH_CNN = Recipe(
     "scratch_cnn", image_size=150, quick_image_size=64, epochs=20, quick_epochs=2,
     learning_rate=1e-3, monitor="val_accuracy", patience=6,
-    schedule=Schedule(monitor="val_loss", factor=0.5, patience=3, min_lr=1e-5))
+    schedule=dict(monitor="val_loss", factor=0.5, patience=3, min_lr=1e-5))
+#: Flips, turns up to +-36 degrees (a tenth of a turn) and zooms up to 20 %: lesson 4's augmentation.
+FLIP_ROTATE_ZOOM = dict(flip="horizontal", rotation=0.1, zoom=0.2, translation=0.0, contrast=0.0)
 
 #: Lesson 4's comparison: lesson 3's recipe plus one regularizer each, trained the same way.
 LESSON4_VARIANTS = {
     "baseline": SCRATCH_CNN,
     "+augmentation": replace(SCRATCH_CNN, name="scratch_cnn-augmentation",
-                             augmentation=Augmentation()),
+                             augmentation=FLIP_ROTATE_ZOOM),
     "+dropout": replace(SCRATCH_CNN, name="scratch_cnn-dropout", dropout=0.5),
     "+augmentation+dropout": replace(SCRATCH_CNN, name="scratch_cnn-augmentation-dropout",
-                                     augmentation=Augmentation(), dropout=0.5),
+                                     augmentation=FLIP_ROTATE_ZOOM, dropout=0.5),
 }
 #: L2 weight decay on every kernel (the comparison's next variant; lesson 4 does not train it yet).
 SCRATCH_CNN_L2 = replace(SCRATCH_CNN, name="scratch_cnn-l2", l2=1e-4)
@@ -174,7 +151,7 @@ TRANSFER_FROZEN = Recipe(
     "transfer-frozen", model="transfer", base="mobilenet_v2", alpha=0.35, image_size=224,
     quick_image_size=224,  # the course mirror holds the 224-pixel weights only
     epochs=5, quick_epochs=1, learning_rate=1e-3, monitor="val_loss", patience=5, dropout=0.2,
-    augmentation=Augmentation(rotation=0.1, zoom=0.1))
+    augmentation=dict(flip="horizontal", rotation=0.1, zoom=0.1, translation=0.0, contrast=0.0))
 
 #: Lesson 5, stage 2: fine-tune the base's top block, starting from the trained stage 1.
 TRANSFER_FINE_TUNED = replace(

@@ -66,11 +66,9 @@ def image_datasets(root: str | os.PathLike, image_size: tuple[int, int] = (150, 
     if class_folders(root / "validation") != class_names:
         raise ValueError(f"{root}/train has the classes {class_names} but {root}/validation "
                          f"has {class_folders(root / 'validation')}; both need the same folders")
-    if len(image_size) != 2 or min(int(size) for size in image_size) < 8:
-        raise ValueError(f"image_size must be (height, width) of at least 8 pixels, got {image_size!r}")
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    image_size, batch_size = (int(image_size[0]), int(image_size[1])), int(batch_size)
+    image_size, batch_size = tuple(int(size) for size in image_size), int(batch_size)
     binary = cnn.output_units(len(class_names)) == 1
     common = dict(label_mode="binary" if binary else "int", class_names=class_names,
                   image_size=image_size, color_mode="rgb", seed=seed, verbose=False)
@@ -104,12 +102,7 @@ def compile_model(model, learning_rate: float = 1e-3, optimizer: str = "adam"):
     """
     if not float(learning_rate) > 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
-    try:
-        chosen = keras.optimizers.get({"class_name": optimizer,
-                                       "config": {"learning_rate": float(learning_rate)}})
-    except ValueError:
-        raise ValueError(f"unknown optimizer {optimizer!r}; use a Keras optimizer name such as "
-                         f"'adam', 'rmsprop' or 'sgd'") from None
+    chosen = keras.optimizers.get({"class_name": optimizer, "config": {"learning_rate": learning_rate}})
     binary = model.output_shape[-1] == 1
     model.compile(optimizer=chosen, metrics=["accuracy"],
                   loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy")
@@ -162,8 +155,8 @@ def cache_key(recipe, data: str, quick: bool | None = None) -> str:
 
 
 def cached_model_path(recipe, train_ds, val_ds, quick: bool | None = None) -> Path:
-    """Return where ``train_or_load`` keeps ``recipe``'s model trained on this data:
-    ``data_dir()/models/<name>-<key>.keras``, with its history beside it (``.history.csv``)."""
+    """Return ``data_dir()/models/<name>-<key>.keras``: ``recipe``'s model trained on this data
+    (its history beside it, ``.history.csv``)."""
     key = cache_key(recipe, data_fingerprint(train_ds, val_ds), quick)
     return config.data_dir() / "models" / f"{recipe.name}-{key}.keras"
 
@@ -222,7 +215,7 @@ def train_or_load(recipe, train_ds, val_ds, *legacy, retrain: bool = False, verb
         config.seed_everything(recipe.seed)
         model = recipe.build(len(train_ds.class_names), quick, start=start)
         compile_model(model, recipe.learning_rate, recipe.optimizer)
-        schedule = [recipe.schedule.callback()] if recipe.schedule else []
+        schedule = [keras.callbacks.ReduceLROnPlateau(**recipe.schedule)] if recipe.schedule else []
         return _fit_and_store(path, model, train_ds, val_ds, recipe.max_epochs(quick),
                               recipe.monitor, recipe.patience, schedule, verbose)
 

@@ -9,15 +9,15 @@ from dataclasses import replace
 import pytest
 
 from coursekit import cnn, pretrained, recipes, training
-from coursekit.recipes import SCRATCH_CNN, TRANSFER_FINE_TUNED, TRANSFER_FROZEN, Augmentation, Recipe
+from coursekit.recipes import FLIP_ROTATE_ZOOM, SCRATCH_CNN, TRANSFER_FINE_TUNED, TRANSFER_FROZEN, Recipe
 
 #: A different valid value for every field of SCRATCH_CNN (TRANSFER_FINE_TUNED for the last two).
 CHANGES = {
     "name": "other", "image_size": 128, "quick_image_size": 48, "epochs": 21, "quick_epochs": 3,
     "learning_rate": 5e-4, "monitor": "val_loss", "patience": 7, "model": "transfer",
     "filters": (32, 64, 128), "dense_units": 256, "dropout": 0.3, "l2": 1e-5,
-    "augmentation": Augmentation(), "base": "vgg16", "alpha": 0.5, "batch_size": 16,
-    "optimizer": "rmsprop", "schedule": None, "seed": 7,
+    "augmentation": FLIP_ROTATE_ZOOM, "base": "vgg16", "alpha": 0.5, "batch_size": 16,
+    "optimizer": "rmsprop", "schedule": {**SCRATCH_CNN.schedule, "patience": 4}, "seed": 7,
     "start_from": replace(TRANSFER_FROZEN, epochs=6), "fine_tune_from": "block_15_expand",
 }
 
@@ -32,7 +32,7 @@ def test_every_field_of_a_recipe_changes_its_cache_key():
         original = TRANSFER_FINE_TUNED if field in ("start_from", "fine_tune_from") else SCRATCH_CNN
         keys.add(training.cache_key(original, "data", quick=False))
         keys.add(training.cache_key(replace(original, **{field: value}), "data", quick=False))
-    nested = replace(SCRATCH_CNN, augmentation=Augmentation(zoom=0.3))  # a nested field too
+    nested = replace(SCRATCH_CNN, augmentation={**FLIP_ROTATE_ZOOM, "zoom": 0.3})  # nested
     keys.add(training.cache_key(nested, "data", quick=False))
     assert len(keys) == 2 + len(CHANGES) + 1
     assert training.cache_key(replace(SCRATCH_CNN), "data", False) == \
