@@ -1,19 +1,13 @@
 """The course's data: which dataset is active, where it comes from, and the files Keras needs.
 
-``load()`` returns a folder of ``train/`` and ``validation/`` (maybe ``test/``) class folders
-for the active dataset: your own folder named by ``COURSEKIT_DATASET`` (from Python:
-``use(folder)``), cleaned and split by ``owndata.prepare`` into ``config.data_dir()`` and never
-written to; else ``cats_and_dogs_filtered``. A dataset of the registry (``DATASETS``) comes
-from, in order: the cache, if its files match the digest shipped in ``digests/``; an archive in
-``data_dir()/downloads/`` (put there by hand, or fetched by us); each ``COURSEKIT_MIRROR``
-entry (a folder, ``file://`` or ``http(s)://`` URL); its public URL. Downloads go to a ``.part``
-file renamed when complete; archives are extracted into a temporary folder renamed once
-verified, and unsafe members (absolute paths, ``..``, links) are refused. If nothing works,
-``DatasetUnavailable`` says what to download and where to put it.
-
-``KERAS_FILES`` lists the files Keras loads from ``$KERAS_HOME/models`` (ImageNet weights, class
-index); ``fetch_keras_file`` puts one there, ``prefetch()`` all of them and the datasets, so the
-course then runs offline.
+``load()`` returns the ``train/`` and ``validation/`` (maybe ``test/``) class folders of the
+active dataset: your own folder (``COURSEKIT_DATASET``, or ``use(folder)``), cleaned and split
+by ``owndata.prepare`` into ``config.data_dir()`` and never written to; else
+``cats_and_dogs_filtered``. A registry dataset comes from the cache if its files match the digest
+in ``digests/``, else from its archive: in ``data_dir()/downloads/``, in a ``COURSEKIT_MIRROR``
+entry (folder, ``file://`` or ``http(s)://`` URL) or at its URL; extracted safely and verified
+before it replaces anything. ``prefetch()`` also puts ``KERAS_FILES`` (ImageNet weights, class
+index) into Keras' cache, so the course then runs offline.
 """
 
 from __future__ import annotations
@@ -29,16 +23,17 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from filelock import FileLock
 from tqdm.auto import tqdm
 
 from coursekit import config
 
-_CHUNK = 1 << 20
 #: The dataset ``load()`` returns when ``COURSEKIT_DATASET`` is not set.
 DEFAULT = "cats_and_dogs_filtered"
+#: A verified folder keeps the size and mtime of its files here, to skip hashing them again.
+STAMP = ".coursekit-verified"
 
 
 class DatasetUnavailable(RuntimeError):
@@ -46,12 +41,7 @@ class DatasetUnavailable(RuntimeError):
 
 
 class WeightsUnavailable(RuntimeError):
-    """A file Keras needs (ImageNet weights, class index) is neither in Keras' cache nor in a
-    mirror and cannot be downloaded; the message names the file, its URL and the folder."""
-
-    def __init__(self, message: str, reasons=()):
-        super().__init__(message)
-        self.reasons = list(reasons)  # why each source failed, for prefetch's one-line status
+    """A file Keras needs is neither in its cache nor in a mirror and cannot be downloaded."""
 
 
 class ChecksumError(ValueError):
@@ -64,17 +54,16 @@ class UnsafeArchiveError(ValueError):
 
 @dataclass(frozen=True)
 class Dataset:
-    """One registry entry: where a dataset comes from and how to check it."""
+    """One registry entry: where a dataset comes from and how to check it. Its archive holds one
+    folder ``name``; ``digest``: a file in ``coursekit/digests/`` (or a path) of ``sha256  path`` lines."""
 
     name: str
     url: str
     archive: str
     size: str
-    digest: str  # file name under coursekit/digests/, lines "sha256  relative/path"
+    digest: str
     license: str
     citation: str
-    splits: tuple[str, ...]
-    classes: tuple[str, ...]
     quick_per_class: dict[str, int] = field(default_factory=dict)
 
 
@@ -94,8 +83,6 @@ DATASETS: dict[str, Dataset] = {
             "Elson, Douceur, Howell, Saul. Asirra: A CAPTCHA that Exploits Interest-Aligned "
             "Manual Image Categorization. ACM CCS 2007."
         ),
-        splits=("train", "validation"),
-        classes=("cats", "dogs"),
         quick_per_class={"train": 100, "validation": 50},
     ),
 }
@@ -108,7 +95,6 @@ class KerasFile:
     name: str
     url: str
     sha256: str | None  # None: no published checksum known to the course
-    used_by: str
 
     @property
     def path(self) -> Path:
@@ -122,26 +108,23 @@ _MOBILENET_V2 = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224"
 #: The files the lessons need from Keras' cache: the one registry of weight files.
 KERAS_FILES: tuple[KerasFile, ...] = (
     KerasFile(f"{_MOBILENET_V2}_no_top.h5", f"{_KERAS_APPS}mobilenet_v2/{_MOBILENET_V2}_no_top.h5",
-              "db51335132b1d77598da38a1365e77bb0d16690ab10c62abb89c476fff4ff42f",
-              'keras.applications.MobileNetV2(alpha=0.35, include_top=False, weights="imagenet")'),
-    KerasFile(f"{_MOBILENET_V2}.h5", f"{_KERAS_APPS}mobilenet_v2/{_MOBILENET_V2}.h5", None,
-              'keras.applications.MobileNetV2(alpha=0.35, weights="imagenet"), with the classifier'),
-    KerasFile("imagenet_class_index.json",
+              "db51335132b1d77598da38a1365e77bb0d16690ab10c62abb89c476fff4ff42f"),
+    KerasFile(f"{_MOBILENET_V2}.h5", f"{_KERAS_APPS}mobilenet_v2/{_MOBILENET_V2}.h5", None),  # + classifier
+    KerasFile("imagenet_class_index.json",  # the class names decode_predictions reads
               "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json",
-              "a1e7a966a1f601d39e4b43e119b3e7dd4a2ad3ea08cf69847cbaf021013767bc",
-              "keras.applications.*.decode_predictions"),
+              "a1e7a966a1f601d39e4b43e119b3e7dd4a2ad3ea08cf69847cbaf021013767bc"),
 )
 
 
 def keras_file(name: str, application: str | None = None) -> KerasFile:
     """Return the registry entry of a file Keras caches, by file name.
 
-    A ``keras.applications`` weight file the registry lacks (another width or size) gets an
+    A ``keras.applications`` weight file the registry lacks (another width or base) gets an
     entry on Keras' own URL, without checksum, when ``application`` names its folder there.
 
     Example:
-        >>> keras_file("imagenet_class_index.json").used_by
-        'keras.applications.*.decode_predictions'
+        >>> keras_file("imagenet_class_index.json").sha256[:12]
+        'a1e7a966a1f6'
         >>> keras_file("vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", "vgg16").url.split("/")[-2:]
         ['vgg16', 'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5']
     """
@@ -151,68 +134,59 @@ def keras_file(name: str, application: str | None = None) -> KerasFile:
     if application is None:
         known = ", ".join(entry.name for entry in KERAS_FILES)
         raise ValueError(f"unknown Keras file {name!r}; the registry has: {known}")
-    return KerasFile(name, f"{_KERAS_APPS}{application}/{name}", None,
-                     f"keras.applications ({application})")
+    return KerasFile(name, f"{_KERAS_APPS}{application}/{name}", None)
 
-
-# --------------------------------------------------------------------------- checksums
 
 
 def sha256_file(path: str | os.PathLike) -> str:
     """Return the hex sha256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
 
 
 def read_digest(dataset: Dataset) -> dict[str, str]:
-    """Return the digest of a dataset: relative POSIX path -> sha256.
-
-    ``dataset.digest`` names a file shipped in ``coursekit/digests/`` (or an absolute path).
-    """
+    """Return a dataset's digest: path relative to its root folder (``train/cats/cat.0.jpg``) -> sha256."""
     if Path(dataset.digest).is_absolute():
         text = Path(dataset.digest).read_text()
     else:
         text = resources.files("coursekit").joinpath("digests", dataset.digest).read_text()
     lines = (line.split(maxsplit=1) for line in text.splitlines() if line.strip())
-    return {relative.strip(): checksum for checksum, relative in lines}
+    return {path.strip().removeprefix(f"{dataset.name}/"): checksum for checksum, path in lines}
 
 
-def verify_tree(folder: str | os.PathLike, expected: dict[str, str], strict_dirs=()) -> list[str]:
+def verify_tree(folder: str | os.PathLike, expected: dict[str, str]) -> list[str]:
     """Compare a folder with a digest (relative path -> sha256); return the problems found.
-
-    Files under ``strict_dirs`` that the digest does not list are problems too (a stray file
-    in a class folder would become training data).
-    """
+    A file the digest does not list under one of its top folders (``train/``...) is one too:
+    a stray file in a class folder would become training data."""
     folder = Path(folder)
-    problems = []
-    for relative, checksum in tqdm(sorted(expected.items()), desc="verifying", unit="file",
-                                   leave=False, mininterval=1.0):
-        path = folder / relative
-        if not path.is_file():
-            problems.append(f"missing: {relative}")
-        elif sha256_file(path) != checksum:
-            problems.append(f"checksum mismatch: {relative}")
-    for strict in strict_dirs:
-        for path in sorted((folder / strict).rglob("*")):
-            relative = path.relative_to(folder).as_posix()
-            if path.is_file() and relative not in expected:
-                problems.append(f"unexpected file: {relative}")
-    return problems
+    problems = [f"{'checksum mismatch' if (folder / relative).is_file() else 'missing'}: {relative}"
+                for relative, checksum in sorted(expected.items())
+                if not (folder / relative).is_file() or sha256_file(folder / relative) != checksum]
+    found = [path.relative_to(folder).as_posix() for top in sorted({key.split("/")[0] for key in expected})
+             for path in sorted((folder / top).rglob("*")) if path.is_file()]
+    return problems + [f"unexpected file: {relative}" for relative in found if relative not in expected]
 
 
-# --------------------------------------------------------------------------- download, extract
+def _stamp(root: Path, relative_paths, write: bool = False) -> bool:
+    """True when the files are unchanged (size, mtime) since ``root`` was verified and stamped
+    (``write=True`` stamps it): a verified tree needs no hashing again."""
+    digest = hashlib.sha256()
+    for relative in sorted(relative_paths):
+        info = (root / relative).stat() if (root / relative).is_file() else None
+        digest.update(f"{relative}\0{info and (info.st_size, info.st_mtime_ns)}\n".encode())
+    if write:
+        (root / STAMP).write_text(digest.hexdigest())
+    return (root / STAMP).is_file() and (root / STAMP).read_text() == digest.hexdigest()
 
 
 def download(url: str, destination: str | os.PathLike, sha256: str | None = None,
              progress: bool = True, timeout: float = 30.0) -> Path:
-    """Stream ``url`` (``http(s)://`` or ``file://``) to ``destination``; return its path.
-
-    The bytes go to a ``.part`` file, renamed only when complete (``Content-Length``) and
-    matching ``sha256`` if given; on any error it is removed and the error raised.
-    """
+    """Stream ``url`` (``http(s)://`` or ``file://``) to ``destination``; return its path. The
+    bytes go to a ``.part`` file, renamed only when complete (``Content-Length``) and matching
+    ``sha256`` if given; on any error it is removed and the error raised."""
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(f"{destination.name}.{os.getpid()}.part")
@@ -222,7 +196,7 @@ def download(url: str, destination: str | os.PathLike, sha256: str | None = None
             total = int(response.headers.get("Content-Length") or 0) or None
             with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
                       desc=destination.name, disable=not progress, leave=False) as bar:
-                for chunk in iter(lambda: response.read(_CHUNK), b""):
+                for chunk in iter(lambda: response.read(1 << 20), b""):
                     out.write(chunk)
                     digest.update(chunk)
                     bar.update(len(chunk))
@@ -241,19 +215,14 @@ def download(url: str, destination: str | os.PathLike, sha256: str | None = None
 
 def safe_extract(archive: str | os.PathLike, destination: str | os.PathLike) -> Path:
     """Extract a zip archive into ``destination`` and return it; nothing is written if a
-    member is unsafe (absolute path, ``..``, link or device file: ``UnsafeArchiveError``)."""
-    archive, destination = Path(archive), Path(destination)
-    if not zipfile.is_zipfile(archive):
-        raise UnsafeArchiveError(f"{archive} is not a zip archive")
+    member is unsafe (a path outside it, a link or device file: ``UnsafeArchiveError``)."""
+    destination = Path(destination)
     with zipfile.ZipFile(archive) as zipped:
         for member in zipped.infolist():
-            path = PurePosixPath(member.filename.replace("\\", "/"))
-            if path.is_absolute() or (path.parts and path.parts[0].endswith(":")) \
-                    or ".." in path.parts:
+            if not (destination / member.filename).resolve().is_relative_to(destination.resolve()):
                 raise UnsafeArchiveError(f"refusing archive member {member.filename!r}: it "
                                          "points outside the folder")
-            kind = stat.S_IFMT(member.external_attr >> 16)
-            if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
+            if stat.S_IFMT(member.external_attr >> 16) not in (0, stat.S_IFREG, stat.S_IFDIR):
                 raise UnsafeArchiveError(f"refusing archive member {member.filename!r}: links "
                                          "and device files are not allowed")
         destination.mkdir(parents=True, exist_ok=True)
@@ -261,49 +230,18 @@ def safe_extract(archive: str | os.PathLike, destination: str | os.PathLike) -> 
     return destination
 
 
-# --------------------------------------------------------------------------- the cache
-
-
-def _fingerprint(folder: Path, relative_paths) -> str:
-    """A cheap fingerprint (size and mtime of each file) to skip re-hashing a verified tree."""
-    digest = hashlib.sha256()
-    for relative in sorted(relative_paths):
-        info = (folder / relative).stat()
-        digest.update(f"{relative}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
-
-
-def _stamp_ok(root: Path, expected: dict[str, str]) -> bool:
-    stamp = root / ".coursekit-verified"
-    try:
-        return stamp.read_text().strip() == _fingerprint(root, expected)
-    except OSError:  # no stamp yet, or a listed file is missing
-        return False
-
-
-def _write_stamp(root: Path, expected: dict[str, str]) -> None:
-    (root / ".coursekit-verified").write_text(_fingerprint(root, expected) + "\n")
-
-
-def _mirror_candidates(relative: str):
-    """Yield (kind, location) for ``relative`` in each COURSEKIT_MIRROR entry."""
-    for entry in config.mirrors():
-        scheme = urllib.parse.urlparse(entry).scheme
-        if scheme == "file":
-            yield "file", Path(urllib.request.url2pathname(urllib.parse.urlparse(entry).path)) / relative
-        elif scheme in ("http", "https"):
-            yield "url", entry.rstrip("/") + "/" + urllib.parse.quote(relative)
-        else:
-            yield "file", Path(entry).expanduser() / relative
-
-
 def _fetch(name: str, url: str, target: Path, sha256: str | None, internet: bool):
-    """Copy ``name`` to ``target`` from the first mirror that holds it, else download ``url``.
-
-    Returns (where it came from, or None, and the problems met on the way).
-    """
-    sources = [(f"mirror {location}", location.resolve().as_uri() if kind == "file" else location)
-               for kind, location in _mirror_candidates(name) if kind == "url" or location.is_file()]
+    """Copy ``name`` to ``target`` from the first ``COURSEKIT_MIRROR`` entry that holds it, else
+    download ``url``. Returns (where it came from, or None, and the problems met on the way)."""
+    sources = []
+    for entry in config.mirrors():
+        if urllib.parse.urlparse(entry).scheme in ("http", "https"):
+            sources.append((f"mirror {entry}", f"{entry.rstrip('/')}/{urllib.parse.quote(name)}"))
+            continue
+        folder = Path(urllib.request.url2pathname(urllib.parse.urlparse(entry).path)
+                      if entry.startswith("file:") else entry).expanduser()
+        if (folder / name).is_file():
+            sources.append((f"mirror {folder / name}", (folder / name).resolve().as_uri()))
     problems = [] if sources else ["no COURSEKIT_MIRROR entry holds it"]
     if internet:
         sources.append((f"downloaded from {url}", url))
@@ -318,29 +256,6 @@ def _fetch(name: str, url: str, target: Path, sha256: str | None, internet: bool
     return None, problems
 
 
-def _install_from(archive: Path, dataset: Dataset, expected: dict[str, str]) -> Path:
-    """Extract into a temporary folder, verify, then move into the cache."""
-    cache = config.data_dir()
-    top = next(iter(expected)).split("/", 1)[0]
-    with tempfile.TemporaryDirectory(prefix=f".{dataset.name}-", dir=cache) as scratch:
-        safe_extract(archive, scratch)
-        problems = verify_tree(scratch, expected,
-                               strict_dirs=[f"{top}/{split}" for split in dataset.splits])
-        if problems:
-            raise ChecksumError(f"{archive} does not contain the expected {dataset.name} files "
-                                f"({len(problems)} problems, first: {problems[0]}).")
-        target = cache / top
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(Path(scratch) / top, target)
-    _write_stamp(target, _relative_to_root(expected))
-    return target
-
-
-def _relative_to_root(expected: dict[str, str]) -> dict[str, str]:
-    """Turn 'top/train/cats/x.jpg' keys into 'train/cats/x.jpg'."""
-    return {key.split("/", 1)[1]: value for key, value in expected.items()}
-
 
 def _unavailable(dataset: Dataset, problems: list[str]) -> DatasetUnavailable:
     return DatasetUnavailable(
@@ -353,30 +268,36 @@ def _unavailable(dataset: Dataset, problems: list[str]) -> DatasetUnavailable:
 
 
 def _full(dataset: Dataset) -> Path:
-    """The verified full dataset: from the cache, else from an archive in ``downloads/`` (put
-    there by hand, or fetched from a mirror or the URL). A file lock keeps two notebooks from
-    filling the cache at once."""
+    """The verified full dataset: from the cache, else from its archive (in ``downloads/``, or
+    fetched there), extracted and verified before it replaces the cached one, under a lock."""
     expected = read_digest(dataset)
-    relative = _relative_to_root(expected)
-    root = config.data_dir() / next(iter(expected)).split("/", 1)[0]
-    archive = config.data_dir() / "downloads" / dataset.archive
+    root, archive = config.data_dir() / dataset.name, config.data_dir() / "downloads" / dataset.archive
     with FileLock(config.data_dir() / f".{dataset.name}.lock"):
-        if root.is_dir() and (_stamp_ok(root, relative) or not verify_tree(root, relative)):
-            _write_stamp(root, relative)
+        if root.is_dir() and (_stamp(root, expected) or not verify_tree(root, expected)):
+            _stamp(root, expected, write=True)
             return root
         fetched, problems = None, [f"no verified copy in {root}"]
         if not archive.is_file():
             fetched, more = _fetch(dataset.archive, dataset.url, archive, None, internet=True)
             if fetched is None:
                 raise _unavailable(dataset, problems + more)
-        try:
-            return _install_from(archive, dataset, expected)
-        except (ChecksumError, UnsafeArchiveError, zipfile.BadZipFile) as error:
-            if fetched is None:  # the student put it there: never delete it, say so
-                raise ChecksumError(f"{archive} is not a valid {dataset.archive}: {error} Move "
-                                    "it away and run again to download a fresh copy.") from error
-            archive.unlink(missing_ok=True)  # our own copy is corrupt: do not keep it
-            raise _unavailable(dataset, problems + [f"{fetched}: {error}"]) from error
+        with tempfile.TemporaryDirectory(prefix=f".{dataset.name}-", dir=config.data_dir()) as scratch:
+            try:
+                extracted = safe_extract(archive, scratch) / dataset.name
+                found = verify_tree(extracted, expected)
+                if found:
+                    raise ChecksumError(f"it does not hold the expected {dataset.name} files "
+                                        f"({len(found)} problems, first: {found[0]}).")
+            except (ChecksumError, UnsafeArchiveError, zipfile.BadZipFile) as error:
+                if fetched is None:  # the student put it there: never delete it, say so
+                    raise ChecksumError(f"{archive} is not a valid {dataset.archive}: {error} Move "
+                                        "it away and run again to download a fresh copy.") from error
+                archive.unlink()  # our own download is corrupt: do not keep it
+                raise _unavailable(dataset, problems + [f"{fetched}: {error}"]) from error
+            shutil.rmtree(root, ignore_errors=True)
+            os.replace(extracted, root)
+        _stamp(root, expected, write=True)
+    return root
 
 
 def _quick(dataset: Dataset, full_root: Path) -> Path:
@@ -384,32 +305,26 @@ def _quick(dataset: Dataset, full_root: Path) -> Path:
     quick-mode rule (``splits.quick_subset``), as for your own folder."""
     from coursekit.splits import quick_subset  # imports the scanner: only needed here
 
-    expected = _relative_to_root(read_digest(dataset))
-    chosen = {path: expected[path] for path in quick_subset(expected, dataset.quick_per_class)}
+    chosen = quick_subset(read_digest(dataset), dataset.quick_per_class)
     root = config.data_dir() / f"{full_root.name}_quick"
     with FileLock(config.data_dir() / f".{root.name}.lock"):
-        if root.is_dir() and _stamp_ok(root, chosen):
+        if _stamp(root, chosen):
             return root
         with tempfile.TemporaryDirectory(prefix=f".{root.name}-", dir=config.data_dir()) as scratch:
             for relative in chosen:  # copies of files verified a moment ago
                 (Path(scratch) / "subset" / relative).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(full_root / relative, Path(scratch) / "subset" / relative)
-            if root.exists():
-                shutil.rmtree(root)
+            shutil.rmtree(root, ignore_errors=True)
             os.replace(Path(scratch) / "subset", root)
-        _write_stamp(root, chosen)
+        _stamp(root, chosen, write=True)
     return root
 
 
-# --------------------------------------------------------------------------- the active dataset
-
 
 def use(folder: str | os.PathLike | None) -> None:
-    """Make ``load()`` return ``folder`` (your own images) in this kernel; None: the default.
-
-    Sets ``COURSEKIT_DATASET``, the switch that also works from the environment. ``folder``
-    holds one sub-folder per class, or ``train/``, ``validation/`` (and ``test/``) folders of
-    them; a name of ``DATASETS`` works too.
+    """Make ``load()`` return ``folder`` (your images: class folders, or ``train/``,
+    ``validation/`` [``test/``] folders of them; or a name of ``DATASETS``) in this kernel;
+    None: the default. Sets ``COURSEKIT_DATASET``, the switch that works from the environment.
 
     Example:
         >>> use(None); active()
@@ -433,11 +348,9 @@ def active() -> str:
 def load(name: str | os.PathLike | None = None, quick: bool | None = None) -> Path:
     """Return the local root folder of a dataset, with ``train/`` and ``validation/`` in it.
 
-    ``name``: a key of ``DATASETS`` (verified against its digest), a folder of your own
-    images (cleaned and split by ``owndata.prepare`` into the data folder, never modified), or
-    None for ``active()``. In quick mode (``quick=None`` follows ``COURSEKIT_QUICK``) the root
-    is a small deterministic subset with the same layout. ``DatasetUnavailable`` when no
-    cache, mirror or network has the data::
+    ``name``: a key of ``DATASETS``, a folder of your own images (cleaned and split by
+    ``owndata.prepare``, never modified), or None for ``active()``. In quick mode (``quick=None``
+    follows ``COURSEKIT_QUICK``) it is a small deterministic subset with the same layout::
 
         root = load()                              # the active dataset
         root = load("cats_and_dogs_filtered")      # always the course's photos
@@ -464,8 +377,7 @@ def class_names(root: str | os.PathLike, split: str = "train") -> list[str]:
 
 def describe(root: str | os.PathLike | None = None) -> str:
     """Return one line on the active dataset (``root``: what ``load()`` returned), e.g.
-    ``'cats_and_dogs_filtered (quick mode): 2 classes (cats, dogs); train 200, validation 100
-    images'``."""
+    ``'cats_and_dogs_filtered (quick mode): 2 classes (cats, dogs); train 200, validation 100 images'``."""
     root = load() if root is None else Path(root)
     names = class_names(root)
     shown = ", ".join(names[:12]) + (f", ... ({len(names) - 12} more)" if len(names) > 12 else "")
@@ -475,15 +387,12 @@ def describe(root: str | os.PathLike | None = None) -> str:
     return f"{active()}{mode}: {len(names)} classes ({shown}); {counts} images"
 
 
-# --------------------------------------------------------------------------- Keras' cache
-
 
 def fetch_keras_file(file: KerasFile | str, internet: bool = True) -> str:
-    """Put a registry file into Keras' cache (``file.path``); return where it came from.
-
-    Tries the cache, each ``COURSEKIT_MIRROR`` entry, then (``internet=True``) its URL, checking
-    the sha256 where known; else ``WeightsUnavailable`` names the file, URL and folder. Lessons
-    call it through ``pretrained``, so none depends on lesson 0's ``prefetch()``.
+    """Put a registry file into Keras' cache (``file.path``); return where it came from: the
+    cache, a ``COURSEKIT_MIRROR`` entry or (``internet=True``) its URL, its sha256 checked where
+    known. Else ``WeightsUnavailable``: its first line says why each source failed, the rest
+    what to do. Lessons 5 and 6 call it through ``pretrained``, without lesson 0's ``prefetch()``.
     """
     file = keras_file(file) if isinstance(file, str) else file
     if file.path.is_file() and (file.sha256 is None or sha256_file(file.path) == file.sha256):
@@ -491,20 +400,18 @@ def fetch_keras_file(file: KerasFile | str, internet: bool = True) -> str:
     source, problems = _fetch(file.name, file.url, file.path, file.sha256, internet)
     if source is None:
         raise WeightsUnavailable(
-            f"Keras needs {file.name} (for {file.used_by}) in the folder\n    {file.path.parent}\n"
-            f"and it is not there ({'; '.join(problems)}).\nDownload it from\n    {file.url}\n"
-            "and put it in that folder (or set COURSEKIT_MIRROR to a folder that holds it and "
-            "run `python -m coursekit prefetch`), then run this cell again.", problems)
+            f"{'; '.join(problems)}\nKeras needs {file.name} in the folder\n"
+            f"    {file.path.parent}\nDownload it from\n    {file.url}\nand put it in that folder "
+            "(or set COURSEKIT_MIRROR to a folder that holds it and run `python -m coursekit "
+            "prefetch`), then run this cell again.")
     return source
 
 
 def prefetch(datasets=None, keras_files: bool = True, quick: bool | None = None):
-    """Fetch everything the lessons need once, so that the course then runs offline.
-
-    Loads each dataset (default: the active one, in the current mode) and puts every file of
-    ``KERAS_FILES`` into Keras' cache, from a mirror or the internet. Returns a DataFrame, one
-    row per item: what, its status (where it came from, or why it is missing) and its path.
-    ``python -m coursekit prefetch`` does the same from a terminal.
+    """Fetch everything the lessons need once, so that the course then runs offline: each
+    dataset (default: the active one, in the current mode) and every file of ``KERAS_FILES``.
+    Returns a DataFrame, one row per item: what, its status (where it came from, or why it is
+    missing) and its path. ``python -m coursekit prefetch`` does the same from a terminal.
     """
     import pandas as pd
 
@@ -517,10 +424,8 @@ def prefetch(datasets=None, keras_files: bool = True, quick: bool | None = None)
                 path, status = load(item, quick=quick), "verified"
             else:
                 path, status = item.path, fetch_keras_file(item)
-        except DatasetUnavailable as error:
+        except (DatasetUnavailable, WeightsUnavailable) as error:
             path, status = None, "missing: " + str(error).splitlines()[0]
-        except WeightsUnavailable as error:
-            path, status = None, "missing: " + "; ".join(error.reasons)
         rows.append({"item": item if kind == "dataset" else item.name, "kind": kind,
                      "status": status, "path": str(path)})
     return pd.DataFrame(rows)

@@ -1,13 +1,12 @@
-"""Pretrained ImageNet models (lesson 5): a ``keras.applications`` base with its real weights,
-cached feature extraction, a new head, the transfer model and fine-tuning.
-
-The weight files come from the one registry in ``coursekit.datasets`` (``KERAS_FILES``), through
-Keras' own cache: a file put there by ``prefetch()``, a mirror or by hand is used offline.
+"""Pretrained ImageNet models (lesson 5): a ``keras.applications`` base with its real weights
+(from the registry in ``coursekit.datasets``, through Keras' cache), cached feature extraction,
+a new head, the transfer model and fine-tuning.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import warnings
 from dataclasses import dataclass
@@ -24,115 +23,105 @@ keras = config.import_keras()
 
 @dataclass(frozen=True)
 class PretrainedSpec:
-    """One ImageNet base from ``keras.applications`` and the weights Keras publishes for it."""
+    """One ImageNet base from ``keras.applications`` and the weight files Keras publishes for it."""
 
     application: str  # constructor in keras.applications, e.g. "MobileNetV2"
-    module: str  # module in keras.applications with preprocess_input / decode_predictions
-    alphas: tuple[float, ...]  # width multipliers with published weights (empty: no alpha)
-    sizes: tuple[int, ...]  # square input sizes with published weights (empty: any size)
+    module: str  # its module there (preprocess_input), also the folder of its weight files
     top_block: str  # first layer of the last block: where fine-tuning starts
-    default_alpha: float | None  # the width the course uses when alpha=None
-    weights: str  # Keras' file name, {alpha} {size} {top} filled in by weights_file
-    no_top: str  # what {top} is without the classifier
+    files: tuple[str, str]  # Keras' file names at 224 px, with and without the classifier
+    alphas: tuple[float, ...] = ()  # width multipliers with weights; the first is the course's
 
 
 #: The bases the lessons use. MobileNetV2(alpha=0.35) is the CPU-friendly default.
 BASES: dict[str, PretrainedSpec] = {
     "mobilenet_v2": PretrainedSpec(
-        "MobileNetV2", "mobilenet_v2", (0.35, 0.5, 0.75, 1.0, 1.3, 1.4), (96, 128, 160, 192, 224),
-        "block_16_expand", 0.35, "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_{size}{top}.h5",
-        "_no_top"),
-    "vgg16": PretrainedSpec("VGG16", "vgg16", (), (), "block5_conv1", None,
-                            "vgg16_weights_tf_dim_ordering_tf_kernels{top}.h5", "_notop"),
+        "MobileNetV2", "mobilenet_v2", "block_16_expand",
+        ("mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_224.h5",
+         "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_224_no_top.h5"),
+        (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)),
+    "vgg16": PretrainedSpec("VGG16", "vgg16", "block5_conv1",
+                            ("vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+                             "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5")),
 }
 
 
-def _spec(name: str, alpha, image_size: int, include_top: bool):
-    """Validate a base's name, alpha and size against its published weights; return (spec, alpha)."""
+def _spec(name: str, alpha: float | None):
+    """Validate a base's name and width multiplier; return (spec, alpha), alpha defaulted."""
     if name not in BASES:
         raise ValueError(f"unknown base {name!r}; the course knows: {', '.join(BASES)}")
     spec = BASES[name]
-    alpha = spec.default_alpha if alpha is None else alpha
-    if spec.alphas and alpha not in spec.alphas:
-        raise ValueError(f"{spec.application} has ImageNet weights for alpha in {spec.alphas}, "
-                         f"got alpha={alpha!r}")
-    if not spec.alphas and alpha is not None:
-        raise ValueError(f"{spec.application} has no width multiplier: leave alpha=None, "
-                         f"got alpha={alpha!r}")
-    sizes = spec.sizes or ((224,) if include_top else ())
-    if sizes and image_size not in sizes:
-        raise ValueError(f"{spec.application} has ImageNet weights for square images of size "
-                         f"{sizes}{' with the classifier' if include_top else ''}, got {image_size}")
+    allowed = spec.alphas or (None,)
+    alpha = allowed[0] if alpha is None else alpha
+    if alpha not in allowed:
+        raise ValueError(f"{spec.application} has ImageNet weights for alpha in {allowed} "
+                         f"(None: no width multiplier), got alpha={alpha!r}")
     return spec, alpha
 
 
-def weights_file(name: str = "mobilenet_v2", alpha: float | None = None, image_size: int = 224,
+def weights_file(name: str = "mobilenet_v2", alpha: float | None = None,
                  include_top: bool = False) -> datasets.KerasFile:
-    """Return the weight file Keras loads for a base (name, URL, checksum), from the registry.
-
-    The file names are exactly those ``keras.applications`` caches under ``$KERAS_HOME/models``.
+    """Return the weight file of a base (name, URL, checksum) from the registry: the 224-pixel
+    file, exactly as ``keras.applications`` caches it under ``$KERAS_HOME/models``.
 
     Example:
         >>> weights_file("mobilenet_v2").name
         'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5'
-        >>> weights_file("vgg16").name
-        'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5'
+        >>> weights_file("vgg16", include_top=True).name
+        'vgg16_weights_tf_dim_ordering_tf_kernels.h5'
     """
-    spec, alpha = _spec(name, alpha, int(image_size), include_top)
-    file_name = spec.weights.format(alpha=alpha and float(alpha), size=int(image_size),
-                                    top="" if include_top else spec.no_top)
+    spec, alpha = _spec(name, alpha)
+    file_name = spec.files[0 if include_top else 1].format(alpha=alpha and float(alpha))
     return datasets.keras_file(file_name, application=spec.module)
+
+
+def _application(name: str, alpha, input_shape, include_top: bool, weights_path: str | None):
+    """Build ``keras.applications.<name>`` and load ``weights_path`` (a 224-pixel file)."""
+    spec, alpha = _spec(name, alpha)
+    keyword = {"alpha": alpha} if spec.alphas else {}
+    return getattr(keras.applications, spec.application)(
+        include_top=include_top, weights=weights_path, input_shape=input_shape, **keyword)
 
 
 def pretrained_base(name: str = "mobilenet_v2", input_shape=(224, 224, 3),
                     alpha: float | None = None, weights: str | None = "imagenet",
                     download: bool = True):
     """Return ``(base, preprocess_input)``: a ``keras.applications`` base without its classifier
-    and the preprocessing function that matches its ImageNet weights.
-
-    ``name`` is a key of ``BASES``; ``alpha`` the width multiplier (None: the course default).
-    ``weights="imagenet"`` loads the real weights through Keras' cache, filled from a mirror
-    or the internet (``download=False``: no internet), or raises ``WeightsUnavailable``: never
-    a silent fallback to random weights. ``weights=None`` builds the network with random
-    weights and warns. The base comes back trainable; call it on ``preprocess_input(images)``::
+    and the preprocessing its ImageNet weights expect. ``name`` is a key of ``BASES``; ``alpha`` the width multiplier (None: the course default).
+    ``weights="imagenet"`` loads the real weights through Keras' cache, filled from a mirror or
+    the internet (``download=False``: not the internet), else raises ``WeightsUnavailable``;
+    ``weights=None`` (random weights) warns. The 224-pixel weights fit any input size of at
+    least 32 pixels (smaller: faster, a little less accurate). The base comes back trainable::
 
         base, preprocess_input = pretrained_base("mobilenet_v2", (224, 224, 3), alpha=0.35)
         base.output_shape          # (None, 7, 7, 1280)
     """
     input_shape = tuple(int(size) for size in input_shape)
-    if len(input_shape) != 3 or input_shape[2] != 3 or input_shape[0] != input_shape[1]:
-        raise ValueError(f"input_shape must be (size, size, 3) for an ImageNet base, got {input_shape}")
+    if len(input_shape) != 3 or input_shape[2] != 3:
+        raise ValueError(f"input_shape must be (height, width, 3) for an ImageNet base, got {input_shape}")
     if weights not in ("imagenet", None):
         raise ValueError(f"weights must be 'imagenet' or None (random, not pretrained), got {weights!r}")
-    spec, alpha = _spec(name, alpha, input_shape[0], include_top=False)
-    loaded = None
-    if weights == "imagenet":
-        file = weights_file(name, alpha, input_shape[0])
+    file = weights_file(name, alpha)  # validates name and alpha
+    if weights is None:
+        warnings.warn(f"pretrained_base({name!r}, weights=None): RANDOM weights, NOT pretrained "
+                      "on ImageNet. Results from this base are not transfer learning.",
+                      UserWarning, stacklevel=2)
+    else:
         try:
             datasets.fetch_keras_file(file, internet=download)
-            loaded = str(file.path)
         except WeightsUnavailable as error:
             raise WeightsUnavailable(
                 f"{error}\nOn a machine that can never get the weights, weights=None builds the "
                 "same network with RANDOM weights: it is then not pretrained, and no "
                 "transfer-learning result applies.") from None
-    else:
-        warnings.warn(f"pretrained_base({name!r}, weights=None): RANDOM weights, NOT pretrained "
-                      "on ImageNet. Results from this base are not transfer learning.",
-                      UserWarning, stacklevel=2)
-    keyword = {"alpha": alpha} if spec.alphas else {}
-    base = getattr(keras.applications, spec.application)(
-        include_top=False, weights=loaded, input_shape=input_shape, **keyword)
-    return base, getattr(keras.applications, spec.module).preprocess_input
+    base = _application(name, alpha, input_shape, False, str(file.path) if weights else None)
+    return base, getattr(keras.applications, BASES[name].module).preprocess_input
 
 
 def imagenet_classifier(name: str = "mobilenet_v2", alpha: float | None = None,
-                        image_size: int = 224, download: bool = True):
-    """Return the full ImageNet model (base + 1000-class classifier), or None after saying in
-    one line that its weights (a separate file, which a course mirror may lack) cannot be had.
-    """
-    spec, alpha = _spec(name, alpha, int(image_size), include_top=True)
-    file = weights_file(name, alpha, image_size, include_top=True)
+                        download: bool = True):
+    """Return the full ImageNet model (base + 1000-class classifier, 224x224 inputs), or None
+    after saying in one line that its weights (a file a course mirror may lack) cannot be had."""
+    file = weights_file(name, alpha, include_top=True)
     try:
         datasets.fetch_keras_file(file, internet=download)
     except WeightsUnavailable:
@@ -140,56 +129,39 @@ def imagenet_classifier(name: str = "mobilenet_v2", alpha: float | None = None,
               f"{file.path.parent} and could not be had from a mirror or {file.url}; the lesson "
               "goes on without it.")
         return None
-    keyword = {"alpha": alpha} if spec.alphas else {}
-    return getattr(keras.applications, spec.application)(
-        include_top=True, weights=str(file.path), input_shape=(int(image_size), int(image_size), 3),
-        **keyword)
+    return _application(name, alpha, (224, 224, 3), True, str(file.path))
 
 
 def imagenet_class_names(download: bool = True) -> list[str]:
     """Return the 1000 ImageNet class names in index order, from the
     ``imagenet_class_index.json`` that ``decode_predictions`` reads (``WeightsUnavailable``
     when it cannot be had)."""
-    import json
-
     file = datasets.keras_file("imagenet_class_index.json")
     datasets.fetch_keras_file(file, internet=download)
     index = json.loads(file.path.read_text())
     return [index[str(number)][1] for number in range(len(index))]
 
 
-def weights_fingerprint(model) -> str:
-    """Return a short hex digest of all of a model's weights (changes when any weight changes).
-
-    Example:
-        >>> len(weights_fingerprint(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])))
-        12
-    """
-    digest = hashlib.sha256()
-    for variable in model.weights:
-        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(variable)).tobytes())
-    return digest.hexdigest()[:12]
-
-
 def feature_cache_path(base, directory) -> Path:
     """Return where ``extract_features`` caches a folder's features:
-    ``data_dir()/features/<base name>-<weights fingerprint>/<dataset>/<split>.npz`` (the
-    fingerprint keeps ImageNet, random and fine-tuned weights apart)."""
+    ``data_dir()/features/<base>-<size>-<hash of its weights>/<dataset>/<split>.npz`` (ImageNet,
+    random and fine-tuned weights, and each input size, get their own)."""
+    digest = hashlib.sha256()
+    for variable in base.weights:
+        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(variable)).tobytes())
+    size = "x".join(str(side) for side in base.input_shape[1:3])
     directory = Path(directory)
-    return (config.data_dir() / "features" / f"{base.name}-{weights_fingerprint(base)}"
+    return (config.data_dir() / "features" / f"{base.name}-{size}-{digest.hexdigest()[:12]}"
             / directory.parent.name / f"{directory.name}.npz")
 
 
 def extract_features(base, preprocess_input, directory, batch_size: int = 32,
                      cache: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Run a (frozen) base once over an image folder; return ``(features, labels)``.
-
-    ``directory`` holds one sub-folder per class (``root / "train"``). Images are read in a
-    fixed order at the base's input size, preprocessed, passed through ``base`` in inference
-    mode and averaged over the positions (global average pooling): ``features`` is (N,
-    channels), ``labels`` integer class indices in sorted folder order. With ``cache=True``
-    they are kept at ``feature_cache_path`` and reused while the folder holds the same files.
-    """
+    """Run a (frozen) base once over an image folder (class sub-folders, ``root / "train"``);
+    return ``(features, labels)``. Images are read in file order at the base's input size,
+    preprocessed, run through ``base`` in inference mode and averaged over the positions (global
+    average pooling): ``features`` is (N, channels), ``labels`` class indices. With ``cache=True``
+    they are kept at ``feature_cache_path`` and reused while the folder holds the same files."""
     directory = Path(directory)
     if not directory.is_dir():
         raise ValueError(f"{directory} is not a folder of class sub-folders")
@@ -219,10 +191,8 @@ def extract_features(base, preprocess_input, directory, batch_size: int = 32,
 
 
 def feature_head(feature_dim: int, num_classes: int = 2, dropout: float = 0.2, name: str = "head"):
-    """Return the small classifier trained on cached features: Dropout -> ``output_layer``.
-
-    Its layers have the names and shapes of ``transfer_model``'s head, so ``copy_head`` can
-    carry trained weights across.
+    """Return the small classifier trained on cached features: Dropout -> ``output_layer``,
+    named like ``transfer_model``'s head, so ``copy_head`` can carry its weights across.
 
     Example:
         >>> feature_head(1280).count_params(), feature_head(1280, num_classes=3).count_params()
@@ -239,11 +209,9 @@ def transfer_model(base, preprocess_input, augmentation=None, dropout: float = 0
                    num_classes: int = 2, name: str = "transfer_model"):
     """Return image -> [augmentation] -> preprocess_input -> base -> pooling -> head, uncompiled.
 
-    The base is one layer of the outer model (shared, not copied: freezing ``base`` changes
-    what trains here), called with ``training=False``. In Keras 3 ``fit`` overrides that with
-    ``training=True``, so for fine-tuning keep the BatchNorm layers frozen too
-    (``unfreeze_from`` does). Inputs are raw pixels (0-255) at the base's input size; the
-    output layer follows ``cnn.output_layer(num_classes)``.
+    The base is one layer of the outer model (shared, not copied), called with
+    ``training=False``; Keras 3's ``fit`` overrides that (keras-team/keras#20285), so fine-tuning
+    keeps BatchNorm frozen (``unfreeze_from``). Inputs are raw pixels (0-255) at the base's size.
     """
     if augmentation is not None and not isinstance(augmentation, keras.layers.Layer):
         raise ValueError(f"augmentation must be a Keras layer or None, got {type(augmentation).__name__}")
@@ -266,11 +234,9 @@ def unfreeze_from(base, first_trainable: str, keep_batchnorm_frozen: bool = True
     """Make ``base`` trainable from the layer named ``first_trainable`` onwards, keep every
     layer before it frozen, and return the names of the layers with weights that now train.
 
-    With ``keep_batchnorm_frozen`` (the default) the BatchNormalization layers stay frozen
-    too: in Keras 3 that is what keeps them in inference mode while fine-tuning, because
-    ``fit`` passes ``training=True`` down to every layer, overriding a ``training=False``
-    written when the model was built. Lesson 5 writes these lines out; the benchmark and the
-    fine-tuning recipe call this. It changes the ``trainable`` flags of the base you pass.
+    With ``keep_batchnorm_frozen`` (the default) BatchNormalization layers stay frozen: in
+    Keras 3 only that keeps them in inference mode, because ``fit`` passes ``training=True`` to
+    every layer. Lesson 5 writes these lines out; the fine-tuning recipes call this.
 
     Example:
         >>> small = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="a"),

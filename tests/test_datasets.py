@@ -66,8 +66,7 @@ def tiny(tmp_path, monkeypatch):
     _zip(mirror / "tiny.zip", files)
     entry = datasets.Dataset(
         name="tiny", url="http://127.0.0.1:9/tiny.zip", archive="tiny.zip", size="3 KB",
-        digest=str(digest), license="test data", citation="", splits=("train", "validation"),
-        classes=("cats", "dogs"), quick_per_class={"train": 2, "validation": 1})
+        digest=str(digest), license="test data", citation="", quick_per_class={"train": 2, "validation": 1})
     monkeypatch.setitem(datasets.DATASETS, "tiny", entry)
     monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
@@ -186,7 +185,7 @@ def test_checksum_mismatch_leaves_nothing_in_cache(tiny, monkeypatch, http_serve
     served.mkdir()
     _zip(served / "tiny.zip", bad)
     monkeypatch.setenv("COURSEKIT_MIRROR", http_server(served))
-    with pytest.raises(datasets.DatasetUnavailable, match="checksum mismatch: tiny/train/cats/cat.0.jpg"):
+    with pytest.raises(datasets.DatasetUnavailable, match="checksum mismatch: train/cats/cat.0.jpg"):
         datasets.load("tiny")
     data = tiny["tmp"] / "data"
     assert not (data / "tiny").exists()
@@ -199,7 +198,7 @@ def test_stray_file_in_class_folder_is_rejected(tiny, monkeypatch):
     files["tiny/train/cats/notes.txt"] = b"not an image"
     _zip(tiny["mirror"] / "tiny.zip", files)
     monkeypatch.setenv("COURSEKIT_MIRROR", str(tiny["mirror"]))
-    with pytest.raises(datasets.DatasetUnavailable, match="unexpected file: tiny/train/cats/notes.txt"):
+    with pytest.raises(datasets.DatasetUnavailable, match="unexpected file: train/cats/notes.txt"):
         datasets.load("tiny")
 
 
@@ -299,12 +298,12 @@ def test_real_dataset_offline_without_mirror_raises_clear_error(isolated, no_net
 def test_real_dataset_from_course_mirror(isolated, course_mirror, no_network):
     root = datasets.load("cats_and_dogs_filtered")
     expected = datasets.read_digest(datasets.DATASETS["cats_and_dogs_filtered"])
-    images = sorted(p.relative_to(root.parent).as_posix() for p in root.rglob("*.jpg"))
-    assert images == sorted(expected)
+    images = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.jpg"))
+    assert images == sorted(expected)  # the digest's paths, relative to the dataset's root
     assert len(list((root / "train").rglob("*.jpg"))) == 2000
     assert len(list((root / "validation").rglob("*.jpg"))) == 1000
-    sample = "cats_and_dogs_filtered/train/dogs/dog.7.jpg"
-    assert datasets.sha256_file(root.parent / sample) == expected[sample]
+    sample = "train/dogs/dog.7.jpg"
+    assert datasets.sha256_file(root / sample) == expected[sample]
     quick = datasets.load("cats_and_dogs_filtered", quick=True)
     assert len(list((quick / "train" / "cats").iterdir())) == 100
     assert len(list((quick / "validation" / "dogs").iterdir())) == 50
@@ -340,10 +339,10 @@ def test_prefetch_downloads_what_no_mirror_holds(isolated, http_server, monkeypa
     for index, name in enumerate(["weights.h5", "index.json"]):
         data = f"file {index}".encode()
         (served / name).write_bytes(data)
-        entries.append(datasets.KerasFile(name, "", hashlib.sha256(data).hexdigest(), "a test"))
+        entries.append(datasets.KerasFile(name, "", hashlib.sha256(data).hexdigest()))
     base = http_server(served)
-    entries = [datasets.KerasFile(e.name, f"{base}/{e.name}", e.sha256, e.used_by) for e in entries]
-    entries.append(datasets.KerasFile("bad.h5", f"{base}/weights.h5", "0" * 64, "a test"))
+    entries = [datasets.KerasFile(e.name, f"{base}/{e.name}", e.sha256) for e in entries]
+    entries.append(datasets.KerasFile("bad.h5", f"{base}/weights.h5", "0" * 64))
     monkeypatch.setattr(datasets, "KERAS_FILES", tuple(entries))
     report = datasets.prefetch(datasets=())
     assert list(report["status"].str.split().str[0]) == ["downloaded", "downloaded", "missing:"]

@@ -60,22 +60,20 @@ def real_base(weights_home):
 # ---------------------------------------------------------------- weight files and errors
 
 def test_weight_files_come_from_the_one_registry(isolated):
-    no_top = pretrained.weights_file("mobilenet_v2", 0.35, 224)
+    no_top = pretrained.weights_file("mobilenet_v2", 0.35)
     assert no_top is datasets.keras_file(NO_TOP)  # the registry entry itself, with its sha256
     assert no_top.path == isolated / "keras" / "models" / NO_TOP
-    assert pretrained.weights_file("mobilenet_v2", 0.35, 224, include_top=True).name == WITH_TOP
+    assert pretrained.weights_file("mobilenet_v2", include_top=True).name == WITH_TOP
     vgg = pretrained.weights_file("vgg16")  # not in the registry: Keras' own URL, no checksum
     assert vgg.name == "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" and vgg.sha256 is None
     assert vgg.url == "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/" + vgg.name
-    with pytest.raises(ValueError, match="with the classifier"):
-        pretrained.weights_file("vgg16", image_size=160, include_top=True)
+    assert pretrained.weights_file("mobilenet_v2", 1.0).name.endswith("_1.0_224_no_top.h5")
 
 
 @pytest.mark.parametrize("arguments, message", [
     (dict(name="resnet"), "unknown base"),
     (dict(alpha=0.3), "alpha"),
-    (dict(input_shape=(100, 100, 3)), "ImageNet weights for square images"),
-    (dict(input_shape=(224, 200, 3)), "(size, size, 3)"),
+    (dict(input_shape=(224, 224, 1)), "(height, width, 3)"),
     (dict(weights="imagenet21k"), "weights must be"),
     (dict(name="vgg16", alpha=0.35), "no width multiplier"),
 ])
@@ -122,6 +120,18 @@ def test_base_holds_exactly_the_arrays_of_the_imagenet_file(weights_home, real_b
                 np.testing.assert_array_equal(loaded, saved, err_msg=layer.name)
                 compared += 1
     assert compared == 260  # every array of the file, as the mirror's manifest counts them
+
+
+def test_smaller_inputs_load_the_same_224_pixel_arrays(weights_home, real_base):
+    """Quick mode's small images: the one 224-pixel file serves a base of another input size."""
+    base, _ = real_base
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KERAS_HOME", str(weights_home))
+        small, _ = pretrained.pretrained_base("mobilenet_v2", (96, 128, 3), download=False)
+    assert small.output_shape == (None, 3, 4, 1280)
+    assert len(small.weights) == len(base.weights) == 260
+    for mine, reference in zip(small.weights, base.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(reference))
 
 
 def test_frozen_imagenet_base_and_small_head_classify_real_validation_images(real_base, quick_root):
