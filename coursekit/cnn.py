@@ -1,4 +1,4 @@
-"""The CNN built from scratch (lessons 3-4): the lecture network, its augmentation block,
+"""The CNN built from scratch (lessons 3-4): the course network, its augmentation block,
 convolution by hand, and the one rule for the output layer.
 
 Sizes and the number of classes are arguments; nothing is hard-coded.
@@ -16,6 +16,8 @@ keras = config.import_keras()
 
 #: Filters of the four Conv2D blocks of the lecture CNN (Chollet, "small data" chapter).
 LECTURE_FILTERS = (32, 64, 128, 128)
+#: The course CNN's blocks: the lecture's doubling pattern, half as wide (fits a laptop CPU).
+FILTERS = (16, 32, 64, 128)
 
 
 def output_units(num_classes: int) -> int:
@@ -68,25 +70,26 @@ def _check_cnn_arguments(input_shape, filters, dropout, augmentation) -> tuple:
     return tuple(int(size) for size in input_shape)
 
 
-def scratch_cnn(input_shape: Sequence[int] = (150, 150, 3), num_classes: int = 2,
-                filters: Sequence[int] = LECTURE_FILTERS, dense_units: int = 512,
-                dropout: float = 0.0, l2: float = 0.0, augmentation=None,
-                name: str = "scratch_cnn"):
-    """Return the lecture CNN as an uncompiled ``keras.Sequential`` model.
+def scratch_cnn(input_shape: Sequence[int] = (112, 112, 3), num_classes: int = 2,
+                filters: Sequence[int] = FILTERS, dropout: float = 0.0, l2: float = 0.0,
+                augmentation=None, name: str = "scratch_cnn"):
+    """Return the course CNN as an uncompiled ``keras.Sequential`` model.
 
-    Layers: [augmentation] -> Rescaling(1/255) -> (Conv2D 3x3 relu -> MaxPooling2D 2x2) per
-    entry of ``filters`` -> Flatten -> [Dropout] -> Dense(dense_units, relu) -> the output
-    layer of ``output_layer(num_classes)``. Inputs are raw pixels in 0-255 (what
-    ``image_dataset_from_directory`` yields); the model rescales them itself, so a saved model
-    can be fed a photo directly. ``l2`` > 0 adds an L2 weight penalty to every Conv2D and Dense
-    kernel. ``augmentation`` is a Keras layer (for example ``augmentation_layers()``), active
-    only while training. Rescaling and augmentation have no weights, so the parameter count is
-    that of the lecture: 3,453,121 at 150x150 for two classes. (Lesson 3 writes the same
-    network with the Functional API.)
+    Layers: [augmentation] -> Rescaling(1/255) -> per entry of ``filters`` a block
+    (Conv2D 3x3 relu -> MaxPooling2D 2x2 -> BatchNormalization) -> GlobalAveragePooling2D ->
+    [Dropout] -> the output layer of ``output_layer(num_classes)``. The lecture's network ends
+    in Flatten -> Dense(512), which holds 93 % of its 3.45 million weights; averaging each
+    feature map instead (global average pooling) and normalising every block's output
+    (batch normalisation) make a network that learns in far fewer epochs on a CPU.
+    ``BatchNormalization(momentum=0.9)`` follows the batches closely: with Keras' default 0.99
+    its running averages lag by about a hundred steps and early validation scores sit at
+    chance. Inputs are raw pixels in 0-255; the model rescales them itself. ``l2`` > 0 adds an
+    L2 weight penalty to every Conv2D kernel; ``augmentation`` is a Keras layer (for example
+    ``augmentation_layers()``), active only while training.
 
     Example:
         >>> scratch_cnn().count_params()
-        3453121
+        98529
         >>> scratch_cnn((64, 64, 3), num_classes=5, dropout=0.5).output_shape
         (None, 5)
     """
@@ -98,12 +101,11 @@ def scratch_cnn(input_shape: Sequence[int] = (150, 150, 3), num_classes: int = 2
     for index, count in enumerate(filters, start=1):
         layers += [keras.layers.Conv2D(int(count), 3, activation="relu",
                                        kernel_regularizer=regularizer, name=f"conv{index}"),
-                   keras.layers.MaxPooling2D(2, name=f"pool{index}")]
-    layers.append(keras.layers.Flatten(name="flatten"))
+                   keras.layers.MaxPooling2D(2, name=f"pool{index}"),
+                   keras.layers.BatchNormalization(momentum=0.9, name=f"norm{index}")]
+    layers.append(keras.layers.GlobalAveragePooling2D(name="average"))
     layers += [keras.layers.Dropout(float(dropout), name="dropout")] if dropout else []
-    layers += [keras.layers.Dense(int(dense_units), activation="relu",
-                                  kernel_regularizer=regularizer, name="dense"),
-               output_layer(num_classes)]
+    layers.append(output_layer(num_classes))
     return keras.Sequential(layers, name=name)
 
 

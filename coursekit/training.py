@@ -215,9 +215,9 @@ def train_or_load(recipe, train_ds, val_ds, *legacy, retrain: bool = False, verb
         config.seed_everything(recipe.seed)
         model = recipe.build(len(train_ds.class_names), quick, start=start)
         compile_model(model, recipe.learning_rate, recipe.optimizer)
-        schedule = [keras.callbacks.ReduceLROnPlateau(**recipe.schedule)] if recipe.schedule else []
         return _fit_and_store(path, model, train_ds, val_ds, recipe.max_epochs(quick),
-                              recipe.monitor, recipe.patience, schedule, verbose)
+                              recipe.monitor, recipe.patience, recipe.schedule_callbacks(quick),
+                              verbose)
 
 
 def _fit_and_store(path: Path, model, train_ds, val_ds, epochs: int, monitor: str,

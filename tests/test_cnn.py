@@ -32,36 +32,40 @@ def test_output_rule_rejects_what_is_not_a_class_count(bad):
 @pytest.mark.parametrize("num_classes", [3, 5])
 def test_scratch_cnn_follows_the_class_count(num_classes):
     """One softmax unit per class; only the output layer changes, so the count is predictable."""
-    model = cnn.scratch_cnn((64, 64, 3), num_classes, filters=(4, 8), dense_units=16)
+    model = cnn.scratch_cnn((64, 64, 3), num_classes, filters=(4, 8))
     assert model.output_shape == (None, num_classes)
-    binary = cnn.scratch_cnn((64, 64, 3), filters=(4, 8), dense_units=16)
-    assert model.count_params() - binary.count_params() == (16 + 1) * (num_classes - 1)
+    binary = cnn.scratch_cnn((64, 64, 3), filters=(4, 8))
+    assert model.count_params() - binary.count_params() == (8 + 1) * (num_classes - 1)
     assert model.layers[-1].get_config()["activation"] == "softmax"
 
 
-# ---------------------------------------------------------------- the lecture CNN
+# ---------------------------------------------------------------- the course CNN
 
-def test_scratch_cnn_has_the_lecture_parameter_count():
+def test_scratch_cnn_parameters_counted_by_hand():
     model = cnn.scratch_cnn()
-    assert model.count_params() == 3_453_121
-    assert model.input_shape == (None, 150, 150, 3) and model.output_shape == (None, 1)
+    conv = [3 * 9 * 16 + 16, 16 * 9 * 32 + 32, 32 * 9 * 64 + 64, 64 * 9 * 128 + 128]
+    norm = [4 * 16, 4 * 32, 4 * 64, 4 * 128]  # gamma, beta, moving mean and variance
+    assert model.count_params() == sum(conv) + sum(norm) + 128 + 1
+    assert model.input_shape == (None, 112, 112, 3) and model.output_shape == (None, 1)
     assert model.layers[-1].get_config()["activation"] == "sigmoid"
     assert not model.compiled, "the builder returns an uncompiled model"
     names = [layer.name for layer in model.layers]
-    assert names[0] == "rescaling" and names.count("flatten") == 1
-    assert [layer.filters for layer in model.layers if isinstance(layer, layers.Conv2D)] == [32, 64, 128, 128]
+    assert names[0] == "rescaling" and names[-2:] == ["average", "output"]
+    assert [layer.filters for layer in model.layers if isinstance(layer, layers.Conv2D)] == [16, 32, 64, 128]
+    assert all(layer.momentum == 0.9 for layer in model.layers
+               if isinstance(layer, layers.BatchNormalization))
 
 
-@pytest.mark.parametrize("size, params", [((64, 64, 3), 504_001), ((150, 150, 1), 3_452_545)])
+@pytest.mark.parametrize("size, params", [((64, 64, 3), 98_529), ((150, 150, 1), 98_529 - 2 * 9 * 16)])
 def test_scratch_cnn_sizes_are_arguments(size, params):
-    # 64 px: 2x2x128 = 512 features into Dense(512); 1 channel: 2*9*32 = 576 fewer weights.
+    # Global average pooling: the count does not depend on the image size, only on its channels.
     assert cnn.scratch_cnn(size).count_params() == params
 
 
 def test_regularized_variants_keep_the_count_and_add_the_right_layers():
     augmentation = cnn.augmentation_layers()
     model = cnn.scratch_cnn(dropout=0.5, l2=1e-4, augmentation=augmentation)
-    assert model.count_params() == 3_453_121
+    assert model.count_params() == cnn.scratch_cnn().count_params()
     assert model.layers[0] is augmentation
     dropout = [layer for layer in model.layers if isinstance(layer, layers.Dropout)]
     assert len(dropout) == 1 and dropout[0].rate == 0.5

@@ -106,7 +106,7 @@ def test_any_number_of_classes_and_any_image_mode_trains(quick_root, tmp_path, n
     assert sorted(set(val_labels)) == list(range(num_classes))
     assert not any("test" in Path(path).parts for path in train_ds.file_paths + val_ds.file_paths)
     model = training.compile_model(cnn.scratch_cnn((32, 32, 3), num_classes=num_classes,
-                                                   filters=(4,), dense_units=4))
+                                                   filters=(4,)))
     assert model.loss == "sparse_categorical_crossentropy" and model.output_shape == (None, num_classes)
     fit = model.fit(train_ds, validation_data=val_ds, epochs=1, verbose=0, shuffle=False)
     assert np.isfinite(fit.history["val_loss"][0])
@@ -117,7 +117,7 @@ def test_any_number_of_classes_and_any_image_mode_trains(quick_root, tmp_path, n
 #: A recipe small enough to train in seconds: 32 pixels (16 in quick mode), two conv blocks.
 TINY = recipes.Recipe("tiny", image_size=32, quick_image_size=16, epochs=2, quick_epochs=1,
                       learning_rate=1e-3, monitor="val_accuracy", patience=2, filters=(4, 8),
-                      dense_units=8, batch_size=8, schedule=dict(monitor="val_loss", factor=0.5, patience=1))
+                      batch_size=8, schedule=dict(monitor="val_loss", factor=0.5, patience=1))
 
 
 class _Built(Exception):
