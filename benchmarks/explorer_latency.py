@@ -147,7 +147,7 @@ def time_naive(source_model, feed, layers, moves: int) -> dict[str, list[float]]
         probe = keras.Model(source_model.inputs, source_model.get_layer(layer_name).output)
         activation = probe.predict(feed[None], verbose=0)[0]
         title = f"{layer_name} {activation.shape} · channel {channel_index}"
-        widgets.show_picture(pictures.feature_map_picture(activation[:, :, channel_index], title),
+        widgets.show_figure(pictures.feature_map_picture(activation[:, :, channel_index], title),
                              output)
         return activation
 

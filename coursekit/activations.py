@@ -1,7 +1,7 @@
 """Feature maps (what each filter responds to in one image) and the filters' own weights.
 
-The activation model has the model's input and inner layers' outputs (``model_layers``: nested
-models work), so one forward pass gives every feature map of an image.
+One probe model (``model_layers.probe_model``: the model's input to inner layers' outputs,
+nested models too) gives every feature map of an image in one forward pass.
 
 >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="conv"),
 ...                           keras.layers.MaxPooling2D(name="pool")])
@@ -21,16 +21,10 @@ from coursekit import config, model_layers
 keras = config.import_keras()
 
 
-def activation_model(model, layers: Sequence[str | int]):
-    """Return a ``keras.Model`` from ``model``'s input to the outputs of ``layers`` (built once)."""
-    return model_layers.probe_model(model, layers)
-
-
 def one_image(image) -> np.ndarray:
     """Return ``image`` as one float32 (height, width, channels) array (a batch of 1 is unwrapped)."""
     array = np.asarray(image, dtype="float32")
-    if array.ndim == 4 and array.shape[0] == 1:
-        array = array[0]
+    array = array[0] if array.ndim == 4 and array.shape[0] == 1 else array
     if array.ndim != 3:
         raise ValueError(f"image must be one image of shape (height, width, channels), got "
                          f"shape {array.shape}")
@@ -44,98 +38,64 @@ def feature_maps(model, image, layers: Sequence[str | int] | None = None) -> dic
     ``layers`` defaults to every feature-map layer; any layer may be named (a Dense layer gives
     a vector). Arrays have no batch axis.
     """
-    names = model_layers.layer_shapes(model, layers)  # checks the names, lists what exists
-    chosen = [model_layers.get_layer(model, name) for name in names]
-    outputs = activation_model(model, chosen)(one_image(image)[None], training=False)
-    outputs = [outputs] if len(chosen) == 1 else outputs  # Keras unwraps a one-output model
-    return {layer.name: np.asarray(output)[0] for layer, output in zip(chosen, outputs)}
+    names = list(model_layers.layer_shapes(model, layers))  # checks the names, lists what exists
+    outputs = model_layers.probe_model(model, names)(one_image(image)[None], training=False)
+    outputs = [outputs] if len(names) == 1 else outputs  # Keras unwraps a one-output model
+    return {name: np.asarray(output)[0] for name, output in zip(names, outputs)}
 
 
-def select_channel(activation: np.ndarray, channel: int) -> np.ndarray:
-    """Return channel ``channel`` of a (height, width, channels) stack as a 2-D map.
+def tile(images: np.ndarray, columns: int = 16, gap: int = 1, fill: float = np.nan) -> np.ndarray:
+    """Return ``images`` (n, height, width[, 3]) side by side in one array, ``columns`` a row:
+    image ``k`` at row ``k // columns``, column ``k % columns``, ``gap`` pixels of ``fill`` apart.
 
-    >>> select_channel(np.zeros((4, 4, 8)), 3).shape
-    (4, 4)
-    >>> select_channel(np.zeros((4, 4, 8)), 8)
-    Traceback (most recent call last):
-    ValueError: channel 8 is out of range: this layer has 8 channels (0 to 7)
+    >>> tile(np.zeros((5, 2, 3)), columns=2).shape
+    (8, 7)
     """
-    if activation.ndim != 3:
-        raise ValueError(f"a feature map stack has shape (height, width, channels), got shape "
-                         f"{activation.shape}: this layer has no feature maps")
-    if not 0 <= int(channel) < activation.shape[-1]:
-        raise ValueError(f"channel {channel} is out of range: this layer has "
-                         f"{activation.shape[-1]} channels (0 to {activation.shape[-1] - 1})")
-    return activation[:, :, int(channel)]
+    count, height, width = images.shape[:3]
+    columns = min(int(columns), count)
+    rows = -(-count // columns)
+    grid = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap) + images.shape[3:],
+                   fill, dtype="float32")
+    for index, image in enumerate(images):
+        top, left = (index // columns) * (height + gap), (index % columns) * (width + gap)
+        grid[top:top + height, left:left + width] = image
+    return grid
 
 
-def normalize_channels(activation: np.ndarray) -> np.ndarray:
-    """Return each channel standardised as in the lectures (Chollet's), scaled to [0, 1].
+def channel_grid(activation: np.ndarray, columns: int = 16, gap: int = 1) -> np.ndarray:
+    """Return all channels of one layer's (height, width, channels) stack ``tile``d into one
+    2-D image in [0, 1] with NaN gaps, each channel standardised as in the lectures (Chollet's):
+    (x - mean) / std * 64 + 128, clipped to 0-255, divided by 255; a constant channel gives 0.
 
-    Per channel: (x - mean) / std * 64 + 128, clipped to 0-255, divided by 255. A constant
-    ("dead") channel gives 0.
-
-    >>> normalize_channels(np.ones((4, 4, 2))).max()
-    np.float32(0.0)
+    >>> channel_grid(np.ones((4, 4, 2)), columns=2)
+    array([[ 0.,  0.,  0.,  0., nan,  0.,  0.,  0.,  0.], ...
     """
     array = np.asarray(activation, dtype="float32")
     if array.ndim != 3:
         raise ValueError(f"activation must have shape (height, width, channels), got {array.shape}")
-    mean = array.mean(axis=(0, 1), keepdims=True)
-    std = array.std(axis=(0, 1), keepdims=True)
+    mean, std = array.mean(axis=(0, 1), keepdims=True), array.std(axis=(0, 1), keepdims=True)
     scaled = np.clip((array - mean) / np.maximum(std, 1e-5) * 64 + 128, 0, 255) / 255
-    return np.where(std > 1e-6, scaled, 0.0).astype("float32")
-
-
-def channel_grid(activation: np.ndarray, columns: int = 16, gap: int = 1) -> np.ndarray:
-    """Return all channels of one layer, normalised, tiled into one 2-D image in [0, 1].
-
-    Tile ``k`` sits at row ``k // columns``, column ``k % columns``, ``gap`` pixels of NaN apart.
-
-    >>> channel_grid(np.random.rand(5, 5, 32), columns=16).shape
-    (11, 95)
-    """
-    if int(columns) < 1 or int(gap) < 0:
-        raise ValueError(f"columns must be >= 1 and gap >= 0, got columns={columns}, gap={gap}")
-    tiles = normalize_channels(activation)
-    height, width, count = tiles.shape
-    columns = min(int(columns), count)
-    rows = -(-count // columns)
-    grid = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap), np.nan,
-                   dtype="float32")
-    for index in range(count):
-        top, left = (index // columns) * (height + gap), (index % columns) * (width + gap)
-        grid[top:top + height, left:left + width] = tiles[:, :, index]
-    return grid
+    return tile(np.moveaxis(np.where(std > 1e-6, scaled, 0.0), -1, 0), columns, gap)
 
 
 def filter_weights(model, layer: str | int) -> np.ndarray:
-    """Return a convolution layer's kernel, shape (kernel height, kernel width, in, out).
-
-    >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="c")])
-    >>> filter_weights(model, "c").shape
-    (3, 3, 3, 4)
-    """
+    """Return a convolution layer's kernel, shape (kernel height, kernel width, in, out)."""
     found = model_layers.get_layer(model, layer)
     if not isinstance(found, model_layers.CONV_TYPES):
         convolutions = [inner.name for _, inner in model_layers.walk(model)
                         if isinstance(inner, model_layers.CONV_TYPES)]
         raise ValueError(f"layer {found.name!r} ({type(found).__name__}) has no convolution "
                          f"kernel. Convolution layers: {', '.join(convolutions)}")
-    kernel = np.asarray(found.get_weights()[0])
-    if isinstance(found, keras.layers.DepthwiseConv2D):  # (kh, kw, in, multiplier)
-        kernel = kernel.reshape(kernel.shape[0], kernel.shape[1], 1, -1)
-    return kernel
+    return np.asarray(found.get_weights()[0])
 
 
 def first_layer_rgb(kernel: np.ndarray) -> dict[str, np.ndarray]:
     """Return a first-layer kernel as RGB pictures, one per filter: shape (filters, kh, kw, 3).
 
-    ``"normalized"``: each filter min-max scaled to [0, 1] (mid-grey is not zero);
-    ``"positive"`` / ``"negative"``: the positive and the negative weights, each divided by the
-    filter's largest absolute weight (black is zero) - what excites and what inhibits.
+    ``"normalised"``: each filter min-max scaled to [0, 1] (mid-grey is not zero); ``"positive
+    weights"``, ``"negative weights"``: what excites and what inhibits it (black is zero).
 
-    >>> first_layer_rgb(np.random.randn(3, 3, 3, 8))["positive"].shape
+    >>> first_layer_rgb(np.random.randn(3, 3, 3, 8))["positive weights"].shape
     (8, 3, 3, 3)
     """
     kernel = np.asarray(kernel, dtype="float32")
@@ -143,9 +103,8 @@ def first_layer_rgb(kernel: np.ndarray) -> dict[str, np.ndarray]:
         raise ValueError(f"a first-layer kernel has shape (kh, kw, 3, filters) for RGB input, "
                          f"got {kernel.shape}")
     filters = np.moveaxis(kernel, -1, 0)
-    low = filters.min(axis=(1, 2, 3), keepdims=True)
-    high = filters.max(axis=(1, 2, 3), keepdims=True)
+    low, high = filters.min(axis=(1, 2, 3), keepdims=True), filters.max(axis=(1, 2, 3), keepdims=True)
     largest = np.maximum(np.abs(filters).max(axis=(1, 2, 3), keepdims=True), 1e-12)
-    return {"normalized": (filters - low) / np.maximum(high - low, 1e-12),
-            "positive": np.maximum(filters, 0) / largest,
-            "negative": np.maximum(-filters, 0) / largest}
+    return {"normalised": (filters - low) / np.maximum(high - low, 1e-12),
+            "positive weights": np.maximum(filters, 0) / largest,
+            "negative weights": np.maximum(-filters, 0) / largest}

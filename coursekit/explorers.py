@@ -1,8 +1,8 @@
 """Lesson 6's explorers: thin widget views over ``activations``, ``patterns`` and ``gradcam``.
 
 Each asks ``model_layers`` once for its layer menu, keeps what it computed (``lru_cache``) and
-redraws with the quick pictures of ``pictures``: a slider move only slices and draws. A bad
-choice (a layer without feature maps, a channel out of range) shows a message, not a traceback.
+redraws with ``pictures``: a slider move only slices and draws. Arguments are checked at once,
+so every choice the controls offer can be drawn.
 
 >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="conv")])
 >>> view = activation_explorer(model, np.ones((8, 8, 3)))
@@ -14,7 +14,6 @@ choice (a layer without feature maps, a channel out of range) shows a message, n
 from __future__ import annotations
 
 import functools
-import html
 
 import ipywidgets
 import numpy as np
@@ -26,97 +25,33 @@ keras = config.import_keras()
 _WIDE = {"layout": ipywidgets.Layout(width="420px")}
 
 
-class _Wiring:
-    """What every explorer shares: its images, the 'Layer' menu (from ``shapes``: name ->
-    output shape; a bad ``start`` becomes a note), the 'Image' slider, a message line."""
-
-    def __init__(self, model, images, titles, shapes: dict, start, default: str):
-        self.with_images = images is not None  # the pattern explorer has none
-        self.batch = _batch(images) if self.with_images else np.zeros((1, 1, 1, 3), np.float32)
-        self.titles = [f"image {i}" for i in range(len(self.batch))] if titles is None else [
-            str(title) for title in titles]
-        self.message, self.note = ipywidgets.HTML(), ""
-        try:
-            start = default if start is None else model_layers.get_layer(model, start).name
-        except ValueError as error:
-            start, self.note = default, str(error)
-        if start not in shapes:
-            shapes[start] = model_layers.output_shape(model, start)
-        self.shapes = shapes
-        self.layer = ipywidgets.Dropdown(options=[(f"{name}  {shape}", name) for name, shape
-                                                  in shapes.items()],
-                                         value=start, description="Layer", **_WIDE)
-        self.image = ipywidgets.IntSlider(max=len(self.batch) - 1, description="Image",
-                                          continuous_update=False, **_WIDE)
-
-    def fit(self, slider: ipywidgets.IntSlider, redraw: widgets.Redraw, start=None) -> None:
-        """Fit ``slider``'s range to the layer's channels, without drawing; a ``start`` value
-        out of range becomes 0 and a note."""
-        shape = self.shapes[self.layer.value]
-        with redraw.held():
-            slider.max = int(shape[-1]) - 1 if len(shape) == 3 else 0
-            if start is not None and not 0 <= int(start) <= slider.max:
-                what = slider.description.lower()
-                self.note = self.note or (f"{what} {start} is out of range: layer "
-                                          f"{self.layer.value!r} has {what}s 0 to {slider.max}; "
-                                          f"showing {what} 0")
-                start = 0
-            slider.value = slider.value if start is None else int(start)
-
-    def index(self, image_index=None) -> int:
-        index = self.image.value if image_index is None else int(image_index)
-        if not 0 <= index < len(self.batch):
-            raise ValueError(f"image_index must be in 0..{len(self.batch) - 1}, got {index}")
-        return index
-
-    def say(self, text: str) -> None:
-        self.message.value = f"<span style='color:#b35806'>⚠ {html.escape(text)}</span>" \
-            if text else ""
-
-    def redraw(self, picture, output: ipywidgets.Output) -> widgets.Redraw:
-        """A Redraw showing ``picture()`` in ``output``, or its ValueError as the message."""
-        def draw() -> None:
-            try:
-                shown = picture()
-            except ValueError as error:
-                self.say(str(error))
-                output.outputs = ()
-                return
-            self.say("")
-            widgets.show_picture(shown, output)
-
-        return widgets.Redraw(draw)
-
-    def photo(self) -> np.ndarray:
-        image = np.round(pictures.to_display(self.batch[self.index()])[:, :, :3] * 255)
-        return pictures.captioned(image.astype(np.uint8), [self.titles[self.index()]])
-
-    def view(self, name: str, rows: list, render, picture, **controls) -> widgets.View:
-        """The View; its static picture (for exports) is ``picture()``, else the photo."""
-        if self.note and not self.message.value:  # after the first picture: an error wins
-            self.say(self.note)
-        widget = ipywidgets.VBox(rows)
-        widget.add_class(f"coursekit-{name}")
-
-        def figure() -> np.ndarray:
-            try:
-                return picture()
-            except ValueError:
-                return self.photo()
-
-        if self.with_images:
-            controls["image"] = self.image
-        return widgets.View(widget, render=render, figure=figure,
-                            controls={"layer": self.layer, **controls, "message": self.message})
-
-
-def _batch(images) -> np.ndarray:
-    array = np.asarray(images, dtype=np.float32)
-    array = array[None] if array.ndim == 3 else array
-    if array.ndim != 4 or len(array) == 0:
+def _images(images, titles) -> tuple[np.ndarray, list[str], ipywidgets.IntSlider]:
+    """The images as a batch, their titles and the 'Image' slider that picks one."""
+    batch = np.asarray(images, dtype=np.float32)
+    batch = batch[None] if batch.ndim == 3 else batch
+    if batch.ndim != 4 or len(batch) == 0:
         raise ValueError(f"images must be one image (height, width, channels) or a batch "
                          f"(n, height, width, channels), got shape {np.shape(images)}")
-    return array
+    titles = [f"image {i}" for i in range(len(batch))] if titles is None else list(map(str, titles))
+    return batch, titles, ipywidgets.IntSlider(max=len(batch) - 1, description="Image",
+                                               continuous_update=False, **_WIDE)
+
+
+def _layer_menu(model, layers, layer, last: bool = False) -> tuple[dict, ipywidgets.Dropdown]:
+    """The layers to offer ({name: output shape}, each with feature maps; default: all) and
+    the 'Layer' menu over them, set to ``layer`` (default: the first, with ``last`` the last)."""
+    shapes = model_layers.layer_shapes(model, layers)
+    flat = {name: shape for name, shape in shapes.items() if len(shape) != 3}
+    if flat:
+        raise ValueError(f"layers without feature maps (output shapes {flat}) cannot be shown; "
+                         f"layers with maps: {', '.join(model_layers.feature_map_layers(model))}")
+    start = list(shapes)[-1 if last else 0] if layer is None else \
+        model_layers.get_layer(model, layer).name
+    if start not in shapes:
+        raise ValueError(f"layer {start!r} is not one this explorer can show; choose one of: "
+                         f"{', '.join(shapes)}")
+    options = [(f"{name}  {shape}", name) for name, shape in shapes.items()]
+    return shapes, ipywidgets.Dropdown(options=options, value=start, description="Layer", **_WIDE)
 
 
 def activation_explorer(model, image, layers=None, layer=None, channel: int = 0,
@@ -124,148 +59,143 @@ def activation_explorer(model, image, layers=None, layer=None, channel: int = 0,
     """Return a View to explore feature maps: 'Layer' menu, 'Channel' slider, grid toggle.
 
     ``image`` is one image or a batch (then an 'Image' slider picks one). ``layers`` defaults
-    to every feature-map layer. ``render(layer=None, channel=None, image_index=None)`` returns
-    the 2-D map drawn for those values (None: the current control value).
+    to every feature-map layer. ``render()`` returns the 2-D map drawn now.
     """
-    shapes = model_layers.layer_shapes(model, layers)                 # once: the layer menu
-    wiring = _Wiring(model, image, titles, shapes, layer, default=next(iter(shapes)))
+    shapes, layer_menu = _layer_menu(model, layers, layer)            # once: the layer menu
+    batch, titles, image_slider = _images(image, titles)
     maps = functools.lru_cache(maxsize=8)(                            # once per image: one pass
-        lambda index: activations.feature_maps(model, wiring.batch[index], list(shapes)))
-    stacks = [name for name, shape in shapes.items() if len(shape) == 3]
-    channel_slider = ipywidgets.IntSlider(description="Channel", **_WIDE)
+        lambda index: activations.feature_maps(model, batch[index], list(shapes)))
+    channel_slider = ipywidgets.IntSlider(max=shapes[layer_menu.value][-1] - 1,
+                                          description="Channel", **_WIDE)
+    if not 0 <= int(channel) <= channel_slider.max:
+        raise ValueError(f"channel {channel} is out of range: layer {layer_menu.value!r} has "
+                         f"channels 0 to {channel_slider.max}")
+    channel_slider.value = int(channel)
     grid_toggle = ipywidgets.ToggleButton(description="All channels",
                                           tooltip="every channel of this layer as a grid")
     map_output, image_output, grid_output = (ipywidgets.Output() for _ in range(3))
-    map_output.add_class("coursekit-feature-map")
 
-    def render(layer=None, channel=None, image_index=None) -> np.ndarray:
-        name = wiring.layer.value if layer is None else model_layers.get_layer(model, layer).name
-        if name not in stacks:
-            raise ValueError(f"layer {name!r} has output shape {shapes.get(name)}: no feature "
-                             f"maps to show here. Choose one of: {', '.join(stacks)}")
-        return activations.select_channel(maps(wiring.index(image_index))[name],
-                                          channel_slider.value if channel is None else channel)
+    def render() -> np.ndarray:
+        return maps(image_slider.value)[layer_menu.value][:, :, channel_slider.value]
 
     def picture() -> np.ndarray:  # what a channel move redraws: a slice of the cached maps
-        return pictures.feature_map_picture(render(), f"{wiring.titles[wiring.index()]} · "
-                                            f"{wiring.layer.value} {shapes[wiring.layer.value]}"
+        return pictures.feature_map_picture(render(), f"{titles[image_slider.value]} · "
+                                            f"{layer_menu.value} {shapes[layer_menu.value]}"
                                             f" · channel {channel_slider.value}")
 
-    redraw = wiring.redraw(picture, map_output)
+    redraw = widgets.Redraw(lambda: widgets.show_figure(picture(), map_output))
 
     def draw_grid(change=None) -> None:
         grid_output.outputs = ()
-        if grid_toggle.value and wiring.layer.value in stacks:
-            stack = maps(wiring.index())[wiring.layer.value]
-            widgets.show_figure(pictures.plot_channel_grid(stack, wiring.layer.value), grid_output)
-
-    def on_layer(change) -> None:
-        wiring.fit(channel_slider, redraw)
-        redraw()
-        draw_grid()
-
-    def on_image(change) -> None:
-        widgets.show_picture(wiring.photo(), image_output)
-        redraw()
-        draw_grid()
-
-    wiring.fit(channel_slider, redraw, start=channel)
-    on_image(None)
-    channel_slider.observe(redraw, names="value")
-    wiring.layer.observe(on_layer, names="value")
-    wiring.image.observe(on_image, names="value")
-    grid_toggle.observe(draw_grid, names="value")
-    controls = [wiring.layer, channel_slider] + ([wiring.image] if len(wiring.batch) > 1 else [])
-    rows = [ipywidgets.HBox(controls[:2]), ipywidgets.HBox(controls[2:] + [grid_toggle]),
-            wiring.message, ipywidgets.HBox([map_output, image_output]), grid_output]
-    return wiring.view("activation-explorer", rows, render, picture,
-                       channel=channel_slider, grid=grid_toggle)
-
-
-def filter_pattern_explorer(model, layers=None, steps: int = 30,
-                            input_range: tuple[float, float] = (0.0, 255.0),
-                            image_size=None, layer=None) -> widgets.View:
-    """Return a View: 'Layer' menu and 'Filter' slider -> the pattern that filter likes most
-    (``patterns.filter_pattern``, ``steps`` steps). ``render(layer=None, index=None)`` returns
-    the (height, width, 3) pattern."""
-    shapes = model_layers.layer_shapes(model, layers)                 # once: the layer menu
-    wiring = _Wiring(model, None, None, shapes, layer, default=next(iter(shapes)))
-    pattern = functools.lru_cache(maxsize=None)(                      # once per (layer, filter)
-        lambda name, index: patterns.filter_pattern(model, name, index, steps=steps,
-                                                    input_range=input_range,
-                                                    image_size=image_size))
-    filter_slider = ipywidgets.IntSlider(description="Filter", continuous_update=False, **_WIDE)
-    output = ipywidgets.Output()
-
-    def render(layer=None, index=None) -> np.ndarray:
-        name = wiring.layer.value if layer is None else model_layers.get_layer(model, layer).name
-        return pattern(name, filter_slider.value if index is None else int(index))
-
-    def picture() -> np.ndarray:
-        wiring.say("computing the pattern (gradient ascent)...")  # instant when seen before
-        return pictures.captioned(np.round(render() * 255).astype(np.uint8),
-                                  [f"{wiring.layer.value}, filter {filter_slider.value}"])
-
-    redraw = wiring.redraw(picture, output)
+        if grid_toggle.value:
+            stack = maps(image_slider.value)[layer_menu.value]
+            widgets.show_figure(pictures.plot_channel_grid(stack, layer_menu.value), grid_output)
 
     def on_layer(change=None) -> None:
-        wiring.fit(filter_slider, redraw)
+        with redraw.held():  # a new range may clamp the value: no second drawing
+            channel_slider.max = shapes[layer_menu.value][-1] - 1
+        redraw()
+        draw_grid()
+
+    def on_image(change=None) -> None:
+        widgets.show_figure(pictures.photo_picture(batch[image_slider.value],
+                                                    titles[image_slider.value]), image_output)
+        on_layer()
+
+    on_image()
+    channel_slider.observe(redraw, names="value")
+    layer_menu.observe(on_layer, names="value")
+    image_slider.observe(on_image, names="value")
+    grid_toggle.observe(draw_grid, names="value")
+    controls = [layer_menu, channel_slider] + ([image_slider] if len(batch) > 1 else [])
+    rows = [ipywidgets.HBox(controls[:2]), ipywidgets.HBox(controls[2:] + [grid_toggle]),
+            ipywidgets.HBox([map_output, image_output]), grid_output]
+    return widgets.View(ipywidgets.VBox(rows).add_class("coursekit-activation-explorer"), render,
+                        picture, dict(layer=layer_menu, channel=channel_slider, image=image_slider,
+                                      grid=grid_toggle))
+
+
+def filter_pattern_explorer(model, layers=None, steps: int = 30, layer=None) -> widgets.View:
+    """Return a View: 'Layer' menu and 'Filter' slider -> the pattern that filter likes most
+    (``patterns.filter_patterns``, ``steps`` steps). ``render()``: the pattern drawn now."""
+    shapes, layer_menu = _layer_menu(model, layers, layer)            # once: the layer menu
+    pattern = functools.lru_cache(maxsize=None)(                      # once per (layer, filter)
+        lambda name, index: patterns.filter_patterns(model, name, [index], steps=steps)[0])
+    filter_slider = ipywidgets.IntSlider(description="Filter", continuous_update=False, **_WIDE)
+    status, output = ipywidgets.HTML(), ipywidgets.Output()
+
+    def render() -> np.ndarray:
+        return pattern(layer_menu.value, filter_slider.value)
+
+    def picture() -> np.ndarray:
+        return pictures.photo_picture(render(), f"{layer_menu.value}, filter {filter_slider.value}")
+
+    def draw() -> None:
+        status.value = "computing the pattern (gradient ascent)..."  # instant when seen before
+        widgets.show_figure(picture(), output)
+        status.value = ""
+
+    redraw = widgets.Redraw(draw)
+
+    def on_layer(change=None) -> None:
+        with redraw.held():
+            filter_slider.max = shapes[layer_menu.value][-1] - 1
         redraw()
 
     on_layer()
-    wiring.layer.observe(on_layer, names="value")
+    layer_menu.observe(on_layer, names="value")
     filter_slider.observe(redraw, names="value")
-    rows = [ipywidgets.HBox([wiring.layer, filter_slider]), wiring.message, output]
-    return wiring.view("filter-pattern-explorer", rows, render, picture, filter=filter_slider)
+    rows = [ipywidgets.HBox([layer_menu, filter_slider]), status, output]
+    return widgets.View(ipywidgets.VBox(rows).add_class("coursekit-filter-pattern-explorer"),
+                        render, picture, dict(layer=layer_menu, filter=filter_slider))
 
 
 def gradcam_explorer(model, images, class_names, layers=None, layer=None, alpha: float = 0.4,
                      titles=None) -> widgets.View:
     """Return a View over Grad-CAM: 'Image', 'Class', 'Layer' and 'Blend' controls.
 
-    ``class_names`` name the model's classes in output order (2 for one sigmoid unit, n for n
-    softmax units); the 'Class' menu lists them after "predicted". ``layers`` defaults to
-    ``model_layers.gradcam_layers(model)``, ``layer`` to the last of them. ``render(image_index,
-    class_index, layer, alpha)`` (None: current values) returns the overlay in [0, 1].
+    ``class_names`` name the model's classes in output order; the 'Class' menu lists them after
+    "predicted". ``layers`` defaults to ``model_layers.gradcam_layers(model)``, ``layer`` to the
+    last of them. ``render()`` returns the overlay drawn now, in [0, 1].
     """
     class_names = [str(name) for name in class_names]
     if len(class_names) != gradcam.class_count(model):
         raise ValueError(f"model {model.name!r} has {gradcam.class_count(model)} classes but "
                          f"{len(class_names)} class names were given: {class_names}")
-    shapes = model_layers.layer_shapes(model, layers, kind="gradcam")  # once: the layer menu
-    wiring = _Wiring(model, images, titles, shapes, layer, default=list(shapes)[-1])
+    shapes, layer_menu = _layer_menu(                                 # once: the layer menu
+        model, model_layers.gradcam_layers(model) if layers is None else layers, layer, last=True)
+    batch, titles, image_slider = _images(images, titles)
     predicted = functools.lru_cache(maxsize=None)(
-        lambda index: gradcam.predicted_class(model, wiring.batch[index]))
+        lambda index: gradcam.predicted_class(model, batch[index]))
     heatmap = functools.lru_cache(maxsize=None)(                      # once per (image, class, layer)
-        lambda index, chosen, name: gradcam.heatmap(model, wiring.batch[index], name, chosen))
-    class_box = ipywidgets.Dropdown(options=[("predicted", -1)] + list(zip(class_names, range(
+        lambda index, chosen, name: gradcam.heatmap(model, batch[index], name, chosen))
+    class_menu = ipywidgets.Dropdown(options=[("predicted", -1)] + list(zip(class_names, range(
         len(class_names)))), value=-1, description="Class")
     blend = ipywidgets.FloatSlider(value=float(alpha), min=0.0, max=1.0, step=0.05,
                                    description="Blend")
     output = ipywidgets.Output()
 
-    def current(image_index=None, class_index=None, layer=None):
-        index = wiring.index(image_index)
-        chosen = class_box.value if class_index is None else int(class_index)
-        chosen = predicted(index) if chosen < 0 else chosen
-        name = wiring.layer.value if layer is None else model_layers.get_layer(model, layer).name
-        return index, chosen, heatmap(index, chosen, name)
+    def current():
+        index = image_slider.value
+        chosen = predicted(index) if class_menu.value < 0 else class_menu.value
+        return index, chosen, heatmap(index, chosen, layer_menu.value)
 
-    def render(image_index=None, class_index=None, layer=None, alpha=None) -> np.ndarray:
-        index, _, heat = current(image_index, class_index, layer)
-        return pictures.overlay(wiring.batch[index], heat, blend.value if alpha is None else alpha)
+    def render() -> np.ndarray:
+        index, _, heat = current()
+        return pictures.overlay(batch[index], heat, blend.value)
 
     def picture() -> np.ndarray:  # what a blend move redraws: the cached heatmap, re-mixed
         index, chosen, heat = current()
-        return pictures.gradcam_picture(wiring.batch[index], heat, blend.value, (
-            f"{wiring.titles[index]}: model predicts {class_names[predicted(index)]}; "
-            f"heat for '{class_names[chosen]}' at {wiring.layer.value}"))
+        return pictures.gradcam_picture(batch[index], heat, blend.value, (
+            f"{titles[index]}: model predicts {class_names[predicted(index)]}; "
+            f"heat for '{class_names[chosen]}' at {layer_menu.value}"))
 
-    redraw = wiring.redraw(picture, output)
+    redraw = widgets.Redraw(lambda: widgets.show_figure(picture(), output))
     redraw()
-    for control in (wiring.image, class_box, wiring.layer, blend):
+    for control in (image_slider, class_menu, layer_menu, blend):
         control.observe(redraw, names="value")
-    rows = [ipywidgets.HBox(([wiring.image] if len(wiring.batch) > 1 else []) + [class_box]),
-            ipywidgets.HBox([wiring.layer, blend]), wiring.message, output]
-    return wiring.view("gradcam-explorer", rows, render, picture,
-                       **{"class": class_box, "blend": blend})
+    rows = [ipywidgets.HBox(([image_slider] if len(batch) > 1 else []) + [class_menu]),
+            ipywidgets.HBox([layer_menu, blend]), output]
+    return widgets.View(ipywidgets.VBox(rows).add_class("coursekit-gradcam-explorer"), render,
+                        picture, {"image": image_slider, "class": class_menu, "layer": layer_menu,
+                                  "blend": blend})

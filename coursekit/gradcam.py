@@ -1,10 +1,9 @@
 """Grad-CAM: where in an image the evidence for a class comes from (Selvaraju et al., 2017).
 
-``heatmap`` is the keras.io recipe: the gradient of the class score (the logit, before the
-sigmoid or softmax) with respect to a convolution layer's maps, averaged per channel, weights
-those maps; their sum, through a ReLU and divided by its maximum, is the heatmap. One sigmoid
-unit separates two classes (class 1 has probability p, class 0 has 1 - p: minus p's logit),
-n softmax units n classes. Nested models work; the model is never changed.
+``heatmap`` is the keras.io recipe: the gradient of the class score (the logit; one sigmoid
+unit: class 0's score is minus it) with respect to a convolution layer's maps, averaged per
+channel, weights those maps; their sum, through a ReLU and divided by its maximum, is the
+heatmap. Nested models work; the model is never changed.
 
 >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="conv"),
 ...     keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(5, activation="softmax")])
@@ -23,11 +22,7 @@ import tensorflow as tf  # noqa: E402  (imported quietly by import_keras above)
 
 
 def class_count(model) -> int:
-    """Return how many classes a classifier separates (one sigmoid unit: 2).
-
-    >>> class_count(keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)]))
-    2
-    """
+    """Return how many classes a classifier separates (one sigmoid unit: 2)."""
     shape = tuple(model.outputs[0].shape)
     if len(shape) != 2:
         raise ValueError(f"model {model.name!r} is not a classifier: Grad-CAM needs an output "
@@ -35,16 +30,10 @@ def class_count(model) -> int:
     return 2 if shape[1] == 1 else int(shape[1])
 
 
-def _logits_probe(model, layer=None):
+def _logits_probe(model, layer: str | None = None):
     """A probe from the input to [``layer``'s output and] the logits (last layer, linear)."""
-    head = list(model_layers.walk(model))[-1][1]
-    layers = [head] if layer is None else [layer, head]
-    return model_layers.probe_model(model, layers, linear=[head])
-
-
-def _predicted(logits) -> int:
-    logits = np.asarray(logits)[0]
-    return int(logits[0] >= 0) if logits.shape[0] == 1 else int(np.argmax(logits))
+    head = list(model_layers.walk(model))[-1][1].name
+    return model_layers.probe_model(model, [head] if layer is None else [layer, head], linear=[head])
 
 
 def predicted_class(model, image) -> int:
@@ -57,8 +46,8 @@ def predicted_class(model, image) -> int:
     1
     """
     class_count(model)
-    logits = _logits_probe(model)(activations.one_image(image)[None], training=False)
-    return _predicted(logits)
+    logits = np.asarray(_logits_probe(model)(activations.one_image(image)[None], training=False))[0]
+    return int(logits[0] >= 0) if len(logits) == 1 else int(np.argmax(logits))
 
 
 def heatmap(model, image, layer: str | int | None = None,
@@ -72,21 +61,20 @@ def heatmap(model, image, layer: str | int | None = None,
     found = model_layers.get_layer(
         model, model_layers.last_conv_layer(model) if layer is None else layer)
     if len(found.output.shape) != 4:
-        raise ValueError(f"layer {found.name!r} has output shape {tuple(found.output.shape[1:])}, "
-                         f"not a (height, width, channels) map. Layers Grad-CAM can use: "
-                         f"{', '.join(model_layers.gradcam_layers(model))}")
-    if class_index is not None and (isinstance(class_index, bool) or not isinstance(
-            class_index, (int, np.integer)) or not 0 <= int(class_index) < classes):
+        raise ValueError(f"layer {found.name!r} has no (height, width, channels) map. Layers "
+                         f"Grad-CAM can use: {', '.join(model_layers.gradcam_layers(model))}")
+    chosen = predicted_class(model, image) if class_index is None else class_index
+    if isinstance(chosen, bool) or not isinstance(chosen, (int, np.integer)) \
+            or not 0 <= chosen < classes:
         raise ValueError(f"class_index must be an int from 0 to {classes - 1} (model "
                          f"{model.name!r} has {classes} classes), got {class_index!r}")
-    probe = _logits_probe(model, found)
+    probe = _logits_probe(model, found.name)
     with tf.GradientTape() as tape:
         maps, logits = probe(tf.constant(activations.one_image(image)[None]), training=False)
-        chosen = _predicted(logits) if class_index is None else int(class_index)
         if logits.shape[-1] == 1:  # one sigmoid unit: class 0's logit is minus class 1's
             score = logits[:, 0] if chosen == 1 else -logits[:, 0]
         else:
-            score = logits[:, chosen]
+            score = logits[:, int(chosen)]
     weights = tf.reduce_mean(tape.gradient(score, maps), axis=(0, 1, 2))  # one per channel
     heat = tf.nn.relu(tf.reduce_sum(maps[0] * weights, axis=-1)).numpy()
     peak = heat.max()

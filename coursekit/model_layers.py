@@ -3,11 +3,9 @@
 A transfer-learning model holds its pretrained base as *one* layer. Under Keras 3 the base's
 inner layers live in the base's own graph, so ``keras.Model(model.inputs, inner.output)``
 fails ("not connected"); in a Sequential model loaded from ``.keras``, two ``layer.output``
-tensors may even belong to different copies of the graph. So everything here walks into nested
-models, and ``probe_model`` runs the model's own layers again on a fresh input, stepping into
-each nested model on the way: the probe shares the weights, the model is never changed.
-A layer is named by its name (inner layers too), its path (``"base/block_1_expand"``) or its
-index in ``layer_names(model)``.
+tensors may belong to different copies of the graph. So ``probe_model`` runs the model's own
+layers again on a fresh input, stepping into nested models (same weights, model unchanged). A
+layer is named by its name, path (``"base/block_1_expand"``) or index in ``layer_names``.
 
 >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Rescaling(1 / 255),
 ...     keras.layers.Conv2D(4, 3, name="conv"), keras.layers.ReLU(name="relu"),
@@ -30,18 +28,18 @@ CONV_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Se
               keras.layers.Conv2DTranspose)
 ACTIVATION_TYPES = (keras.layers.ReLU, keras.layers.Activation, keras.layers.LeakyReLU,
                     keras.layers.ELU, keras.layers.PReLU, keras.layers.Softmax)
-#: The layers worth a look, by purpose (with a (height, width, channels) output): batch-norm,
-#: padding, rescaling and augmentation layers are left out.
-KINDS = {
-    "feature maps": CONV_TYPES + ACTIVATION_TYPES + (keras.layers.MaxPooling2D,
-                                                     keras.layers.AveragePooling2D,
-                                                     keras.layers.Add, keras.layers.Concatenate),
-    "gradcam": CONV_TYPES + ACTIVATION_TYPES + (keras.layers.Add, keras.layers.Concatenate),
-}
+#: The layers with feature maps worth a look (batch-norm, padding, rescaling and augmentation
+#: layers are left out); Grad-CAM explains the same layers except the pooling ones.
+MAP_TYPES = CONV_TYPES + ACTIVATION_TYPES + (keras.layers.Add, keras.layers.Concatenate)
+POOLING_TYPES = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
 
 
 def walk(model, prefix: str = ""):
-    """Yield (path, layer) for every layer, nested models expanded in place (inputs skipped)."""
+    """Yield (path, layer) for every layer, nested models expanded in place (inputs skipped).
+    Only single-input models whose input is known (``keras.Input`` first) can be walked."""
+    if not prefix and len(getattr(model, "inputs", None) or []) != 1:
+        raise ValueError(f"expected a keras.Model with one known input (built with "
+                         f"keras.Input(shape=...) first), got {getattr(model, 'name', model)!r}")
     for layer in model.layers:
         path = f"{prefix}{layer.name}"
         if isinstance(layer, keras.Model):
@@ -50,19 +48,8 @@ def walk(model, prefix: str = ""):
             yield path, layer
 
 
-def check_model(model) -> None:
-    """Raise ValueError unless ``model`` is a built Keras model with one input."""
-    if not isinstance(model, keras.Model):
-        raise ValueError(f"expected a keras.Model, got {type(model).__name__}")
-    inputs = getattr(model, "inputs", None) or []
-    if len(inputs) != 1:
-        raise ValueError(f"model {model.name!r} has {len(inputs) or 'no known'} inputs: only "
-                         "single-input models built with keras.Input(shape=...) first work here")
-
-
 def layer_names(model) -> list[str]:
     """Return the names of all layers in order, those of nested models listed in place."""
-    check_model(model)
     return [layer.name for _, layer in walk(model)]
 
 
@@ -77,25 +64,17 @@ def get_layer(model, layer: str | int):
     Traceback (most recent call last):
     ValueError: no layer named 'conv9' in model 'tiny'. Layers that exist: c
     """
-    check_model(model)
     entries = list(walk(model))
-    if isinstance(layer, keras.layers.Layer):
-        if any(found is layer for _, found in entries):
-            return layer
-        raise ValueError(f"layer {layer.name!r} is not part of model {model.name!r}")
     if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
         if -len(entries) <= int(layer) < len(entries):
             return entries[int(layer)][1]
         raise ValueError(f"layer index {layer} is out of range: model {model.name!r} has "
                          f"{len(entries)} layers (indices 0 to {len(entries) - 1}, or negative)")
-    if isinstance(layer, str):
-        for path, found in entries:
-            if layer in (found.name, path):
-                return found
-        raise ValueError(f"no layer named {layer!r} in model {model.name!r}. Layers that "
-                         f"exist: {', '.join(found.name for _, found in entries)}")
-    raise ValueError(f"layer must be a name (str) or an index (int) of model {model.name!r}, "
-                     f"got {layer!r}")
+    for path, found in entries:
+        if layer in (found.name, path):
+            return found
+    raise ValueError(f"no layer named {layer!r} in model {model.name!r}. Layers that exist: "
+                     f"{', '.join(found.name for _, found in entries)}")
 
 
 def output_shape(model, layer: str | int) -> tuple:
@@ -103,20 +82,17 @@ def output_shape(model, layer: str | int) -> tuple:
     return tuple(get_layer(model, layer).output.shape[1:])
 
 
-def _of_kind(model, kind: str) -> list[str]:
-    check_model(model)
+def feature_map_layers(model, pooling: bool = True) -> list[str]:
+    """Return the layers whose output is a (height, width, channels) stack of feature maps
+    worth a look (``MAP_TYPES``, and the pooling layers unless ``pooling=False``)."""
+    types = MAP_TYPES + (POOLING_TYPES if pooling else ())
     return [layer.name for _, layer in walk(model)
-            if isinstance(layer, KINDS[kind]) and len(layer.output.shape) == 4]
-
-
-def feature_map_layers(model) -> list[str]:
-    """Return the layers whose output is a stack of feature maps worth a look (``KINDS``)."""
-    return _of_kind(model, "feature maps")
+            if isinstance(layer, types) and len(layer.output.shape) == 4]
 
 
 def gradcam_layers(model) -> list[str]:
     """Return the layers Grad-CAM can explain: convolutions and activations with a map."""
-    return _of_kind(model, "gradcam")
+    return feature_map_layers(model, pooling=False)
 
 
 def last_conv_layer(model) -> str:
@@ -128,30 +104,15 @@ def last_conv_layer(model) -> str:
     return candidates[-1]
 
 
-def layer_shapes(model, layers=None, kind: str = "feature maps") -> dict[str, tuple]:
-    """Return {layer name: output shape} for ``layers`` (default: all of that ``KINDS`` kind).
-
-    What an explorer's layer menu needs, in one call.
-    """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
-    names = _of_kind(model, kind) if layers is None else [get_layer(model, layer).name
-                                                          for layer in layers]
+def layer_shapes(model, layers=None) -> dict[str, tuple]:
+    """Return {layer name: output shape} for ``layers`` (default: ``feature_map_layers``):
+    what an explorer's layer menu needs, in one call."""
+    names = feature_map_layers(model) if layers is None else [get_layer(model, layer).name
+                                                              for layer in layers]
     if not names:
-        raise ValueError(f"model {model.name!r} has no layer with {kind}. Layers that exist: "
-                         f"{', '.join(layer_names(model))}")
+        raise ValueError(f"model {model.name!r} has no layer with feature maps. Layers that "
+                         f"exist: {', '.join(layer_names(model))}")
     return {name: output_shape(model, name) for name in names}
-
-
-def layer_table(model):
-    """Return a pandas DataFrame, one row per layer: path, type, output shape, feature maps?"""
-    import pandas as pd
-
-    feature = set(feature_map_layers(model))
-    return pd.DataFrame([{"layer": path, "type": type(layer).__name__,
-                          "output shape": tuple(layer.output.shape[1:]),
-                          "feature maps": layer.name in feature}
-                         for path, layer in walk(model)])
 
 
 # ---------------------------------------------------------------- probe models
@@ -160,9 +121,8 @@ def probe_model(model, layers, linear=()):
     """Return a ``keras.Model`` from ``model``'s input to the outputs of ``layers`` (a list).
 
     Layers in ``linear`` give their output *before* their activation (a sigmoid head its
-    logit). Built once per (model, layers, linear); the weights are the model's (a clone without
-    activation gets the current ones at every call). As any Keras model, a probe of one layer
-    returns one tensor, of several a list.
+    logit). Built once per (model, layers, linear); it uses the model's current weights. One
+    layer: one tensor; several: a list.
 
     >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(
     ...     1, 3, activation="relu", kernel_initializer="ones", name="conv")])
@@ -171,10 +131,7 @@ def probe_model(model, layers, linear=()):
     >>> float(probe(dark)[0, 0, 0, 0]), float(model(dark)[0, 0, 0, 0])   # before / after ReLU
     (-27.0, 0.0)
     """
-    check_model(model)
     chosen = tuple(get_layer(model, layer) for layer in layers)
-    if not chosen:
-        raise ValueError(f"layers is empty: name at least one layer of model {model.name!r}")
     probe, clones = _probe(model, chosen, tuple(get_layer(model, layer) for layer in linear))
     for layer, clone in clones:
         clone.set_weights(layer.get_weights())  # the user's layer may have trained since
@@ -231,11 +188,8 @@ def _rebuild(model, inputs, wanted: set[int], found: dict, replace: dict):
             found.setdefault(id(layer), out)
         return out
 
-    if isinstance(model, keras.Sequential):
-        x = inputs
-        for layer in model.layers:
-            x = call(layer, x)
-        return x
+    if isinstance(model, keras.Sequential):  # a chain: each layer called on the last output
+        return functools.reduce(lambda x, layer: call(layer, x), model.layers, inputs)
     try:
         clone = keras.models.clone_model(
             model, input_tensors=[inputs] if isinstance(model.input, (list, tuple)) else inputs,

@@ -1,9 +1,8 @@
 """Drawing what the other modules compute (nothing here calls a model).
 
-The ``*_picture`` functions return RGB uint8 arrays drawn with NumPy and Pillow in a few
-milliseconds (a matplotlib figure takes tens): the explorers redraw with them on every slider
-move. The ``plot_*`` functions return matplotlib Figures for the lessons' static cells (show
-them with ``widgets.show_figure``). Colormaps are colour-blind-safe.
+``*_picture``: RGB uint8 arrays drawn with NumPy and Pillow in milliseconds, what the explorers
+redraw on every slider move. ``plot_*``: matplotlib Figures for the lessons' static cells
+(``widgets.show_figure``). Colormaps are colour-blind-safe.
 
 >>> overlay(np.zeros((8, 8, 3)), np.ones((2, 2)), alpha=1.0).shape
 (8, 8, 3)
@@ -28,31 +27,22 @@ SAFE_COLORMAPS = ("magma", "viridis", "cividis", "inferno", "plasma")
 
 
 def to_display(image) -> np.ndarray:
-    """Return an image scaled to [0, 1] for drawing (0-255, 0-1 and -1..1 inputs all work).
-
-    >>> to_display(np.full((2, 2, 3), 255.0)).max()
-    np.float32(1.0)
-    """
+    """Return an image scaled to [0, 1] for drawing (0-255 and 0-1 inputs both work)."""
     array = np.asarray(image, dtype="float32")
-    if array.ndim == 4 and array.shape[0] == 1:
-        array = array[0]
-    low, high = float(array.min()), float(array.max())
-    if low < 0:
-        return (array - low) / max(high - low, 1e-12)
-    return array / 255.0 if high > 1.0 else array
+    return array / 255.0 if array.max() > 1.0 else array
+
+
+def _uint8(image) -> np.ndarray:
+    return np.round(to_display(image)[:, :, :3] * 255).astype(np.uint8)
 
 
 def overlay(image, heatmap: np.ndarray, alpha: float = 0.4, cmap: str = "magma") -> np.ndarray:
     """Return ``image`` with ``heatmap`` (resized, bilinear, coloured with ``cmap``) blended on
     top with weight ``alpha`` (0: only the photo, 1: only heat): (height, width, 3) in [0, 1]."""
-    if cmap not in SAFE_COLORMAPS:
-        raise ValueError(f"cmap must be one of the colour-blind-safe maps {SAFE_COLORMAPS}, "
-                         f"got {cmap!r}")
-    if not 0.0 <= float(alpha) <= 1.0:
-        raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+    if cmap not in SAFE_COLORMAPS or not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"cmap must be one of the colour-blind-safe maps {SAFE_COLORMAPS} and "
+                         f"alpha between 0 and 1, got {cmap!r} and {alpha}")
     picture = to_display(image)
-    if picture.ndim == 2:
-        picture = np.repeat(picture[:, :, None], 3, axis=-1)
     heat = Image.fromarray(np.asarray(heatmap, dtype="float32")).resize(
         (picture.shape[1], picture.shape[0]), Image.Resampling.BILINEAR)
     coloured = matplotlib.colormaps[cmap](np.clip(np.asarray(heat), 0, 1))[:, :, :3]
@@ -82,95 +72,74 @@ def captioned(picture: np.ndarray, lines: Sequence[str]) -> np.ndarray:
     return np.asarray(canvas)
 
 
+def photo_picture(image, title: str = "") -> np.ndarray:
+    """Return a photo (any pixel range) as an RGB uint8 picture under its caption."""
+    return captioned(_uint8(image), [title])
+
+
 def feature_map_picture(plane: np.ndarray, title: str = "", size: int = 288,
                         cmap: str = "viridis") -> np.ndarray:
-    """Return one feature map as an RGB uint8 picture: caption, map, colour scale.
-
-    The map (``plane``'s minimum to maximum through ``cmap``) is enlarged by a whole factor to
-    at least ``size`` pixels (each activation stays a crisp square) and sits at rows
-    ``FEATURE_MAP_TOP:``, columns ``0:``; the caption holds ``title`` and the value range.
-
-    >>> feature_map_picture(np.eye(4), "identity").dtype
-    dtype('uint8')
-    """
+    """Return one feature map as an RGB uint8 picture: caption (``title``, value range), map,
+    colour scale. The map, coloured as ``imshow`` draws it, is enlarged by a whole factor to at
+    least ``size`` pixels (crisp squares), at rows ``FEATURE_MAP_TOP:``, columns ``0:``."""
     plane = np.asarray(plane, dtype="float32")
     if plane.ndim != 2:
         raise ValueError(f"a feature map is 2-D, got shape {plane.shape}")
     colormap = matplotlib.colormaps[cmap]
     factor = max(1, -(-int(size) // max(plane.shape)))
-    mapped = colormap(Normalize()(plane), bytes=True)[..., :3]  # what imshow draws
-    mapped = mapped.repeat(factor, axis=0).repeat(factor, axis=1)
+    mapped = colormap(Normalize()(plane), bytes=True)[..., :3].repeat(factor, 0).repeat(factor, 1)
+    bar = np.full((10, mapped.shape[1], 3), 255, dtype=np.uint8)  # the colour scale, low to high
+    bar[4:] = colormap(np.linspace(0, 1, mapped.shape[1]), bytes=True)[None, :, :3]
     low, high = float(plane.min()), float(plane.max())
-    values = f"values {low:.2f} to {high:.2f}" if high > low else f"all values {low:.2f} (silent)"
-    bar = np.full((22, mapped.shape[1], 3), 255, dtype=np.uint8)  # a colour scale below
-    bar[2:8] = colormap(np.linspace(0, 1, mapped.shape[1]), bytes=True)[None, :, :3]
-    picture = Image.fromarray(captioned(np.concatenate([mapped, bar]), [str(title), values]))
-    draw, small = ImageDraw.Draw(picture), _font(10)
-    top, label = picture.height - 15, f"{high:.2f}"
-    draw.text((0, top), f"{low:.2f}", fill="black", font=small)
-    draw.text((mapped.shape[1] - int(small.getlength(label)), top), label, fill="black", font=small)
-    return np.asarray(picture)
+    values = f"values {low:.2f} to {high:.2f} (scale below)" if high > low else \
+        f"all values {low:.2f} (silent)"
+    return captioned(np.concatenate([mapped, bar]), [str(title), values])
 
 
 def gradcam_picture(image, heatmap: np.ndarray, alpha: float = 0.4, title: str = "",
                     cmap: str = "magma") -> np.ndarray:
-    """Return the photo and its Grad-CAM overlay side by side, captioned: RGB uint8.
-
-    >>> gradcam_picture(np.zeros((8, 8, 3)), np.ones((2, 2)), title="x").shape[0]  # 38 + 8
-    46
-    """
-    photo = np.round(to_display(image)[:, :, :3] * 255).astype(np.uint8)
-    blended = np.round(overlay(image, heatmap, alpha, cmap) * 255).astype(np.uint8)
+    """Return the photo and its Grad-CAM overlay side by side, captioned: RGB uint8."""
+    photo, blended = _uint8(image), _uint8(overlay(image, heatmap, alpha, cmap))
     gap = np.full((photo.shape[0], 8, 3), 255, dtype=np.uint8)
     return captioned(np.concatenate([photo, gap, blended], axis=1), [
         str(title), f"left: photo · right: Grad-CAM heat ({cmap}) blended at {alpha:.2f}"])
 
 
-def _bare(axes) -> None:
-    axes.set_xticks([])
-    axes.set_yticks([])
+def figure_grid(width: float, height: float, rows: int = 1, columns: int = 1, title: str = ""):
+    """Return a Figure (inches) and its axes without ticks, a flat array row by row."""
+    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    axes = np.atleast_1d(figure.subplots(rows, columns)).ravel()
+    for each in axes:
+        each.set_axis_off()
+    figure.suptitle(title, fontsize=13)
+    return figure, axes
 
 
-def plot_channel_grid(activation: np.ndarray, title: str = "", columns: int | None = None) -> Figure:
-    """Draw ``activations.channel_grid(activation)`` (every channel of a layer) as a Figure.
-
-    ``columns`` defaults to 16, or 32/64 for layers with more than 128/512 channels.
-    """
+def plot_channel_grid(activation: np.ndarray, title: str = "") -> Figure:
+    """Draw ``activations.channel_grid(activation)`` (every channel of a layer) as a Figure,
+    16 channels a row (32 or 64 for layers with more than 128 or 512)."""
     count = activation.shape[-1]
-    columns = columns or (16 if count <= 128 else 32 if count <= 512 else 64)
+    columns = min(16 if count <= 128 else 32 if count <= 512 else 64, count)
     grid = activations.channel_grid(activation, columns=columns)
-    figure = Figure(figsize=(12, max(1.5, 12 * grid.shape[0] / grid.shape[1] + 0.6)), dpi=100)
-    axes = figure.add_subplot()
+    figure, (axes,) = figure_grid(12, max(1.5, 12 * grid.shape[0] / grid.shape[1] + 0.8))
     cmap = matplotlib.colormaps["magma"].with_extremes(bad="white")  # 0 (silent) is black
     axes.imshow(grid, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
-    _bare(axes)
-    per_row = min(columns, count)
     axes.set_title(f"{title}: all {count} channels, {activation.shape[0]}x{activation.shape[1]} "
-                   f"each\n(channel k at row k // {per_row}, column k % {per_row}; "
+                   f"each\n(channel k at row k // {columns}, column k % {columns}; "
                    f"black = silent for this image)", fontsize=12)
     return figure
 
 
 def plot_first_layer_filters(kernel: np.ndarray, title: str = "first-layer filters",
                              columns: int = 16) -> Figure:
-    """Draw first-layer filters in colour: normalised, positive part, negative part (3 rows each)."""
+    """Draw first-layer filters in colour, one tiled image per view of
+    ``activations.first_layer_rgb``: normalised, positive weights, negative weights."""
     views = activations.first_layer_rgb(kernel)
-    count = len(views["normalized"])
-    columns = min(columns, count)
-    rows = -(-count // columns)
-    figure = Figure(figsize=(columns * 0.75, 3 * rows * 0.75 + 1.2), dpi=100)
-    grid = figure.add_gridspec(3 * rows, columns)
-    labels = {"normalized": "normalised", "positive": "positive weights",
-              "negative": "negative weights"}
-    for block, (key, label) in enumerate(labels.items()):
-        for index in range(count):
-            axes = figure.add_subplot(grid[block * rows + index // columns, index % columns])
-            axes.imshow(views[key][index], interpolation="nearest")
-            _bare(axes)
-            if index == 0:
-                axes.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=10)
-    figure.suptitle(f"{title} ({count} filters of {kernel.shape[0]}x{kernel.shape[1]}x3)",
-                    fontsize=13)
+    figure, axes = figure_grid(13, 3.2, 1, 3, f"{title} ({len(views['normalised'])} filters of "
+                                             f"{kernel.shape[0]}x{kernel.shape[1]}x3)")
+    for each, (name, view) in zip(axes, views.items()):
+        each.imshow(activations.tile(view, columns, fill=1.0), interpolation="nearest")
+        each.set_title(name, fontsize=11)
     return figure
 
 
@@ -178,28 +147,8 @@ def plot_images(images, titles: Sequence[str] = (), title: str = "", columns: in
     """Draw images (filter patterns, augmented copies...) in a grid, each under its title."""
     columns = min(columns, len(images))
     rows = -(-len(images) // columns)
-    figure = Figure(figsize=(2.2 * columns, 2.2 * rows + 0.4), dpi=100, layout="constrained")
+    figure, axes = figure_grid(2.2 * columns, 2.2 * rows + 0.4, rows, columns, title)
     for slot, image in enumerate(images):
-        axes = figure.add_subplot(rows, columns, slot + 1)
-        axes.imshow(image)
-        _bare(axes)
-        axes.set_title(titles[slot] if slot < len(titles) else "", fontsize=10)
-    figure.suptitle(title, fontsize=12)
-    return figure
-
-
-def plot_gradcam(image, heatmap: np.ndarray, alpha: float = 0.4, title: str = "") -> Figure:
-    """Draw the photo, the raw Grad-CAM heatmap and the overlay side by side."""
-    figure = Figure(figsize=(11, 4), dpi=100, layout="constrained")
-    panels = figure.subplots(1, 3)
-    panels[0].imshow(to_display(image))
-    panels[0].set_title("image")
-    shown = panels[1].imshow(heatmap, cmap="magma", vmin=0, vmax=1)
-    panels[1].set_title(f"Grad-CAM {heatmap.shape[0]}x{heatmap.shape[1]}")
-    figure.colorbar(shown, ax=panels[1], fraction=0.046, label="importance")
-    panels[2].imshow(overlay(image, heatmap, alpha))
-    panels[2].set_title(f"overlay (alpha {alpha:.2f})")
-    for axes in panels:
-        _bare(axes)
-    figure.suptitle(title, fontsize=13)
+        axes[slot].imshow(image)
+        axes[slot].set_title(titles[slot] if slot < len(titles) else "", fontsize=10)
     return figure

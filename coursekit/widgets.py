@@ -46,17 +46,10 @@ def figure_to_png(figure: Figure | np.ndarray, dpi: int = 80) -> bytes:
     return buffer.getvalue()
 
 
-def show_figure(figure: Figure, output: ipywidgets.Output | None = None) -> None:
-    """Draw ``figure`` as a PNG, replacing what ``output`` showed before (no stacked figures)."""
-    _show(figure_to_png(figure, dpi=int(matplotlib.rcParams["figure.dpi"])), output)
-
-
-def show_picture(picture: np.ndarray, output: ipywidgets.Output | None = None) -> None:
-    """Like ``show_figure``, for a ready RGB uint8 array (the explorers' fast path)."""
-    _show(figure_to_png(picture), output)
-
-
-def _show(png: bytes, output: ipywidgets.Output | None) -> None:
+def show_figure(figure: Figure | np.ndarray, output: ipywidgets.Output | None = None) -> None:
+    """Draw a figure (or an RGB uint8 picture, the explorers' fast path) as a PNG, replacing
+    what ``output`` showed before: no stacked figures."""
+    png = figure_to_png(figure, dpi=int(matplotlib.rcParams["figure.dpi"]))
     if output is None:
         display(Image(data=png))
         return
@@ -94,21 +87,12 @@ _LECTURE_CSS = """<style>
 </style>"""
 
 
-def lecture_sized(widget: ipywidgets.Widget, controls: list[ipywidgets.Widget]) -> ipywidgets.Widget:
-    """Return ``widget`` restyled for a projector: wide controls, large labels and handles."""
-    for control in controls:
-        control.layout.width = "80%"
-        if hasattr(control.style, "description_width"):
-            control.style.description_width = "initial"
-    widget.add_class("coursekit-lecture")
-    return ipywidgets.VBox([ipywidgets.HTML(_LECTURE_CSS), widget]).add_class("coursekit-lecture")
-
-
 @dataclass
 class View:
-    """A widget (projector-sized in lecture mode), ``render`` (values -> the array drawn),
-    ``figure`` (() -> a Figure or RGB picture of the current state: the static fallback) and
-    the named ``controls`` (``view.controls["channel"].value = 3``)."""
+    """A widget, ``render`` (values -> the array drawn), ``figure`` (() -> a Figure or RGB
+    picture of the current state: the static fallback) and the named ``controls``
+    (``view.controls["channel"].value = 3``). In lecture mode (``config.lecture_on``) the
+    controls are wide and the labels and handles large, for a projector."""
 
     widget: ipywidgets.Widget
     render: Callable[..., Any]
@@ -117,20 +101,24 @@ class View:
 
     def __post_init__(self) -> None:
         if config.lecture_on():
-            self.widget = lecture_sized(self.widget, list(self.controls.values()))
+            for control in self.controls.values():
+                control.layout.width = "80%"
+                if hasattr(control.style, "description_width"):
+                    control.style.description_width = "initial"
+            self.widget = ipywidgets.VBox([ipywidgets.HTML(_LECTURE_CSS), self.widget])
+            self.widget.add_class("coursekit-lecture")
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude) or {}
         bundle = dict(bundle[0] if isinstance(bundle, tuple) else bundle)  # (data, metadata)
         bundle["image/png"] = base64.b64encode(figure_to_png(self.figure())).decode("ascii")
-        bundle.setdefault("text/plain", f"<{type(self.widget).__name__}: interactive view>")
         return bundle
 
 
-def _imshow(array, title: str, figsize=(4, 4), **options) -> Figure:
-    figure = Figure(figsize=figsize, dpi=100)
+def _imshow(array, title: str, size: float = 4) -> Figure:
+    figure = Figure(figsize=(size, size), dpi=100)
     axes = figure.add_subplot()
-    axes.imshow(array, **options)
+    axes.imshow(array)
     axes.set_title(title, fontsize=11)
     axes.set_axis_off()
     return figure
@@ -138,27 +126,23 @@ def _imshow(array, title: str, figsize=(4, 4), **options) -> Figure:
 
 # ---------------------------------------------------------------- lesson 0: a first slider
 
-def brighten(image, factor: float):
-    """Return ``image`` (uint8, H x W x 3) with every pixel multiplied by ``factor``, clipped."""
-    if factor < 0:
-        raise ValueError(f"factor must be >= 0, got {factor}")
-    return np.clip(np.asarray(image, dtype=np.float32) * factor, 0, 255).astype(np.uint8)
-
-
 def brightness_demo(image, title: str = "") -> View:
-    """Return a View: a 'Brightness' slider over ``image``; moving it redraws at once."""
+    """Return a View: a 'Brightness' slider over ``image`` (uint8); moving it redraws at once.
+    ``render(factor)`` is the image with every pixel times ``factor``, clipped to 0-255."""
     slider = ipywidgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1,
                                     description="Brightness", continuous_update=True)
     output = ipywidgets.Output()
 
+    def render(factor: float) -> np.ndarray:
+        return np.clip(np.asarray(image, dtype=np.float32) * factor, 0, 255).astype(np.uint8)
+
     def figure() -> Figure:
-        return _imshow(brighten(image, slider.value),
-                       f"{title} brightness x{slider.value:.1f}".strip())
+        return _imshow(render(slider.value), f"{title} brightness x{slider.value:.1f}".strip())
 
     slider.observe(lambda change: show_figure(figure(), output), names="value")
     show_figure(figure(), output)
-    return View(ipywidgets.VBox([slider, output]), render=lambda factor: brighten(image, factor),
-                figure=figure, controls={"brightness": slider})
+    return View(ipywidgets.VBox([slider, output]), render=render, figure=figure,
+                controls={"brightness": slider})
 
 
 # ---------------------------------------------------------------- lesson 2: sample browser
@@ -170,17 +154,11 @@ def sample_browser(table, max_side: int = 480, cache_size: int = 64) -> View:
     ``max_side`` pixels; the last ``cache_size`` stay in memory. ``render(label=None,
     index=None)`` returns the uint8 image for those values (None: the current control value).
     """
-    missing = [column for column in ("file", "path", "label") if column not in table]
-    if missing:
-        raise ValueError(f"table has no {missing} column: pass eda.image_table(root)")
-    labelled = table[table["label"].notna()]
-    rows = {label: group.reset_index(drop=True) for label, group in labelled.groupby("label")}
-    if not rows:
-        raise ValueError("table has no labelled images to browse")
-    labels = list(rows)
-    label_box = ipywidgets.Dropdown(options=labels, value=labels[0], description="Class")
-    index_slider = ipywidgets.IntSlider(value=0, min=0, max=len(rows[labels[0]]) - 1,
-                                        description="Image", continuous_update=True)
+    if "label" not in table or table["label"].isna().all():
+        raise ValueError("table has no labelled images: pass eda.image_table(root)")
+    rows = {label: group.reset_index(drop=True) for label, group in table.groupby("label")}
+    label_box = ipywidgets.Dropdown(options=list(rows), description="Class")
+    index_slider = ipywidgets.IntSlider(max=len(rows[label_box.value]) - 1, description="Image")
     output = ipywidgets.Output()
 
     @functools.lru_cache(maxsize=cache_size)
@@ -194,18 +172,16 @@ def sample_browser(table, max_side: int = 480, cache_size: int = 64) -> View:
     def row(label=None, index=None):
         label = label_box.value if label is None else label
         index = index_slider.value if index is None else index
-        if label not in rows:
-            raise ValueError(f"unknown class {label!r}; classes: {', '.join(labels)}")
-        if not isinstance(index, (int, np.integer)) or not 0 <= index < len(rows[label]):
-            raise ValueError(f"index must be an int from 0 to {len(rows[label]) - 1} for class "
-                             f"{label!r}, got {index!r}")
+        if label not in rows or not 0 <= int(index) < len(rows[label]):
+            raise ValueError(f"unknown class {label!r} or index {index!r} out of range; classes "
+                             f"(images): {', '.join(f'{k} ({len(v)})' for k, v in rows.items())}")
         return rows[label].iloc[int(index)]
 
     def figure() -> Figure:
         shown = row()
         size = f" ({shown['width']}x{shown['height']})" if "width" in shown else ""
         return _imshow(load(shown["file"]), f"{label_box.value} {index_slider.value + 1}/"
-                       f"{len(rows[label_box.value])}: {shown['path']}{size}", figsize=(5, 5))
+                       f"{len(rows[label_box.value])}: {shown['path']}{size}", size=5)
 
     redraw = Redraw(lambda: show_figure(figure(), output))
 
@@ -224,66 +200,45 @@ def sample_browser(table, max_side: int = 480, cache_size: int = 64) -> View:
 
 # ---------------------------------------------------------------- lessons 3-4: kernels, augmentation
 
-def _grayscale(image) -> np.ndarray:
-    """Return an RGB (0-255) or gray image as float32 luminance in 0-1."""
-    array = np.asarray(image, dtype=np.float32)
-    if array.ndim == 3:
-        array = array[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    if array.ndim != 2:
-        raise ValueError(f"image must be (height, width) or (height, width, 3), got {np.shape(image)}")
-    return array / 255.0 if array.max() > 1.0 else array
-
-
-def _kernel_figure(gray: np.ndarray, filtered: np.ndarray, title: str) -> Figure:
-    figure = Figure(figsize=(10, 4.2), layout="constrained")
-    left, right = figure.subplots(1, 2)
-    left.imshow(gray, cmap="gray", vmin=0, vmax=1)
-    left.set_title("input (grayscale)")
-    limit = float(np.abs(filtered).max()) or 1.0
-    shown = right.imshow(filtered, cmap="cividis", vmin=-limit if filtered.min() < 0 else 0,
-                         vmax=limit)
-    right.set_title(title)
-    figure.colorbar(shown, ax=right, shrink=0.8, label="response")
-    left.set_axis_off()
-    right.set_axis_off()
-    return figure
-
-
 def kernel_editor(image, preset: str = "sobel x (vertical edges)") -> View:
     """Return a View: a 3x3 grid of numbers (or a preset) -> the filtered grayscale photo.
 
     ``cnn.apply_kernel`` computes what one Conv2D filter does (cross-correlation; 'Flip
     kernel': a true convolution). ``render(kernel=None, flip=None)`` returns the 2-D result.
     """
-    from coursekit import cnn
+    from coursekit import cnn, pictures
 
     if preset not in cnn.KERNEL_PRESETS:
         raise ValueError(f"unknown preset {preset!r}; presets: {', '.join(cnn.KERNEL_PRESETS)}")
-    gray = _grayscale(image)
-    preset_box = ipywidgets.Dropdown(options=list(cnn.KERNEL_PRESETS) + ["custom"],
-                                     value=preset, description="Preset",
-                                     layout=ipywidgets.Layout(width="340px"))
-    cells = [ipywidgets.FloatText(value=float(cnn.KERNEL_PRESETS[preset][row, column]),
-                                  description=f"k[{row},{column}]", step=0.5,
-                                  layout=ipywidgets.Layout(width="150px"),
-                                  style={"description_width": "48px"})
+    gray = np.asarray(image, dtype=np.float32)
+    if gray.ndim == 3:  # RGB to luminance
+        gray = gray[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    gray = gray / 255.0 if gray.max() > 1.0 else gray
+    preset_box = ipywidgets.Dropdown(options=list(cnn.KERNEL_PRESETS) + ["custom"], value=preset,
+                                     description="Preset", layout=ipywidgets.Layout(width="340px"))
+    cells = [ipywidgets.FloatText(value=float(cnn.KERNEL_PRESETS[preset][row, column]), step=0.5,
+                                  description=f"k[{row},{column}]", style={"description_width": "48px"},
+                                  layout=ipywidgets.Layout(width="150px"))
              for row in range(3) for column in range(3)]
-    flip_box = ipywidgets.Checkbox(value=False, description="Flip kernel (true convolution)",
-                                   indent=False)
+    flip_box = ipywidgets.Checkbox(description="Flip kernel (true convolution)", indent=False)
     output = ipywidgets.Output()
 
-    @functools.lru_cache(maxsize=32)
-    def filtered(kernel: tuple, flip: bool) -> np.ndarray:
-        return cnn.apply_kernel(gray, np.array(kernel, dtype=np.float32).reshape(3, 3), flip=flip)
-
     def render(kernel=None, flip=None) -> np.ndarray:
-        values = [cell.value for cell in cells] if kernel is None else np.ravel(kernel)
-        return filtered(tuple(float(value) for value in values),
-                        flip_box.value if flip is None else bool(flip))
+        kernel = [cell.value for cell in cells] if kernel is None else kernel
+        return cnn.apply_kernel(gray, np.asarray(kernel, dtype=np.float32).reshape(3, 3),
+                                flip=flip_box.value if flip is None else bool(flip))
 
     def figure() -> Figure:
-        return _kernel_figure(gray, render(), f"filtered: {preset_box.value}"
-                              + (" (flipped)" if flip_box.value else ""))
+        filtered = render()
+        limit = float(np.abs(filtered).max()) or 1.0
+        figure, (left, right) = pictures.figure_grid(10, 4.2, 1, 2)
+        left.imshow(gray, cmap="gray", vmin=0, vmax=1)
+        left.set_title("input (grayscale)")
+        shown = right.imshow(filtered, cmap="cividis", vmax=limit,
+                             vmin=-limit if filtered.min() < 0 else 0)
+        right.set_title(f"filtered: {preset_box.value}" + (" (flipped)" if flip_box.value else ""))
+        figure.colorbar(shown, ax=right, shrink=0.8, label="response")
+        return figure
 
     redraw = Redraw(lambda: show_figure(figure(), output))
 
@@ -307,9 +262,9 @@ def kernel_editor(image, preset: str = "sobel x (vertical edges)") -> View:
     redraw()
     grid = ipywidgets.GridBox(cells, layout=ipywidgets.Layout(
         grid_template_columns="repeat(3, 160px)", grid_gap="4px"))
-    controls = {"preset": preset_box, "flip": flip_box, **{cell.description: cell for cell in cells}}
     return View(ipywidgets.VBox([ipywidgets.HBox([preset_box, flip_box]), grid, output]),
-                render=render, figure=figure, controls=controls)
+                render=render, figure=figure, controls={"preset": preset_box, "flip": flip_box,
+                                                        **{cell.description: cell for cell in cells}})
 
 
 def augmentation_preview(image, count: int = 9, seed: int = 0) -> View:
@@ -321,12 +276,8 @@ def augmentation_preview(image, count: int = 9, seed: int = 0) -> View:
     """
     from coursekit import cnn, pictures
 
-    photo = np.asarray(image)
-    if photo.ndim != 3:
-        raise ValueError(f"image must be one (height, width, 3) photo, got shape {photo.shape}")
-    flip = ipywidgets.Dropdown(options=[("none", None), ("horizontal", "horizontal"),
-                                        ("vertical", "vertical"),
-                                        ("both", "horizontal_and_vertical")],
+    flip = ipywidgets.Dropdown(options=[("none", None), ("horizontal", "horizontal"), ("vertical",
+                               "vertical"), ("both", "horizontal_and_vertical")],
                                value="horizontal", description="Flip")
     ranges = {"rotation": (0.1, 0.5, 0.05), "zoom": (0.2, 0.6, 0.05),
               "translation": (0.1, 0.5, 0.05), "contrast": (0.0, 0.9, 0.1)}
@@ -340,7 +291,7 @@ def augmentation_preview(image, count: int = 9, seed: int = 0) -> View:
 
     @functools.lru_cache(maxsize=16)
     def grid(seed: int, strengths: tuple) -> np.ndarray:
-        return cnn.augment_grid(photo, count=count, seed=seed, **dict(strengths))
+        return cnn.augment_grid(np.asarray(image), count=count, seed=seed, **dict(strengths))
 
     def render(**overrides) -> np.ndarray:
         unknown = set(overrides) - {"flip", *sliders}
@@ -354,8 +305,7 @@ def augmentation_preview(image, count: int = 9, seed: int = 0) -> View:
             f"flip={flip.value}, " + ", ".join(f"{name}={slider.value:.2f}"
                                                for name, slider in sliders.items())))
 
-    def redraw(change=None) -> None:
-        show_figure(figure(), output)
+    redraw = Redraw(lambda: show_figure(figure(), output))
 
     def on_new_draw(button) -> None:
         state["seed"] += 1

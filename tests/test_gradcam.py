@@ -114,7 +114,7 @@ def test_gradcam_uses_current_weights_after_training(tiny_nested, tiny_images):
 
 
 def test_gradcam_rejects_bad_choices(tiny_sequential, tiny_images):
-    with pytest.raises(ValueError, match="not a \\(height, width, channels\\) map.*conv_a"):
+    with pytest.raises(ValueError, match="no \\(height, width, channels\\) map.*conv_a"):
         gradcam.heatmap(tiny_sequential, tiny_images[0], layer="out")
     with pytest.raises(ValueError, match="class_index must be an int from 0 to 1"):
         gradcam.heatmap(tiny_sequential, tiny_images[0], class_index=2)

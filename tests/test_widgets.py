@@ -19,8 +19,8 @@ def _png_in(output: ipywidgets.Output) -> bytes:
 def test_a_redraw_replaces_the_picture_instead_of_stacking_it():
     output = ipywidgets.Output()
     first, second = np.zeros((4, 4, 3), np.uint8), np.full((4, 6, 3), 200, np.uint8)
-    widgets.show_picture(first, output)
-    widgets.show_picture(second, output)
+    widgets.show_figure(first, output)
+    widgets.show_figure(second, output)
     assert _png_in(output) == widgets.figure_to_png(second)
     figure = Figure()
     figure.add_subplot().plot([1, 2])
