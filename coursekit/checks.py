@@ -159,6 +159,64 @@ def check_header_lies(answer: Any, folder) -> bool:
     return _say(False, f"Not quite: you counted {answer}. Hint: {hint}.")
 
 
+def check_broken_codes(answer: Any) -> bool:
+    """Check lesson 1's set of issue codes that break the pipeline (``scan.BROKEN``)."""
+    from coursekit.scan import BROKEN, ISSUES
+
+    return check_choice(answer, BROKEN, options=ISSUES,
+                        hint="Think of crashes (errors), silent skips (extension or format) and memory.")
+
+
+def check_leak_fraction(answer: Any, n_train: int, paths) -> bool:
+    """Check lesson 1's expected share of validation files that a take/skip split also trains on."""
+    return check_close(answer, n_train / len(paths), tolerance=0.02, name="fraction",
+                       hint="The chance that one random file is among the n_train training files.")
+
+
+def check_synonyms(synonyms: Any, labels_table, originals) -> bool:
+    """Check lesson 1's synonym map: after merging, one tag per class, counting its images."""
+    if not isinstance(synonyms, dict):
+        return _say(False, "synonyms should be a dict: tag -> the spelling to keep.")
+    tags = labels_table["tags"].str.split(";").explode().map(lambda tag: synonyms.get(tag, tag))
+    counts = tags[~tags.isin(["landscape", "portrait", "square"])].value_counts()
+    return check_answer(sorted(counts), sorted(originals["label"].value_counts()), name="class counts",
+                        hint="After merging, each class should have exactly one tag.")
+
+
+def check_baseline(answer: Any, counts) -> bool:
+    """Check lesson 2's accuracy of always predicting the biggest validation class."""
+    return check_close(answer, counts["validation"].max() / counts["validation"].sum(),
+                       hint="The biggest class count divided by the total, in the validation column.")
+
+
+def check_brightest_channel(answer: Any, stats) -> bool:
+    """Check lesson 2's channel with the highest mean (``stats``: ``eda.channel_stats``)."""
+    return check_choice(answer, stats["mean"].idxmax(), options=list(stats.index))
+
+
+def check_brighter_class(answer: Any, histograms) -> bool:
+    """Check lesson 2's class with the highest mean brightness (``eda.brightness_histograms``)."""
+    means = {label: (histograms.index * histograms[label]).sum() / histograms[label].sum()
+             for label in histograms.columns}
+    return check_choice(answer, max(means, key=means.get), options=list(histograms.columns),
+                        hint="Mean = sum of brightness x count, divided by the number of pixels.")
+
+
+def check_first_share(answer: Any, pca) -> bool:
+    """Check lesson 2's share of the variance along the first principal component."""
+    return check_close(answer, float(pca.explained_variance_ratio[0]), tolerance=0.01,
+                       hint="Square the singular values; the first one's share of their sum.")
+
+
+def check_components_for_half(answer: Any, pca) -> bool:
+    """Check lesson 2's number of principal components that explain at least half the variance."""
+    import numpy as np
+
+    expected = int(np.argmax(np.cumsum(pca.explained_variance_ratio) >= 0.5)) + 1
+    return check_answer(answer, expected, name="number of components",
+                        hint="Find the first position where the running total reaches 0.5; positions start at 0.")
+
+
 # ---------------------------------------------------------------- lessons 3-4: CNN, augmentation
 
 

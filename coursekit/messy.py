@@ -140,8 +140,6 @@ _COPIES = [
     ("copy filed under the other class", "other", ("label_conflict",), ("label_conflict",), "{stem}.jpg",
      lambda p: p.raw),
 ]
-_ROOT_FILES = [("macOS .DS_Store", ".DS_Store", _DS_STORE, ("not_image", "hidden_file")),
-               ("a README", "README.txt", b"Photos scraped for the cats vs dogs project.\n", ("not_image",))]
 
 
 def _pools(src: Path, rng: np.random.Generator) -> tuple[list[str], dict[str, list[str]]]:
@@ -209,8 +207,7 @@ def make_messy_copy(src: str | os.PathLike, dest: str | os.PathLike, seed: int =
               expected_original, f"original of: {defect}", source)
         write(labels[1] if where == "other" else labels[where], name.format(**names), build(photo),
               expected_copy, defect, source)
-    for defect, name, data, expected in _ROOT_FILES:
-        write(None, name, data, expected, defect, None)
+    write(None, ".DS_Store", _DS_STORE, ("not_image", "hidden_file"), "macOS .DS_Store", None)  # at the top
     for label in labels:
         for source in sorted(pools[label]):
             write(label, PurePosixPath(source).name, (src / source).read_bytes(), (), "clean copy", source)

@@ -1,6 +1,6 @@
 """A folder of bad image files, built with Pillow, and the issue codes scan() must give each.
 
-Written independently of coursekit.cleaning's own builders, so the tests do not share its bugs.
+Written independently of coursekit.messy's own builders, so the tests do not share its bugs.
 """
 
 from __future__ import annotations
