@@ -58,17 +58,14 @@ def test_image_table_reads_headers_and_layout(table, folder):
 def test_image_table_points_to_cleaning_for_broken_files(tmp_path):
     (tmp_path / "cats").mkdir()
     (tmp_path / "cats" / "page.jpg").write_text("<html>403 Forbidden</html>")
-    with pytest.raises(ValueError, match="cleaning.scan"):
+    with pytest.raises(ValueError, match="coursekit.scan.scan"):
         eda.image_table(tmp_path)
 
 
-def test_class_counts_and_size_summary(table):
+def test_class_counts(table):
     counts = eda.class_counts(table)
     assert counts.loc["bright", "train"] == 5 and counts.loc["dark", "validation"] == 3
     assert counts["total"].tolist() == [8, 8]
-    summary = eda.size_summary(table)
-    assert summary.loc["bright", ("width", "max")] == 64
-    assert summary.loc["dark", ("aspect", "min")] == pytest.approx(33 / 47)
 
 
 def test_channel_stats_are_exact_against_numpy(table):
@@ -92,23 +89,28 @@ def test_brightness_histograms_count_every_pixel(table):
     assert mean(histograms["bright"]) > 2 * mean(histograms["dark"])
 
 
-def test_mean_images_and_sample_grid(table):
-    means = eda.mean_images(table, size=(8, 8))
-    dark = table.loc[table["label"] == "dark", "file"]
-    expected = np.mean([eda.read_image(f, (8, 8)).astype(np.float64) for f in dark], axis=0)
-    np.testing.assert_allclose(means["dark"], expected)
-    grid = eda.sample_grid(table, per_class=3, size=(10, 20), seed=1)  # (height, width)
-    assert grid.images.shape == (2, 3, 10, 20, 3) and grid.labels == ["bright", "dark"]
-    assert grid.paths == eda.sample_grid(table, per_class=3, size=(10, 20), seed=1).paths
-    assert all(path.split("/")[1] == label for label, paths in zip(grid.labels, grid.paths) for path in paths)
-    with pytest.raises(ValueError, match="fewer than per_class"):
-        eda.sample_grid(table, per_class=9)
+def test_mean_and_standard_deviation_images(table):
+    means, stds = eda.class_images(table, size=(8, 8))
+    dark = np.stack([eda.read_image(f, (8, 8)).astype(np.float64)
+                     for f in table.loc[table["label"] == "dark", "file"]])
+    np.testing.assert_allclose(means["dark"], dark.mean(axis=0))
+    np.testing.assert_allclose(stds["dark"], dark.std(axis=0), atol=1e-6)
+    assert list(means) == list(stds) == ["bright", "dark"]
+
+
+def test_sample_grid_draws_one_row_per_class(table):
+    chosen = table.groupby("label").sample(3, random_state=1)
+    figure = eda.plot_sample_grid(chosen, size=(10, 20))  # (height, width)
+    shown = [axes.images[0].get_array().shape for axes in figure.axes if axes.images]
+    assert shown == [(10, 20, 3)] * 6
+    titles = [axes.get_title() for axes in figure.axes]
+    assert titles[:3] == [f"bright\n{Path(path).name}" for path in chosen["path"][:3]]
 
 
 def test_sizes_are_height_then_width_as_in_keras(table):
     assert eda.read_image(table["file"][0], (10, 20)).shape == (10, 20, 3)
     assert eda.read_image(table["file"][0], (10, 20), mode="L").shape == (10, 20)
-    assert eda.mean_images(table, size=(4, 6))["dark"].shape == (4, 6, 3)
+    assert eda.class_images(table, size=(4, 6))[1]["dark"].shape == (4, 6, 3)
     assert eda.pca_images(table, size=(4, 6), n_components=2).components.shape == (2, 4, 6, 3)
 
 
@@ -126,23 +128,29 @@ def test_pca_finds_the_brightness_direction(table):
         eda.pca_images(table, size=(8, 8), n_components=0)
 
 
-def test_plots_return_labelled_figures(table):
-    figures = [
-        eda.plot_class_counts(eda.class_counts(table)),
-        eda.plot_sizes(table),
-        eda.plot_brightness_histograms(eda.brightness_histograms(table)),
-        eda.plot_sample_grid(eda.sample_grid(table, per_class=2, size=(16, 16))),
-        eda.plot_mean_images(eda.mean_images(table, size=(8, 8))),
-    ]
+def test_pca_written_out_with_numpy_agrees_with_the_helper(table):
+    """Lesson 2's few lines (centre, SVD, project) give the helper's components and scores."""
+    matrix = eda.image_matrix(table, (8, 8)).astype(np.float64)
+    centred = matrix - matrix.mean(axis=0)
+    _, singular, directions = np.linalg.svd(centred, full_matrices=False)
+    result = eda.pca_images(table, size=(8, 8), n_components=3)
+    signs = np.sign(np.sum(directions[:3] * result.components.reshape(3, -1), axis=1))
+    np.testing.assert_allclose(directions[:3] * signs[:, None], result.components.reshape(3, -1), atol=1e-4)
+    np.testing.assert_allclose(centred @ directions[:3].T * signs, result.scores, atol=1e-3)
+    np.testing.assert_allclose(singular[:3] ** 2 / (singular ** 2).sum(), result.explained_variance_ratio,
+                               atol=1e-5)
+
+
+def test_plots_return_titled_figures(table):
     pca = eda.pca_images(table, size=(8, 8), n_components=4)
-    figures += [eda.plot_pca_scatter(pca), eda.plot_eigen_images(pca, count=3), eda.plot_explained_variance(pca)]
+    figures = [eda.plot_sample_grid(table.groupby("label").head(2), size=(16, 16)),
+               eda.plot_class_images(*eda.class_images(table, size=(8, 8))),
+               eda.plot_eigen_images(pca, count=3)]
     for figure in figures:
-        assert isinstance(figure, Figure)
-        titled = [axes for axes in figure.axes if axes.get_title()] or figure._suptitle
-        assert titled
+        assert isinstance(figure, Figure) and figure.get_suptitle()
+        assert all(axes.get_title() for axes in figure.axes if axes.images)
         assert widgets.figure_to_png(figure)[:4] == b"\x89PNG"
-    counts_axes = figures[0].axes[0]
-    assert counts_axes.get_xlabel() and counts_axes.get_ylabel()
+    assert len(figures[1].axes) == 2 * 2 + 1  # mean and spread per class, one shared colour bar
 
 
 def test_sample_browser_view(table, monkeypatch):
