@@ -192,9 +192,6 @@ def pca_images(table: pd.DataFrame, size: tuple[int, int] = (32, 32), n_componen
                      model.explained_variance_ratio_, model.mean_.reshape(shape))
 
 
-# ----------------------------------------------------------------------------- drawing
-
-
 def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 

@@ -123,14 +123,6 @@ def _plan_moves(report: pd.DataFrame, folder: Path, to: Path, issues) -> list[di
     return entries
 
 
-def _manifest(folder: Path, to: Path, issues, entries: list[dict], **extra) -> Path:
-    path = to / f"manifest-{datetime.datetime.now():%Y%m%d-%H%M%S-%f}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"folder": str(folder), "quarantine": str(to), "created": _now(),
-                                "issues": sorted(issues), **extra, "entries": entries}, indent=1))
-    return path
-
-
 def quarantine(report: pd.DataFrame, folder: str | os.PathLike, to: str | os.PathLike,
                issues: Iterable[str] = DEFAULT_QUARANTINE) -> Path:
     """Move the files of ``report`` that have any of ``issues`` from ``folder`` into ``to``.
@@ -164,7 +156,11 @@ def quarantine(report: pd.DataFrame, folder: str | os.PathLike, to: str | os.Pat
         for entry in reversed(moved):  # put back what already moved, then report the error
             _move(to / entry["quarantined"], folder / entry["path"])
         raise
-    return _manifest(folder, to, issues, entries)
+    manifest = to / f"manifest-{datetime.datetime.now():%Y%m%d-%H%M%S-%f}.json"
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps({"folder": str(folder), "quarantine": str(to), "created": _now(),
+                                    "issues": sorted(issues), "entries": entries}, indent=1))
+    return manifest
 
 
 def _undo_problems(entry: dict, folder: Path, to: Path) -> list[str]:
