@@ -402,7 +402,8 @@ def check_feature_map_shape(answer: Any, model, layer: str) -> bool:
     return check_answer(answer, expected, name="shape",
                         hint="Each 3x3 'valid' convolution removes 2 pixels per side length, "
                              "each 2x2 pooling halves it (rounding down); there is one channel "
-                             "per filter. Work from the 150x150x3 input, layer by layer.")
+                             f"per filter. Work from the {tuple(model.input_shape[1:])} input, "
+                             "layer by layer.")
 
 
 def check_most_active_channel(answer: Any, activation) -> bool:
