@@ -187,3 +187,19 @@ def test_real_quick_subset_statistics(quick_root):
     np.testing.assert_allclose(stats["mean"], pixels.mean(axis=0), atol=1e-9)
     np.testing.assert_allclose(stats["std"], pixels.std(axis=0), atol=1e-9)
     assert 90 < stats.loc["red", "mean"] < 140  # natural photos: mid-grey on average
+
+
+def test_lesson_2_checks_compute_their_answers_from_the_data(table, capsys):
+    from coursekit import checks
+
+    counts, stats = eda.class_counts(table), eda.channel_stats(table)
+    histograms, pca = eda.brightness_histograms(table), eda.pca_images(table, size=(8, 8), n_components=4)
+    assert checks.check_baseline(0.5, counts) and not checks.check_baseline(0.6, counts)
+    assert checks.check_brightest_channel(stats["mean"].idxmax(), stats)
+    assert not checks.check_brightest_channel(stats["mean"].idxmin(), stats)
+    assert checks.check_brighter_class("bright", histograms) and not checks.check_brighter_class("dark", histograms)
+    share = pca.explained_variance_ratio[0]
+    assert checks.check_first_share(share, pca) and not checks.check_first_share(share / 2, pca)
+    needed = int(np.argmax(np.cumsum(pca.explained_variance_ratio) >= 0.5)) + 1
+    assert checks.check_components_for_half(needed, pca) and not checks.check_components_for_half(needed + 1, pca)
+    assert capsys.readouterr().out.count("✅") == 5

@@ -155,3 +155,15 @@ def test_check_header_lies_counts_files_that_start_like_images_but_fail(bad_corp
     assert checks.check_header_lies("three", root) is False
     assert checks.check_header_lies(..., root) is False
     assert "✅" in capsys.readouterr().out
+
+
+def test_lesson_1_checks_compute_their_answers(capsys):
+    from coursekit import checks
+
+    assert checks.check_broken_codes(set(BROKEN)) and not checks.check_broken_codes(BROKEN - {"huge"})
+    assert checks.check_leak_fraction(0.8, 80, range(100)) and not checks.check_leak_fraction(0.2, 80, range(100))
+    table = pd.DataFrame({"tags": ["cats;square", "CATS;portrait", "dogs;square"]})
+    originals = pd.DataFrame({"label": ["cats", "cats", "dogs"]})
+    assert checks.check_synonyms({"CATS": "cats"}, table, originals)
+    assert not checks.check_synonyms({}, table, originals) and not checks.check_synonyms(..., table, originals)
+    assert capsys.readouterr().out.count("✅") == 3
