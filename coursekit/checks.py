@@ -366,23 +366,36 @@ def check_trainable_parameters(answer, model) -> bool:
                              "1 bias).")
 
 
-#: The options of lesson 5's "which layers do we unfreeze?" exercise.
-UNFREEZE_OPTIONS = ("first block", "top block", "every layer", "batchnorm layers")
-
-
-def check_layers_to_unfreeze(answer) -> bool:
-    """Check the choice of which layers of a pretrained base to unfreeze for fine-tuning.
+def check_fine_tuned_layers(answer, model) -> bool:
+    """Check which layers of the base nested in ``model`` fine-tuning changes: the names of
+    its layers that have trainable weights (a list, any order).
 
     Example:
-        >>> check_layers_to_unfreeze("top block")
+        >>> from coursekit.config import import_keras
+        >>> keras = import_keras()
+        >>> base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="low"),
+        ...                          keras.layers.Dense(2, name="top")], name="base")
+        >>> base.get_layer("low").trainable = False
+        >>> check_fine_tuned_layers(["top"], keras.Sequential([keras.Input((4,)), base]))
         ✅ Correct!
         True
     """
-    return check_choice(answer, "top block", options=UNFREEZE_OPTIONS, name="choice",
-                        hint="Early layers detect edges and textures that suit any photo; the "
-                             "last block's features are the most ImageNet-specific, so adapt "
-                             "those. Unfreezing everything with few images overfits and is "
-                             "slow, and BatchNorm layers stay frozen.")
+    nested = [layer for layer in getattr(model, "layers", []) if getattr(layer, "layers", None)]
+    if not nested:
+        return _say(False, "Pass the transfer model (the base is one of its layers) as the second argument.")
+    base = max(nested, key=lambda layer: len(layer.layers))
+    expected = {layer.name for layer in base.layers if layer.trainable_weights}
+    if answer is ... or answer is None:
+        return _say(False, "Replace the ... with a list of layer names first.")
+    if isinstance(answer, str) or not hasattr(answer, "__iter__"):
+        return _say(False, f"Give a list of layer names, e.g. ['name_a', 'name_b'], got {answer!r}.")
+    given = set(map(str, answer))
+    if given == expected:
+        return _say(True, "Correct!")
+    return _say(False, f"Not quite: {len(expected - given)} layer(s) that train are missing and "
+                       f"{len(given - expected)} of yours do not train. Start at the first layer of "
+                       "the top block, keep only layers with weights, and remember which kind of "
+                       "layer stays frozen.")
 
 
 # ---------------------------------------------------------------- lesson 6: what the CNN learned

@@ -76,8 +76,18 @@ def test_trainable_parameters_check_counts_the_head(capsys, num_classes, head_pa
     assert not checks.check_trainable_parameters(5, "not a model")
 
 
-def test_layers_to_unfreeze_check(capsys):
-    assert checks.check_layers_to_unfreeze("Top block")
-    assert not checks.check_layers_to_unfreeze("every layer")
-    assert not checks.check_layers_to_unfreeze("the middle")
-    assert "is not one of the options" in capsys.readouterr().out.splitlines()[-1]
+def test_fine_tuned_layers_check_reads_the_nested_base(capsys):
+    from coursekit import cnn, pretrained
+
+    keras = cnn.keras
+    base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="low"),
+                             keras.layers.BatchNormalization(name="top_bn"),
+                             keras.layers.Dense(2, name="top")], name="base")
+    augmentation = keras.Sequential([keras.layers.Identity(), keras.layers.Identity()], name="augmentation")
+    model = keras.Sequential([keras.Input((4,)), augmentation, base, cnn.output_layer(2)])
+    pretrained.unfreeze_from(base, "top_bn")
+    assert checks.check_fine_tuned_layers(("top",), model)
+    assert not checks.check_fine_tuned_layers(["top", "top_bn"], model)  # BatchNorm stays frozen
+    assert "1 of yours do not train" in capsys.readouterr().out
+    assert not checks.check_fine_tuned_layers("top", model)  # a list is asked for
+    assert not checks.check_fine_tuned_layers(["top"], "not a model")
