@@ -2,7 +2,7 @@
 
 Two models, one run:
 
-* ``lesson``: the lesson-3 CNN at 150x150 (``cnn.scratch_cnn``; a trained copy that
+* ``lesson``: the lesson-3 CNN in full mode (``recipes.SCRATCH_CNN``; a trained copy that
   ``training.train_or_load`` cached under ``data_dir()/models/`` when there is one, otherwise
   the same network untrained - latency does not depend on the weights; the script says which).
 * ``pretrained``: the lesson-5 transfer model (MobileNetV2 alpha=0.35 with real ImageNet
@@ -50,7 +50,7 @@ from coursekit import config
 keras = config.import_keras()
 
 from coursekit import (  # noqa: E402
-    activations, cnn, datasets, explorers, model_layers, pictures, pretrained, widgets)
+    activations, datasets, explorers, model_layers, pictures, pretrained, recipes, widgets)
 
 
 def _quiet():
@@ -70,15 +70,19 @@ def _photo(size: int) -> np.ndarray:
     return keras.utils.img_to_array(image)
 
 
+SIZE = recipes.SCRATCH_CNN.input_size(quick=False)[0]  # the lesson's CNN in full mode
+
+
 def lesson_model():
-    """The lesson-3 CNN at 150x150: a trained copy from data_dir()/models/ if there is one."""
-    for path in sorted((config.data_dir() / "models").glob("scratch_cnn*.keras")):
+    """The lesson-3 CNN (recipes.SCRATCH_CNN, full mode): a trained copy from data_dir()/models/
+    if there is one, else the same network untrained."""
+    for path in sorted((config.data_dir() / "models").glob("scratch_cnn-*.keras")):
         if path.name.endswith(".checkpoint.keras"):
             continue
         model = keras.models.load_model(path)
-        if tuple(model.input_shape[1:]) == (150, 150, 3):
+        if tuple(model.input_shape[1:]) == (SIZE, SIZE, 3):
             return model, f"trained, loaded from {path}"
-    return cnn.scratch_cnn((150, 150, 3)), "untrained (no cached lesson-3 model)"
+    return recipes.SCRATCH_CNN.build(quick=False), "untrained (no cached lesson-3 model)"
 
 
 def pretrained_model():
@@ -194,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     ratios = []
 
     model, how = lesson_model()
-    print(f"lesson model: scratch_cnn 150x150, {how}")
-    image = _photo(150)
+    print(f"lesson model: scratch_cnn {SIZE}x{SIZE}, {how}")
+    image = _photo(SIZE)
     layers = model_layers.feature_map_layers(model)
     explorer = time_explorer(model, image, layers, args.moves)
     naive = time_naive(model, image, layers, args.naive_moves)

@@ -64,8 +64,7 @@ def heatmap(model, image, layer: str | int | None = None,
         raise ValueError(f"layer {found.name!r} has no (height, width, channels) map. Layers "
                          f"Grad-CAM can use: {', '.join(model_layers.gradcam_layers(model))}")
     chosen = predicted_class(model, image) if class_index is None else class_index
-    if isinstance(chosen, bool) or not isinstance(chosen, (int, np.integer)) \
-            or not 0 <= chosen < classes:
+    if isinstance(chosen, bool) or not isinstance(chosen, (int, np.integer)) or not 0 <= chosen < classes:
         raise ValueError(f"class_index must be an int from 0 to {classes - 1} (model "
                          f"{model.name!r} has {classes} classes), got {class_index!r}")
     probe = _logits_probe(model, found.name)

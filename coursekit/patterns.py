@@ -22,9 +22,12 @@ keras = config.import_keras()
 import tensorflow as tf  # noqa: E402  (imported quietly by import_keras above)
 
 
-@functools.lru_cache(maxsize=32)  # one compiled step per (probe, border): traced once
+@functools.lru_cache(maxsize=32)  # one compiled step per (probe, border): traced once, any batch
 def _ascent_step(extractor, border: int):
-    @tf.function(reduce_retracing=True, autograph=False)  # no Python control flow to convert
+    signature = [tf.TensorSpec(extractor.inputs[0].shape),
+                 tf.TensorSpec((None, extractor.outputs[0].shape[-1])), tf.TensorSpec(())]
+
+    @tf.function(input_signature=signature, autograph=False)  # no Python control flow to convert
     def step(images, one_hot, step_size):
         with tf.GradientTape() as tape:
             tape.watch(images)
