@@ -2,11 +2,6 @@
 
 Every check prints its verdict and returns True/False; none raises on a wrong or oddly
 typed answer (a student's typo must not end in a traceback).
-
-Example:
-    >>> check_answer(6 * 7, 42, hint="multiply, don't add")
-    ✅ Correct!
-    True
 """
 
 from __future__ import annotations
@@ -220,70 +215,75 @@ def check_components_for_half(answer: Any, pca) -> bool:
 # ---------------------------------------------------------------- lessons 3-4: CNN, augmentation
 
 
-def check_conv_output_shape(answer: Any, input_shape, filters: int, kernel: int = 3,
-                            stride: int = 1, padding: str = "valid", name: str = "shape") -> bool:
-    """Check the (height, width, channels) a Conv2D layer outputs for ``input_shape``.
+def check_flipped_kernel(answer: Any, kernel) -> bool:
+    """Check lesson 3's kernel that makes ``correlate2d`` compute ``convolve2d(image, kernel)``.
 
     Example:
-        >>> check_conv_output_shape((148, 148, 32), (150, 150, 3), filters=32)
+        >>> check_flipped_kernel([[3, 2, 1]], [[1, 2, 3]])
         ✅ Correct!
         True
     """
-    from coursekit.shapes import conv_output_length
+    import numpy as np
 
-    height, width = (conv_output_length(size, kernel, stride, padding) for size in input_shape[:2])
-    hint = (f"With padding='{padding}' a {kernel}x{kernel} kernel at stride {stride} gives "
-            + ("ceil(size / stride)" if padding == "same" else "(size - kernel) // stride + 1")
-            + " pixels per side, and there is one channel per filter.")
-    return check_answer(answer, (height, width, int(filters)), hint=hint, name=name)
+    given = np.asarray(answer).tolist() if isinstance(answer, (list, tuple, np.ndarray)) else answer
+    return check_answer(given, np.flip(np.asarray(kernel)).tolist(), name="kernel",
+                        hint="convolve2d turns the kernel around before sliding it: around which "
+                             "axes? Test a guess: correlate2d with it must give the convolved image.")
 
 
-def check_pool_output_shape(answer: Any, input_shape, pool: int = 2, name: str = "shape") -> bool:
-    """Check the shape after a MaxPooling2D(pool) layer (stride = pool, 'valid').
+def check_thumbnail(answer: Any, path, size) -> bool:
+    """Check lesson 3's thumbnail: the image file at ``path`` read with OpenCV and resized to
+    ``size`` (height, width) with bilinear interpolation, as RGB (what Keras and Pillow give)."""
+    import cv2
+    import numpy as np
+
+    if not isinstance(answer, np.ndarray):
+        return _say(False, "Replace the ... with your thumbnail (a NumPy array, as cv2 gives) first.")
+    bgr = cv2.resize(cv2.imread(str(path)), (int(size[1]), int(size[0])), interpolation=cv2.INTER_LINEAR)
+    close = lambda image: image.shape == bgr.shape and np.abs(image.astype(int) - bgr).max() <= 1
+    if close(answer[..., ::-1]):
+        return _say(True, "Correct!")
+    hint = ("OpenCV's order is BGR: in which order does the model expect the colours?" if close(answer)
+            else "Check the size (in which order does cv2.resize take it?) and the interpolation.")
+    return _say(False, f"Not quite. {hint}")
+
+
+def check_layer_params(answer: Any, model, layer) -> bool:
+    """Check the parameter count of ``model``'s layer ``layer`` (a name or an index).
 
     Example:
-        >>> check_pool_output_shape((7, 7, 128), (15, 15, 128))
+        >>> from coursekit.config import import_keras
+        >>> keras = import_keras()
+        >>> check_layer_params(15, keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)]), -1)
         ✅ Correct!
         True
     """
-    from coursekit.shapes import pool_output_length
+    from coursekit import model_layers
 
-    expected = (pool_output_length(input_shape[0], pool), pool_output_length(input_shape[1], pool),
-                int(input_shape[2]))
-    return check_answer(answer, expected, name=name,
-                        hint=f"Pooling divides height and width by {pool}, rounding down; "
-                             "the channels stay the same.")
+    expected = model_layers.get_layer(model, layer).count_params()
+    return check_answer(answer, expected, name="parameter count",
+                        hint="Conv2D: each filter has kernel x kernel x input-channels weights "
+                             "and one bias. Dense: each unit has one weight per input and one "
+                             "bias; its input is the flattened feature map, h x w x c numbers.")
 
 
-def check_conv_params(answer: Any, in_channels: int, filters: int, kernel: int = 3,
-                      name: str = "parameter count") -> bool:
-    """Check the parameter count of a Conv2D layer.
+def check_precision(answer: Any, counts, class_name: str) -> bool:
+    """Check the precision of ``class_name`` read from a confusion matrix ``counts`` (rows: true
+    classes, columns: predicted classes).
 
     Example:
-        >>> check_conv_params(896, in_channels=3, filters=32)
+        >>> import pandas as pd
+        >>> check_precision(0.75, pd.DataFrame([[3, 2], [1, 4]], ["a", "b"], ["a", "b"]), "a")
         ✅ Correct!
         True
     """
-    from coursekit.shapes import conv2d_params
-
-    return check_answer(answer, conv2d_params(in_channels, filters, kernel), name=name,
-                        hint="Each filter has kernel x kernel x input-channels weights plus "
-                             "one bias.")
-
-
-def check_dense_params(answer: Any, inputs: int, units: int, name: str = "parameter count") -> bool:
-    """Check the parameter count of a Dense layer.
-
-    Example:
-        >>> check_dense_params(3_211_776, inputs=6272, units=512)
-        ✅ Correct!
-        True
-    """
-    from coursekit.shapes import dense_params
-
-    return check_answer(answer, dense_params(inputs, units), name=name,
-                        hint="Every unit has one weight per input plus one bias. The input "
-                             "of the first Dense layer is the flattened feature map: h x w x c.")
+    said = counts[class_name].sum()
+    if not said and isinstance(answer, float) and math.isnan(answer):  # never called: 0 / 0
+        answer = 0.0  # as scikit-learn's report (zero_division=0) shows it
+    return check_close(answer, counts.loc[class_name, class_name] / said if said else 0.0,
+                       tolerance=0.005, name="precision",
+                       hint="Precision asks: of the images the model CALLED this class, how many "
+                            "are this class? Which line of the matrix holds those images?")
 
 
 def check_overfitting_epoch(answer: Any, history, tolerance: int = 1, name: str = "epoch") -> bool:

@@ -14,9 +14,7 @@ from coursekit import config
 
 keras = config.import_keras()
 
-#: Filters of the four Conv2D blocks of the lecture CNN (Chollet, "small data" chapter).
-LECTURE_FILTERS = (32, 64, 128, 128)
-#: The course CNN's blocks: the lecture's doubling pattern, half as wide (fits a laptop CPU).
+#: Filters of the course CNN's four blocks: the lecture's doubling pattern, starting at half width.
 FILTERS = (16, 32, 64, 128)
 
 
@@ -49,43 +47,16 @@ def output_layer(num_classes: int, name: str = "output"):
     return keras.layers.Dense(units, activation="sigmoid" if units == 1 else "softmax", name=name)
 
 
-def _check_cnn_arguments(input_shape, filters, dropout, augmentation) -> tuple:
-    """Validate the builders' arguments; return the input shape as a tuple of ints."""
-    if len(input_shape) != 3 or any(int(size) <= 0 for size in input_shape):
-        raise ValueError(f"input_shape must be (height, width, channels) of positive ints, "
-                         f"got {input_shape!r}")
-    if not filters or any(int(count) <= 0 for count in filters):
-        raise ValueError(f"filters must be a non-empty sequence of positive ints, got {filters!r}")
-    if not 0.0 <= float(dropout) < 1.0:  # Keras checks units and l2, and accepts a rate of 1
-        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-    if augmentation is not None and not isinstance(augmentation, keras.layers.Layer):
-        raise ValueError(f"augmentation must be a Keras layer (e.g. augmentation_layers()) or "
-                         f"None, got {type(augmentation).__name__}")
-    height, width = int(input_shape[0]), int(input_shape[1])
-    for _ in filters:  # each block: 3x3 'valid' conv (-2), then 2x2 pooling (//2)
-        height, width = (height - 2) // 2, (width - 2) // 2
-    if height < 1 or width < 1:
-        raise ValueError(f"input_shape {tuple(input_shape)} is too small for {len(filters)} "
-                         f"conv/pool blocks; use larger images or fewer filters")
-    return tuple(int(size) for size in input_shape)
-
-
 def scratch_cnn(input_shape: Sequence[int] = (112, 112, 3), num_classes: int = 2,
                 filters: Sequence[int] = FILTERS, dropout: float = 0.0, l2: float = 0.0,
                 augmentation=None, name: str = "scratch_cnn"):
-    """Return the course CNN as an uncompiled ``keras.Sequential`` model.
+    """Return the course CNN as an uncompiled ``keras.Sequential`` model (lesson 3 builds it).
 
     Layers: [augmentation] -> Rescaling(1/255) -> per entry of ``filters`` a block
-    (Conv2D 3x3 relu -> MaxPooling2D 2x2 -> BatchNormalization) -> GlobalAveragePooling2D ->
-    [Dropout] -> the output layer of ``output_layer(num_classes)``. The lecture's network ends
-    in Flatten -> Dense(512), which holds 93 % of its 3.45 million weights; averaging each
-    feature map instead (global average pooling) and normalising every block's output
-    (batch normalisation) make a network that learns in far fewer epochs on a CPU.
-    ``BatchNormalization(momentum=0.9)`` follows the batches closely: with Keras' default 0.99
-    its running averages lag by about a hundred steps and early validation scores sit at
-    chance. Inputs are raw pixels in 0-255; the model rescales them itself. ``l2`` > 0 adds an
-    L2 weight penalty to every Conv2D kernel; ``augmentation`` is a Keras layer (for example
-    ``augmentation_layers()``), active only while training.
+    (Conv2D 3x3 relu -> MaxPooling2D 2x2 -> BatchNormalization(momentum=0.9)) ->
+    GlobalAveragePooling2D -> [Dropout] -> ``output_layer(num_classes)``. Inputs are raw pixels
+    in 0-255. ``l2`` > 0 adds an L2 penalty to every Conv2D kernel; ``augmentation`` is a Keras
+    layer (``augmentation_layers()``), active only while training.
 
     Example:
         >>> scratch_cnn().count_params()
@@ -93,9 +64,17 @@ def scratch_cnn(input_shape: Sequence[int] = (112, 112, 3), num_classes: int = 2
         >>> scratch_cnn((64, 64, 3), num_classes=5, dropout=0.5).output_shape
         (None, 5)
     """
-    shape = _check_cnn_arguments(input_shape, filters, dropout, augmentation)
+    if not 0.0 <= float(dropout) < 1.0:  # Keras accepts a rate of 1, which drops everything
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    side = min(int(size) for size in input_shape[:2])
+    for _ in filters:  # each block: a 3x3 'valid' convolution (-2), then 2x2 pooling (//2)
+        side = (side - 2) // 2
+    if not filters or side < 1:
+        raise ValueError(f"input_shape {tuple(input_shape)} is too small for the blocks of "
+                         f"filters {tuple(filters)} (or there is no block); use larger images "
+                         f"or fewer filters")
     regularizer = keras.regularizers.L2(l2) if l2 else None
-    layers = [keras.Input(shape=shape, name="image")]
+    layers = [keras.Input(shape=tuple(int(size) for size in input_shape), name="image")]
     layers += [augmentation] if augmentation is not None else []
     layers.append(keras.layers.Rescaling(1.0 / 255, name="rescaling"))
     for index, count in enumerate(filters, start=1):
@@ -116,53 +95,43 @@ def augmentation_layers(flip: str | None = "horizontal", rotation: float = 0.1,
 
     ``flip`` is "horizontal", "vertical", "horizontal_and_vertical" or None; ``rotation`` is a
     fraction of a full turn (0.1 = up to +-36 degrees); ``zoom`` and ``translation`` are
-    fractions of the image size; ``contrast`` a factor. A strength of 0 leaves that layer out.
-    Rotation, zoom and translation fill the new borders by reflection.
+    fractions of the image size; ``contrast`` a factor. A strength of 0 leaves that layer out
+    (Keras checks the ranges). Rotation, zoom and translation fill new borders by reflection.
 
     Example:
         >>> [layer.name for layer in augmentation_layers(contrast=0).layers]
         ['random_flip', 'random_rotation', 'random_zoom', 'random_translation']
     """
-    allowed_flips = (None, "horizontal", "vertical", "horizontal_and_vertical")
-    if flip not in allowed_flips:
-        raise ValueError(f"flip must be one of {allowed_flips}, got {flip!r}")
-    strengths = {"rotation": rotation, "zoom": zoom, "translation": translation,
-                 "contrast": contrast}
-    for label, value in strengths.items():
-        if not 0.0 <= float(value) <= 1.0:
-            raise ValueError(f"{label} must be between 0 and 1, got {value!r}")
+    if flip not in (None, "horizontal", "vertical", "horizontal_and_vertical"):
+        raise ValueError(f"flip must be None, 'horizontal', 'vertical' or "
+                         f"'horizontal_and_vertical', got {flip!r}")
     reflect = {"fill_mode": "reflect", "seed": seed}
-    makers = {
-        "rotation": lambda: keras.layers.RandomRotation(float(rotation), name="random_rotation",
-                                                        **reflect),
-        "zoom": lambda: keras.layers.RandomZoom(float(zoom), name="random_zoom", **reflect),
-        "translation": lambda: keras.layers.RandomTranslation(
-            float(translation), float(translation), name="random_translation", **reflect),
-        # RandomContrast clips to value_range; the CNN sees raw 0-255 pixels.
-        "contrast": lambda: keras.layers.RandomContrast(float(contrast), value_range=(0, 255),
-                                                        seed=seed, name="random_contrast"),
-    }
     layers = [keras.layers.RandomFlip(flip, seed=seed, name="random_flip")] if flip else []
-    layers += [makers[label]() for label, value in strengths.items() if value]
+    if rotation:
+        layers.append(keras.layers.RandomRotation(rotation, name="random_rotation", **reflect))
+    if zoom:
+        layers.append(keras.layers.RandomZoom(zoom, name="random_zoom", **reflect))
+    if translation:
+        layers.append(keras.layers.RandomTranslation(translation, translation,
+                                                     name="random_translation", **reflect))
+    if contrast:  # RandomContrast clips to value_range; the CNN sees raw 0-255 pixels
+        layers.append(keras.layers.RandomContrast(contrast, value_range=(0, 255), seed=seed,
+                                                  name="random_contrast"))
     return keras.Sequential(layers, name=name)
 
 
 def augment_grid(image: np.ndarray, count: int = 9, seed: int = 0, **strengths) -> np.ndarray:
-    """Return ``count`` randomly augmented copies of one image, shape (count, H, W, C), uint8.
-
-    ``strengths`` are ``augmentation_layers`` arguments (flip, rotation, zoom, translation,
-    contrast). The same ``seed`` gives the same copies, so a preview only changes when a
-    strength changes.
+    """Return ``count`` copies of one image, each randomly augmented by ``augmentation_layers(
+    seed=seed, **strengths)``, shape (count, H, W, C), uint8. The same seed, the same copies.
 
     Example:
         >>> augment_grid(np.zeros((32, 32, 3), np.uint8), count=4, rotation=0.2).shape
         (4, 32, 32, 3)
     """
     image = np.asarray(image)
-    if image.ndim != 3:
-        raise ValueError(f"image must have shape (height, width, channels), got {image.shape}")
-    if int(count) < 1:
-        raise ValueError(f"count must be a positive int, got {count!r}")
+    if image.ndim != 3 or int(count) < 1:
+        raise ValueError(f"expected one (height, width, channels) image and a positive count, "
+                         f"got shape {image.shape} and count {count!r}")
     block = augmentation_layers(seed=seed, **strengths)
     batch = np.repeat(image[None].astype("float32"), int(count), axis=0)
     if block.layers:
@@ -188,8 +157,7 @@ def apply_kernel(gray: np.ndarray, kernel: np.ndarray, flip: bool = False) -> np
 
     A Conv2D layer computes a cross-correlation (``scipy.signal.correlate2d``, kernel not
     flipped), here in mode "same" with reflected borders; ``flip=True`` computes a true
-    mathematical convolution (``convolve2d``, the kernel flipped in both axes). Output is
-    float32, same shape as ``gray``.
+    convolution (``convolve2d``, the kernel flipped in both axes). Output: float32, same shape.
 
     Example:
         >>> step = np.array([[0, 0, 1, 1]] * 3)      # dark on the left, bright on the right
@@ -199,9 +167,8 @@ def apply_kernel(gray: np.ndarray, kernel: np.ndarray, flip: bool = False) -> np
     from scipy import signal
 
     gray, kernel = np.asarray(gray, dtype="float32"), np.asarray(kernel, dtype="float32")
-    if gray.ndim != 2:
-        raise ValueError(f"gray must be a 2-D grayscale image, got shape {gray.shape}")
-    if kernel.ndim != 2:
-        raise ValueError(f"kernel must be 2-D (for example 3x3), got shape {kernel.shape}")
+    if gray.ndim != 2 or kernel.ndim != 2:
+        raise ValueError(f"gray and kernel must be 2-D (a grayscale image, a 3x3 kernel), got "
+                         f"shapes {gray.shape} and {kernel.shape}")
     function = signal.convolve2d if flip else signal.correlate2d
     return function(gray, kernel, mode="same", boundary="symm").astype("float32")

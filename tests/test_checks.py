@@ -41,16 +41,49 @@ def test_check_choice_ignores_case_and_order_and_validates_options(capsys):
 
 # ---------------------------------------------------------------- lessons 3-4
 
-def test_lesson_3_4_checks(capsys):
+def test_lesson_3_checks_read_the_lessons_objects(capsys):
     import pandas as pd
 
-    assert checks.check_conv_output_shape((148, 148, 32), (150, 150, 3), filters=32)
-    assert not checks.check_conv_output_shape((150, 150, 32), (150, 150, 3), filters=32)
-    assert checks.check_conv_output_shape([75, 75, 8], (150, 150, 3), 8, kernel=5, stride=2, padding="same")
-    assert checks.check_pool_output_shape((7, 7, 128), (15, 15, 128))
-    assert checks.check_conv_params(18_496, in_channels=32, filters=64)
-    assert not checks.check_conv_params(18_432, in_channels=32, filters=64)
-    assert checks.check_dense_params(3_211_776, inputs=6272, units=512)
+    from coursekit import cnn
+
+    sobel = [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]
+    assert checks.check_flipped_kernel([[1, 0, -1], [2, 0, -2], [1, 0, -1]], sobel)
+    assert not checks.check_flipped_kernel(sobel, sobel)
+    assert not checks.check_flipped_kernel(..., sobel)
+    model = cnn.scratch_cnn((64, 64, 3))
+    assert checks.check_layer_params(3 * 3 * 16 * 32 + 32, model, "conv2")
+    assert checks.check_layer_params(4 * 64, model, "norm3")  # scale, offset, mean, variance
+    assert not checks.check_layer_params(2 * 64, model, "norm3")
+    counts = pd.DataFrame([[40, 10, 0], [5, 30, 15], [5, 0, 45]], index=["ant", "bee", "cat"],
+                          columns=["ant", "bee", "cat"])
+    assert checks.check_precision(30 / 40, counts, "bee")
+    assert not checks.check_precision(30 / 50, counts, "bee")  # the recall
+    assert "CALLED" in capsys.readouterr().out.splitlines()[-1]
+    never = counts.assign(cat=0)  # nothing called 'cat': 0 / 0, shown as 0 in the report
+    assert checks.check_precision(float("nan"), never, "cat") and checks.check_precision(0, never, "cat")
+    assert not checks.check_precision(float("nan"), counts, "cat")
+
+
+def test_thumbnail_check_names_the_opencv_pitfall(quick_root, capsys):
+    import cv2
+
+    path = sorted((quick_root / "train" / "cats").glob("*.jpg"))[0]
+    bgr = cv2.imread(str(path))
+    right = cv2.cvtColor(cv2.resize(bgr, (96, 64), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB)
+    assert checks.check_thumbnail(right, path, (64, 96))
+    assert not checks.check_thumbnail(right[..., ::-1], path, (64, 96))
+    assert "BGR" in capsys.readouterr().out
+    assert not checks.check_thumbnail(cv2.resize(bgr, (64, 96))[..., ::-1], path, (64, 96))
+    assert "in which order does cv2.resize take it" in capsys.readouterr().out
+    nearest = cv2.resize(bgr, (96, 64), interpolation=cv2.INTER_NEAREST)[..., ::-1]
+    assert not checks.check_thumbnail(nearest, path, (64, 96))
+    assert not checks.check_thumbnail(..., path, (64, 96))
+    assert "Replace the ..." in capsys.readouterr().out
+
+
+def test_lesson_4_checks(capsys):
+    import pandas as pd
+
     history = pd.DataFrame({"epoch": [1, 2, 3, 4, 5, 6], "val_loss": [0.69, 0.6, 0.55, 0.52, 0.6, 0.7]})
     assert checks.check_overfitting_epoch(4, history) and checks.check_overfitting_epoch(5, history)
     assert not checks.check_overfitting_epoch(1, history)

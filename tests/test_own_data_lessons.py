@@ -31,7 +31,6 @@ REQUESTED = os.environ.get("COURSEKIT_OWN_DATA_LESSONS", "")
 #: Lessons that still read cats_and_dogs_filtered whatever the switch says (being converted,
 #: issue 12): expected to fail until they follow the dataset switch; then this entry must go.
 NOT_CONVERTED = {
-    "03_cnn_from_scratch": "lesson 3 still loads cats_and_dogs_filtered by name",
     "04_augmentation_and_overfitting": "lesson 4 still loads cats_and_dogs_filtered by name",
 }
 
