@@ -65,7 +65,7 @@ HIGH_DEPTH_MODES = {"I": 32, "F": 32, "I;16": 16, "I;16L": 16, "I;16B": 16, "I;1
 _ANALYSIS_SIDE = 64  # blank and dHash checks look at the image shrunk to about this short side
 _COLUMNS = ["path", "label", "format", "extension", "width", "height", "mode", "frames",
             "bit_depth", "bytes", "sha256", "pixel_sha256", "dhash", "brightness_std",
-            "issues", "ok", "duplicate_of", "conflicts_with", "note"]
+            "issues", "ok", "duplicate_of", "conflicts_with", "group", "note"]
 
 
 def dhash(image: Image.Image, hash_size: int = 16) -> np.ndarray:
@@ -321,7 +321,9 @@ def _cross_file_codes(rows: list[dict], folder: Path, near_threshold: int) -> No
     same_pixels, same_image = components(len(rows), exact), components(len(rows), exact + near)
     for group in pd.Series(range(len(rows))).groupby(same_image).agg(list):
         labels = {rows[k]["label"] for k in group} - {None}
+        named = min((rows[k]["path"] for k in group), key=lambda path: (len(path), path))
         for k in group:
+            rows[k]["group"] = named
             if len(labels) > 1 and rows[k]["label"] is not None:
                 rows[k]["codes"].append("label_conflict")
                 rows[k]["conflicts_with"] = tuple(sorted(
@@ -363,7 +365,8 @@ def scan(folder: str | os.PathLike, *, workers: int | None = None, progress: boo
     ``extension``, ``width``, ``height``, ``mode``, ``frames``, ``bit_depth``, ``bytes``,
     ``sha256``, ``pixel_sha256``, ``dhash``, ``brightness_std``, ``issues`` (codes of
     ``ISSUES``), ``ok``, ``duplicate_of`` (the kept copy), ``conflicts_with`` (copies under other
-    labels) and ``note`` (the reasons in words).
+    labels), ``group`` (the shortest path among the file, its copies and near copies, under any
+    label) and ``note`` (the reasons in words).
 
     Example:
         >>> import tempfile

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from coursekit.quarantine import leave_out
-from coursekit.scan import BROKEN, close_pairs, components, scan
+from coursekit.scan import BROKEN, close_pairs, scan
 
 
 def _fractions(fractions) -> dict[str, float]:
@@ -40,26 +40,6 @@ def _check_columns(data: pd.DataFrame, columns: Iterable[str], what: str) -> Non
         raise ValueError(f"data has no {missing} column(s): pass {what}")
 
 
-def duplicate_groups(report: pd.DataFrame) -> pd.Series:
-    """Name each file's group: the file, its copies and near copies, and the same image under
-    other labels (from ``scan``'s ``duplicate_of`` and ``conflicts_with``), by its shortest path.
-
-    Example:
-        >>> report = pd.DataFrame({"path": ["a/x.jpg", "a/x (1).jpg", "b/x.jpg", "a/y.jpg"],
-        ...                        "duplicate_of": [None, "a/x.jpg", None, None],
-        ...                        "conflicts_with": [("b/x.jpg",), (), ("a/x.jpg",), ()]})
-        >>> duplicate_groups(report).tolist()
-        ['a/x.jpg', 'a/x.jpg', 'a/x.jpg', 'a/y.jpg']
-    """
-    _check_columns(report, ("path", "duplicate_of", "conflicts_with"), "the table scan() returned")
-    index = {path: k for k, path in enumerate(report["path"])}
-    pairs = [(k, index[other]) for k, row in enumerate(report.itertuples())
-             for other in [row.duplicate_of, *(row.conflicts_with or ())] if other in index]
-    group = pd.Series(components(len(index), pairs), index=report.index)
-    ordered = report.assign(group=group, length=report["path"].str.len()).sort_values(["length", "path"])
-    return group.map(ordered.groupby("group")["path"].first()).rename("group")
-
-
 def excluded(data: pd.DataFrame) -> pd.DataFrame:
     """Return the rows ``split`` leaves out, with the ``reason``: broken files and links (not
     what ``repair`` converts), label conflicts, and files without a class folder."""
@@ -73,8 +53,8 @@ def split(data: pd.DataFrame | str | os.PathLike, fractions=(0.7, 0.15, 0.15),
           seed: int = 0) -> pd.DataFrame:
     """Assign every usable image of a scan report (or folder) to train/validation/test, per class.
 
-    An image and its exact and near copies form a *group* (``duplicate_groups``) that goes
-    whole into one split, so no copy leaks. Within each class the groups are ordered by a hash
+    An image and its exact and near copies form a *group* (``scan``'s ``group`` column) that
+    goes whole into one split, so no copy leaks. Within each class the groups are ordered by a hash
     of their content (their smallest ``sha256``) and ``seed``, and dealt out in that order: the
     first ``fractions[0]`` of the class's files to train, and so on. Same files and seed, same
     split, on any machine; renaming files moves nothing, and adding or removing files moves
@@ -84,9 +64,9 @@ def split(data: pd.DataFrame | str | os.PathLike, fractions=(0.7, 0.15, 0.15),
     adding up to 1. Returns the usable rows with ``group`` and ``split`` columns.
 
     Example:
-        >>> report = pd.DataFrame({"path": [f"cats/{k}.jpg" for k in range(10)], "label": "cats",
-        ...     "format": "JPEG", "issues": [()] * 10, "duplicate_of": None, "conflicts_with": [()] * 10,
-        ...     "sha256": [hashlib.sha256(bytes([k])).hexdigest() for k in range(10)]})
+        >>> paths = [f"cats/{k}.jpg" for k in range(10)]
+        >>> report = pd.DataFrame({"path": paths, "group": paths, "label": "cats", "format": "JPEG",
+        ...     "issues": [()] * 10, "sha256": [hashlib.sha256(bytes([k])).hexdigest() for k in range(10)]})
         >>> split(report, (0.6, 0.2, 0.2))["split"].value_counts().to_dict()
         {'train': 6, 'validation': 2, 'test': 2}
     """
@@ -95,10 +75,8 @@ def split(data: pd.DataFrame | str | os.PathLike, fractions=(0.7, 0.15, 0.15),
     named = _fractions(fractions)
     if not isinstance(seed, int):
         raise ValueError(f"seed must be an int, got {seed!r}")
-    _check_columns(data, ("path", "label", "issues", "sha256", "duplicate_of", "conflicts_with"),
-                   "the table scan() returned")
+    _check_columns(data, ("path", "label", "issues", "sha256", "group"), "the table scan() returned")
     usable = data.drop(excluded(data).index)
-    usable = usable.assign(group=duplicate_groups(usable))
     groups = usable.groupby("group").agg(label=("label", "first"), size=("path", "size"),
                                          content=("sha256", "min"))
     groups["order"] = [hashlib.sha256(f"{seed}\0{content}".encode()).hexdigest()

@@ -15,7 +15,7 @@ from tests import _bad_corpus as corpus
 def _report(count: int, labels=("cats", "dogs"), prefix: str = "") -> pd.DataFrame:
     """A scan-like table of ``count`` distinct images, alternating between the labels."""
     rows = [{"path": f"{prefix}{labels[k % len(labels)]}/img{k}.jpg", "label": labels[k % len(labels)],
-             "format": "JPEG", "issues": (), "duplicate_of": None, "conflicts_with": (),
+             "format": "JPEG", "issues": (), "group": f"{prefix}{labels[k % len(labels)]}/img{k}.jpg",
              "sha256": hashlib.sha256(f"{prefix}{k}".encode()).hexdigest()} for k in range(count)]
     return pd.DataFrame(rows)
 
