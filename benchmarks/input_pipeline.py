@@ -1,7 +1,8 @@
 """Images per second: the lesson's tf.data pipeline vs the legacy ImageDataGenerator.
 
 Both read the same folder (cats_and_dogs_filtered/train, 2000 JPEGs; ``--quick``: the
-200-image subset), resize to the same size with the same (bilinear) interpolation, and yield
+200-image subset), resize to the same size (default: lesson 3's, ``recipes.SCRATCH_CNN``) with
+the same (bilinear) interpolation, and yield
 batches of the same size for ``--epochs`` passes, as ``model.fit`` would consume them. The
 passes are interleaved (one tf.data epoch, then one ImageDataGenerator epoch, ...) so that
 load from other processes hits both alike.
@@ -23,7 +24,7 @@ during one first epoch can swing a single measurement by a factor of four.
 Prints one figure per line; the headline ``ratio`` (tf.data / ImageDataGenerator images per
 second over all epochs, median over rounds) comes last. Target: ratio >= 2.
 
-    python benchmarks/input_pipeline.py [--epochs 3] [--rounds 3] [--size 150] [--batch 32] [--quick] [--augment]
+    python benchmarks/input_pipeline.py [--epochs 3] [--rounds 3] [--size 112] [--batch 32] [--quick] [--augment]
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import os
 import statistics
 import time
 
-from coursekit import cnn, config, datasets, training
+from coursekit import cnn, config, datasets, recipes, training
 
 keras = config.import_keras()
 import tensorflow as tf  # noqa: E402  (already imported quietly by import_keras)
@@ -80,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3,
                         help="repeat the whole comparison (fresh pipelines) and report medians")
-    parser.add_argument("--size", type=int, default=150)
-    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--size", type=int, default=recipes.SCRATCH_CNN.image_size)
+    parser.add_argument("--batch", type=int, default=recipes.SCRATCH_CNN.batch_size)
     parser.add_argument("--quick", action="store_true", help="the 200-image quick subset")
     parser.add_argument("--augment", action="store_true", help="augment in both pipelines")
     args = parser.parse_args(argv)
