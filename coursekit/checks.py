@@ -15,6 +15,12 @@ def _say(ok: bool, message: str) -> bool:
     return ok
 
 
+def _verdict(ok: bool, answer: Any, name: str, hint: str) -> bool:
+    if ok:
+        return _say(True, "Correct!")
+    return _say(False, f"Not quite: your {name} was {answer!r}. {hint}".strip())
+
+
 def check_answer(answer: Any, expected: Any, hint: str = "", name: str = "answer") -> bool:
     """Compare ``answer`` with ``expected`` exactly (tuples and lists compare equal).
 
@@ -32,9 +38,7 @@ def check_answer(answer: Any, expected: Any, hint: str = "", name: str = "answer
         ok = normalise(answer) == normalise(expected)
     except Exception:  # noqa: BLE001 - a strange object must not end in a traceback
         ok = False
-    if ok:
-        return _say(True, "Correct!")
-    return _say(False, f"Not quite: your {name} was {answer!r}. {hint}".strip())
+    return _verdict(ok, answer, name, hint)
 
 
 def check_close(answer: Any, expected: float, tolerance: float = 0.01, hint: str = "",
@@ -52,9 +56,7 @@ def check_close(answer: Any, expected: float, tolerance: float = 0.01, hint: str
         ok = math.isclose(float(answer), expected, rel_tol=tolerance, abs_tol=tolerance * 1e-3)
     except (TypeError, ValueError):
         return _say(False, f"Your {name} should be a number, got {answer!r}.")
-    if ok:
-        return _say(True, "Correct!")
-    return _say(False, f"Not quite: your {name} was {answer!r}. {hint}".strip())
+    return _verdict(ok, answer, name, hint)
 
 
 def check_choice(answer: Any, correct: set | frozenset | list | tuple | str, options=None,
@@ -108,26 +110,19 @@ _IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a"
 
 
 def header_lies(folder) -> list[str]:
-    """Return the files under ``folder`` whose first bytes say JPEG/PNG/GIF/BMP but that do not decode.
-
-    The reference answer of lesson 1's first exercise (links are not followed).
-
-    For lesson 1's messy folder it lists, for example, ``'cats/cat.39.jpg'``.
+    """Return the files under ``folder`` (links not followed) whose first bytes say
+    JPEG/PNG/GIF/BMP but that do not decode: lesson 1's reference answer (``'cats/cat.39.jpg'``...).
     """
-    import os
     from pathlib import Path
 
     from coursekit.scan import true_format
 
-    root = Path(folder)
-    found = []
+    root, found = Path(folder), []
     for path in sorted(root.rglob("*")):
-        if path.is_symlink() or not path.is_file():
-            continue
-        with open(path, "rb") as handle:
-            head = handle.read(8)
-        if head.startswith(_IMAGE_SIGNATURES) and true_format(path) is None:
-            found.append(Path(os.path.relpath(path, root)).as_posix())
+        if path.is_file() and not path.is_symlink():
+            with open(path, "rb") as handle:
+                if handle.read(8).startswith(_IMAGE_SIGNATURES) and true_format(path) is None:
+                    found.append(path.relative_to(root).as_posix())
     return found
 
 
@@ -313,32 +308,46 @@ def check_overfitting_epoch(answer: Any, history, tolerance: int = 1, name: str 
                        "training loss keeps falling.")
 
 
-#: Options of the lesson-4 exercise "which augmentations suit photos of cats and dogs?"
+#: Options of lesson 4's exercise 2; rotation and zoom are those of its augmentation recipe
+#: (recipes.FLIP_ROTATE_ZOOM: a tenth of a turn, 20 %), which tests/test_recipes.py checks.
 AUGMENTATION_OPTIONS = (
-    "horizontal flip", "vertical flip", "rotation up to 15 degrees", "rotation up to 180 degrees",
+    "horizontal flip", "vertical flip", "rotation up to 36 degrees", "rotation up to 180 degrees",
     "zoom up to 20%", "shift up to 10%", "invert colours", "small contrast change",
 )
 _SENSIBLE_AUGMENTATIONS = frozenset({
-    "horizontal flip", "rotation up to 15 degrees", "zoom up to 20%", "shift up to 10%",
+    "horizontal flip", "rotation up to 36 degrees", "zoom up to 20%", "shift up to 10%",
     "small contrast change",
 })
 
 
 def check_augmentations(answer: Any, name: str = "choice") -> bool:
-    """Check which augmentations make sense for photos of cats and dogs (a set of options).
-
-    A sensible augmentation makes a picture the camera could have taken of the same animal.
+    """Check which augmentations make sense for photos taken the usual way up, such as cats and
+    dogs (a set of options): a picture the camera could have taken of the same subject.
 
     Example:
         >>> check_augmentations({"horizontal flip", "zoom up to 20%", "shift up to 10%",
-        ...                      "rotation up to 15 degrees", "small contrast change"})
+        ...                      "rotation up to 36 degrees", "small contrast change"})
         ✅ Correct!
         True
     """
     return check_choice(answer, _SENSIBLE_AUGMENTATIONS, options=AUGMENTATION_OPTIONS, name=name,
                         hint="Ask of each one: could a camera have taken this picture of the same "
-                             "animal? Cats are rarely upside down, and nobody photographs them "
-                             "in negative colours.")
+                             "subject? A tilted camera is common, an upside-down world is not, "
+                             "and no camera photographs in negative colours.")
+
+
+def check_least_overfitting(answer: Any, comparison) -> bool:
+    """Check lesson 4's exercise 3: the variant (row of ``comparison``) with the smallest ``gap``.
+
+    Example:
+        >>> import pandas as pd
+        >>> check_least_overfitting("+dropout", pd.DataFrame({"gap": [0.2, 0.05]}, ["baseline", "+dropout"]))
+        ✅ Correct!
+        True
+    """
+    return check_choice(answer, str(comparison["gap"].idxmin()), options=list(comparison.index),
+                        name="variant", hint="The gap is training minus validation accuracy: sort "
+                                             "the table by it (comparison.sort_values(...)).")
 
 
 # ---------------------------------------------------------------- lesson 5: transfer learning
@@ -356,7 +365,7 @@ def check_trainable_parameters(answer, model) -> bool:
     """
     try:
         expected = int(sum(math.prod(weight.shape) for weight in model.trainable_weights))
-        total = int(sum(math.prod(weight.shape) for weight in model.weights))
+        total = model.count_params()
     except (AttributeError, TypeError):
         return _say(False, "Pass the Keras model as the second argument.")
     return check_answer(answer, expected, name="count",

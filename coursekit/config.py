@@ -3,14 +3,12 @@
 Everything here reads environment variables at call time, so a notebook (or a test) can change
 a variable and the next call sees it. Importing this module imports neither TensorFlow nor Keras.
 
-Environment variables
----------------------
-``COURSEKIT_QUICK``   ``1``/``true`` runs every lesson on a small subset with few epochs.
-``COURSEKIT_DATA``    folder for datasets and cached features (default ``~/coursekit_data``).
-``COURSEKIT_MIRROR``  folders or ``file://``/``http://`` URLs holding the course files, separated
-                      by ``os.pathsep`` (``:`` on Linux/macOS); see :mod:`coursekit.datasets`.
-``COURSEKIT_LECTURE`` ``1``/``true`` turns on projector-friendly figures (see ``lecture_mode``).
-``KERAS_HOME``        Keras' own cache (default ``~/.keras``); ``prefetch()`` fills it.
+``COURSEKIT_QUICK``    ``1``/``true``: every lesson runs on a small subset with few epochs.
+``COURSEKIT_DATA``     datasets, cached features and models (default ``~/coursekit_data``).
+``COURSEKIT_MIRROR``   folders or ``file://``/``http://`` URLs holding the course files,
+                       separated by ``os.pathsep`` (see :mod:`coursekit.datasets`).
+``COURSEKIT_LECTURE``  ``1``/``true``: projector-friendly figures (``lecture_mode``).
+``KERAS_HOME``         Keras' own cache (default ``~/.keras``); ``prefetch()`` fills it.
 """
 
 from __future__ import annotations
@@ -21,7 +19,6 @@ import platform
 import re
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -30,42 +27,25 @@ REPOSITORY = "coursekit-org/image-classification-course"
 #: The git ref (branch or tag) that Colab installs ``coursekit`` from.
 REPOSITORY_REF = "main"
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"", "0", "false", "no", "off"}
-
 
 def _flag(name: str) -> bool:
     """Read a yes/no environment variable; raise ValueError for anything else."""
     value = os.environ.get(name, "").strip().lower()
-    if value in _TRUE:
+    if value in {"1", "true", "yes", "on"}:
         return True
-    if value in _FALSE:
+    if value in {"", "0", "false", "no", "off"}:
         return False
     raise ValueError(f"{name}={os.environ[name]!r} is not understood: use 1/true or 0/false.")
 
 
 def quick_mode() -> bool:
-    """Return True when ``COURSEKIT_QUICK`` asks for quick mode (small data, few epochs).
-
-    Example:
-        >>> from unittest import mock
-        >>> with mock.patch.dict(os.environ, {"COURSEKIT_QUICK": "1"}):
-        ...     quick_mode()
-        True
-    """
+    """Return True when ``COURSEKIT_QUICK`` asks for quick mode (small data, few epochs)."""
     return _flag("COURSEKIT_QUICK")
 
 
 def data_dir() -> Path:
     """Return the folder for datasets, cached features and models (created if missing):
-    ``COURSEKIT_DATA``, by default ``~/coursekit_data``.
-
-    Example:
-        >>> from unittest import mock
-        >>> with mock.patch.dict(os.environ, {"COURSEKIT_DATA": "/tmp/coursekit-example"}):
-        ...     data_dir().name
-        'coursekit-example'
-    """
+    ``COURSEKIT_DATA``, by default ``~/coursekit_data``."""
     folder = Path(os.environ.get("COURSEKIT_DATA") or Path.home() / "coursekit_data").expanduser()
     folder.mkdir(parents=True, exist_ok=True)
     return folder
@@ -88,9 +68,8 @@ def in_colab() -> bool:
 
 
 def seed_everything(seed: int = 42) -> None:
-    """Seed Python's ``random``, NumPy and Keras/TensorFlow in one call (``keras.utils.set_random_seed``):
-    weight initialisation, shuffling and augmentation repeat on one machine (GPUs may differ
-    in the last digits)."""
+    """Seed Python's ``random``, NumPy and Keras/TensorFlow in one call
+    (``keras.utils.set_random_seed``): initial weights, shuffles and augmentations repeat."""
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     import_keras().utils.set_random_seed(seed)
@@ -98,7 +77,7 @@ def seed_everything(seed: int = 42) -> None:
 
 # Own code: contextlib.redirect_stderr swaps Python's sys.stderr only, not the C++ file descriptor 2.
 @contextlib.contextmanager
-def _silence_stderr_fd() -> Iterator[None]:
+def _silence_stderr_fd():
     """Redirect file descriptor 2 to /dev/null for the duration (TensorFlow's C++ start-up noise)."""
     try:
         saved = os.dup(2)
@@ -121,8 +100,7 @@ def import_keras():
     silence, would land in every notebook as red stderr.
 
     Example:
-        >>> keras = import_keras()
-        >>> keras.__version__.startswith("3.")
+        >>> import_keras().__version__.startswith("3.")
         True
     """
     if "tensorflow" not in sys.modules:
@@ -156,11 +134,8 @@ def mirrors() -> list[str]:
         ['/srv/c', 'http://10.0.0.5:8000/f']
     """
     raw = os.environ.get("COURSEKIT_MIRROR", "")
-    if os.pathsep == ":":
-        entries = re.split(r":(?!//)(?!\d+(?:/|:|$))", raw)
-    else:
-        entries = raw.split(os.pathsep)
-    return [entry.strip() for entry in entries if entry.strip()]
+    separator = r":(?!//)(?!\d+(?:/|:|$))" if os.pathsep == ":" else re.escape(os.pathsep)
+    return [entry.strip() for entry in re.split(separator, raw) if entry.strip()]
 
 
 def environment_report(display: bool = True) -> dict[str, str]:
@@ -168,26 +143,16 @@ def environment_report(display: bool = True) -> dict[str, str]:
     CPU, GPU, mode, folders, mirror, Colab.
 
     Example:
-        >>> report = environment_report(display=False)
-        >>> report["mode"] in {"quick", "full"}
+        >>> environment_report(display=False)["mode"] in {"quick", "full"}
         True
     """
+    import ipywidgets
+
     keras = import_keras()
-    import tensorflow as tf
-
-    try:
-        import ipywidgets
-
-        widgets_version = ipywidgets.__version__
-    except ImportError:  # pragma: no cover - ipywidgets is a dependency
-        widgets_version = "not installed"
     gpus = gpu_names()
     report = {
-        "Python": platform.python_version(),
-        "TensorFlow": tf.__version__,
-        "Keras": keras.__version__,
-        "NumPy": np.__version__,
-        "ipywidgets": widgets_version,
+        "Python": platform.python_version(), "TensorFlow": sys.modules["tensorflow"].__version__,
+        "Keras": keras.__version__, "NumPy": np.__version__, "ipywidgets": ipywidgets.__version__,
         "CPU": f"{platform.machine()}, {os.cpu_count()} cores",
         "GPU": ", ".join(gpus) if gpus else "none (training runs on the CPU)",
         "mode": "quick" if quick_mode() else "full",
@@ -197,37 +162,29 @@ def environment_report(display: bool = True) -> dict[str, str]:
         "Colab": "yes" if in_colab() else "no",
     }
     if display:
-        width = max(len(key) for key in report)
-        for key, value in report.items():
-            print(f"{key:<{width}}  {value}")
+        width = max(map(len, report))
+        print("\n".join(f"{key:<{width}}  {value}" for key, value in report.items()))
     return report
 
 
-def lecture_mode(on: bool = True) -> None:
-    """Make figures and widgets projector-friendly (big fonts, wide figures), or undo it.
+#: Projector-friendly matplotlib settings (``lecture_mode``).
+LECTURE_RC = {"figure.figsize": (12, 7), "figure.dpi": 100, "font.size": 16, "axes.titlesize": 20,
+              "axes.labelsize": 18, "xtick.labelsize": 14, "ytick.labelsize": 14,
+              "legend.fontsize": 14, "lines.linewidth": 2.5, "image.cmap": "viridis"}
 
-    Also switched on by ``COURSEKIT_LECTURE=1`` through ``start_lesson()``. The one helper
-    that changes global matplotlib settings, and only when you call it.
-    """
+
+def lecture_mode(on: bool = True) -> None:
+    """Make figures and widgets projector-friendly (``LECTURE_RC``), or undo it; also switched
+    on by ``COURSEKIT_LECTURE=1`` (``start_lesson``). The one helper that changes global
+    matplotlib settings, and only when you call it."""
     import matplotlib
 
-    if not on:
-        matplotlib.rcParams.update(matplotlib.rcParamsDefault)
+    if on:
+        os.environ["COURSEKIT_LECTURE"] = "1"  # widgets read this to size their controls
+        matplotlib.rcParams.update(LECTURE_RC)
+    else:
         os.environ.pop("COURSEKIT_LECTURE", None)
-        return
-    os.environ["COURSEKIT_LECTURE"] = "1"  # widgets read this to size their controls
-    matplotlib.rcParams.update({
-        "figure.figsize": (12, 7),
-        "figure.dpi": 100,
-        "font.size": 16,
-        "axes.titlesize": 20,
-        "axes.labelsize": 18,
-        "xtick.labelsize": 14,
-        "ytick.labelsize": 14,
-        "legend.fontsize": 14,
-        "lines.linewidth": 2.5,
-        "image.cmap": "viridis",
-    })
+        matplotlib.rcParams.update(matplotlib.rcParamsDefault)
 
 
 def lecture_on() -> bool:
@@ -236,15 +193,11 @@ def lecture_on() -> bool:
 
 
 def start_lesson() -> None:
-    """Print the mode this lesson runs in, warn on Colab without a GPU, apply lecture mode.
-
-    Called by the mode-switch cell at the top of every lesson.
-    """
+    """Print the mode this lesson runs in, warn on Colab without a GPU, apply lecture mode
+    (the mode-switch cell at the top of every lesson calls it)."""
     import_keras()  # load TensorFlow now, quietly, so later `import keras` cells print no noise
-    if quick_mode():
-        print("Quick mode: small subset of the data, few epochs. Numbers will be rough.")
-    else:
-        print("Full mode: the whole dataset and the real number of epochs.")
+    print("Quick mode: small subset of the data, few epochs. Numbers will be rough." if quick_mode()
+          else "Full mode: the whole dataset and the real number of epochs.")
     if in_colab() and not gpu_names():
         print("No GPU found. On Colab choose Runtime > Change runtime type > T4 GPU, "
               "then run the notebook again; on a CPU training takes much longer.")

@@ -19,16 +19,14 @@ keras = config.import_keras()
 class Recipe:
     """How one model of the course is built and trained; every field goes into its cache key.
 
-    Square images of ``image_size`` (full mode) or ``quick_image_size`` (quick mode, small);
-    at most ``epochs``/``quick_epochs``, early stopping on ``monitor`` keeps the best. ``model``
-    "scratch_cnn" builds ``cnn.scratch_cnn`` (``filters``, ``dropout``, ``l2``,
-    ``augmentation``: ``cnn.augmentation_layers`` arguments); "transfer" builds
-    ``pretrained.transfer_model`` on the frozen ImageNet ``base``. ``schedule`` is
-    "cosine" (the learning rate falls along half a cosine wave, from ``learning_rate`` to
-    near zero at the last epoch), the arguments of ``keras.callbacks.ReduceLROnPlateau``, or
-    None (a constant learning rate).
-    With ``start_from`` (fine-tuning) the trained model of that recipe continues, its base
-    trainable from layer ``fine_tune_from`` on (BatchNorm stays frozen).
+    Square images of ``image_size`` pixels (``quick_image_size`` in quick mode); at most
+    ``epochs`` (``quick_epochs``), early stopping on ``monitor`` keeps the best. ``model``
+    "scratch_cnn": ``cnn.scratch_cnn`` with ``filters``, ``dropout``, ``l2`` and
+    ``augmentation`` (``cnn.augmentation_layers`` arguments); "transfer": the frozen ImageNet
+    ``base`` under a new head. ``schedule``: "cosine" (from ``learning_rate`` along half a
+    cosine wave to near zero), ``ReduceLROnPlateau`` arguments, or None (a constant rate).
+    Fine-tuning: ``start_from``'s trained model continues, its base trainable from layer
+    ``fine_tune_from`` on (BatchNorm stays frozen).
 
     Example:
         >>> tiny = Recipe("tiny", image_size=32, quick_image_size=16, epochs=3, quick_epochs=1,
@@ -153,17 +151,19 @@ SCRATCH_CNN = Recipe(
 #: Flips, turns up to +-36 degrees (a tenth of a turn) and zooms up to 20 %: lesson 4's augmentation.
 FLIP_ROTATE_ZOOM = dict(flip="horizontal", rotation=0.1, zoom=0.2, translation=0.0, contrast=0.0)
 
-#: Lesson 4's comparison: lesson 3's recipe plus one regularizer each, trained the same way.
+#: L2 weight decay on every convolution kernel.
+SCRATCH_CNN_L2 = replace(SCRATCH_CNN, name="scratch_cnn-l2", l2=1e-4)
+
+#: Lesson 4's comparison: lesson 3's recipe plus regularizers, all trained the same way.
 LESSON4_VARIANTS = {
     "baseline": SCRATCH_CNN,
+    "+dropout": replace(SCRATCH_CNN, name="scratch_cnn-dropout", dropout=0.5),
+    "+L2": SCRATCH_CNN_L2,
     "+augmentation": replace(SCRATCH_CNN, name="scratch_cnn-augmentation",
                              augmentation=FLIP_ROTATE_ZOOM),
-    "+dropout": replace(SCRATCH_CNN, name="scratch_cnn-dropout", dropout=0.5),
     "+augmentation+dropout": replace(SCRATCH_CNN, name="scratch_cnn-augmentation-dropout",
                                      augmentation=FLIP_ROTATE_ZOOM, dropout=0.5),
 }
-#: L2 weight decay on every kernel (the comparison's next variant; lesson 4 does not train it yet).
-SCRATCH_CNN_L2 = replace(SCRATCH_CNN, name="scratch_cnn-l2", l2=1e-4)
 
 #: Lesson 5, stage 1: the frozen ImageNet base with augmentation and a new head.
 TRANSFER_FROZEN = Recipe(

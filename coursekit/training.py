@@ -1,8 +1,8 @@
-"""Input pipelines, training a recipe (or loading it), learning curves, run comparisons.
+"""Input pipelines, training a recipe (or loading the model it trained), learning curves.
 
 Lesson 3 writes the pipeline and ``fit`` out in full; afterwards ``image_datasets`` and
-``train_or_load`` do the same in one call each; ``history_frame``, ``compare_runs``,
-``plot_history`` and ``plot_comparison`` turn Keras histories into tables and figures.
+``train_or_load`` do the same in one call each; ``history_frame`` and ``plot_history`` turn
+Keras histories into a table and a figure.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import filelock
@@ -28,16 +28,14 @@ import tensorflow as tf  # noqa: E402  (imported quietly by import_keras above)
 
 #: The seed used when none is given, so every lesson sees the same shuffles.
 DEFAULT_SEED = 1337
-#: Okabe-Ito: a colour-blind-safe palette for the runs of a comparison.
+#: Okabe-Ito: a colour-blind-safe palette (training, validation, or the runs of a comparison).
 COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 
 
 # ---------------------------------------------------------------- input pipeline
 
-def class_folders(split: str | os.PathLike) -> list[str]:
-    """Return the class folder names of one split (``root/train``), sorted as Keras labels
-    them; raise a ValueError saying what the folder holds unless there are two or more."""
-    split = Path(split)
+def _class_folders(split: Path) -> list[str]:
+    """The class folders of one split, sorted as Keras labels them: at least two."""
     if not split.is_dir():
         raise ValueError(f"{split} is not a folder; expected {split}/<class name>/<images>")
     names = sorted(entry.name for entry in split.iterdir()
@@ -53,38 +51,35 @@ def image_datasets(root: str | os.PathLike, image_size: tuple[int, int] = (150, 
                    shuffle_buffer: int = 1000):
     """Return ``(train_ds, val_ds, class_names)`` read from ``root/train`` and ``root/validation``.
 
-    Batches of ``(images, labels)``: images float32 RGB in 0-255 (the model rescales) at
-    ``image_size``, whatever their size and mode (grayscale, palette, RGBA, 16-bit); labels
-    follow ``cnn.output_units``: float32 0/1 of shape (batch, 1) for two classes, else the
-    class index, int32 of shape (batch,). A ``root/test`` folder is left alone. Each image is
-    decoded once and cached in memory (about 270 KB at 150x150); the training set is shuffled
-    *after* the cache, so every epoch gets a new order; validation keeps file order. Both
+    Batches of ``(images, labels)``: float32 RGB pixels in 0-255 at ``image_size``, whatever the
+    files' size and mode; labels as ``cnn.output_units`` wants them (two classes: float32 0/1 of
+    shape (batch, 1); more: int32 class indices). Each image is decoded once and cached; training
+    is shuffled *after* the cache (a new order every epoch), validation keeps file order. Both
     carry ``file_paths``, ``class_names`` and ``pipeline`` (the settings) for the cache key.
     """
     root = Path(root)
-    class_names = class_folders(root / "train")
-    if class_folders(root / "validation") != class_names:
+    class_names = _class_folders(root / "train")
+    if _class_folders(root / "validation") != class_names:
         raise ValueError(f"{root}/train has the classes {class_names} but {root}/validation "
-                         f"has {class_folders(root / 'validation')}; both need the same folders")
+                         f"has {_class_folders(root / 'validation')}; both need the same folders")
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     image_size, batch_size = tuple(int(size) for size in image_size), int(batch_size)
     binary = cnn.output_units(len(class_names)) == 1
     common = dict(label_mode="binary" if binary else "int", class_names=class_names,
                   image_size=image_size, color_mode="rgb", seed=seed, verbose=False)
-    train = keras.utils.image_dataset_from_directory(root / "train", batch_size=None,
-                                                     shuffle=True, **common)
-    validation = keras.utils.image_dataset_from_directory(root / "validation",
-                                                          batch_size=batch_size, shuffle=False, **common)
-    train_files, val_files = list(train.file_paths), list(validation.file_paths)
+    read = keras.utils.image_dataset_from_directory
+    train = read(root / "train", batch_size=None, shuffle=True, **common)
+    validation = read(root / "validation", batch_size=batch_size, shuffle=False, **common)
+    files = {"train": list(train.file_paths), "validation": list(validation.file_paths)}
     train = (train.cache() if cache else train).shuffle(
-        min(int(shuffle_buffer), len(train_files)), seed=seed, reshuffle_each_iteration=True)
+        min(int(shuffle_buffer), len(files["train"])), seed=seed, reshuffle_each_iteration=True)
     train = train.batch(batch_size).prefetch(tf.data.AUTOTUNE)
     validation = (validation.cache() if cache else validation).prefetch(tf.data.AUTOTUNE)
     pipeline = dict(root=str(root), image_size=image_size, batch_size=batch_size, seed=seed,
                     shuffle_buffer=int(shuffle_buffer))
-    for dataset, files in ((train, train_files), (validation, val_files)):
-        dataset.file_paths, dataset.class_names, dataset.pipeline = files, class_names, pipeline
+    for dataset, split in ((train, "train"), (validation, "validation")):
+        dataset.file_paths, dataset.class_names, dataset.pipeline = files[split], class_names, pipeline
     return train, validation, class_names
 
 
@@ -107,19 +102,6 @@ def compile_model(model, learning_rate: float = 1e-3, optimizer: str = "adam"):
     model.compile(optimizer=chosen, metrics=["accuracy"],
                   loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy")
     return model
-
-
-class _EpochTimer(keras.callbacks.Callback):
-    """Record the wall time of each epoch (seconds)."""
-
-    def on_train_begin(self, logs=None):
-        self.seconds: list[float] = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
 
 
 def data_fingerprint(train_ds, val_ds) -> str:
@@ -183,25 +165,22 @@ def _check_data(recipe, train_ds, quick: bool | None) -> None:
             f"training.image_datasets(root, recipe.input_size(), recipe.batch_size)")
 
 
-def train_or_load(recipe, train_ds, val_ds, *legacy, retrain: bool = False, verbose: int = 2,
-                  quick: bool | None = None, **legacy_options):
+def train_or_load(recipe, train_ds, val_ds, retrain: bool = False, verbose: int = 2,
+                  quick: bool | None = None):
     """Return ``(model, history)`` for ``recipe`` trained on this data: loaded if any lesson
     trained it before, trained now otherwise (or with ``retrain=True``).
 
     Training seeds Keras with ``recipe.seed``, builds the model (fine-tuning: continues
-    ``recipe.start_from``'s model, loaded or trained first), compiles it and fits at most
-    ``recipe.max_epochs()`` epochs with a checkpoint, early stopping on ``recipe.monitor``
-    (the best epoch's weights are kept), the recipe's schedule and a CSV log. The history has
-    one row per epoch (``epoch`` from 1, metrics, ``seconds``, ``best`` on the kept one).
-    Both are saved at ``cached_model_path``. Usage::
+    ``recipe.start_from``'s model, loaded or trained first) and fits at most ``max_epochs()``
+    with a checkpoint, early stopping on ``recipe.monitor`` (the best epoch's weights are
+    kept), the recipe's schedule and a CSV log. The history has one row per epoch (``epoch``
+    from 1, metrics, ``seconds``, ``best`` on the kept one). Both are saved at
+    ``cached_model_path``. Usage::
 
         recipe = recipes.SCRATCH_CNN
         train_ds, val_ds, _ = image_datasets(root, recipe.input_size(), recipe.batch_size)
         model, history = train_or_load(recipe, train_ds, val_ds)
     """
-    if isinstance(recipe, str):  # transitional, see _train_or_load_by_name
-        return _train_or_load_by_name(recipe, train_ds, val_ds, *legacy, retrain=retrain,
-                                      verbose=verbose, quick=quick, **legacy_options)
     _check_data(recipe, train_ds, quick)
     path = cached_model_path(recipe, train_ds, val_ds, quick)
     with _lock(path):
@@ -213,28 +192,24 @@ def train_or_load(recipe, train_ds, val_ds, *legacy, retrain: bool = False, verb
             start = train_or_load(recipe.start_from, train_ds, val_ds, verbose=verbose,
                                   quick=quick)[0]
         config.seed_everything(recipe.seed)
-        model = recipe.build(len(train_ds.class_names), quick, start=start)
-        compile_model(model, recipe.learning_rate, recipe.optimizer)
-        return _fit_and_store(path, model, train_ds, val_ds, recipe.max_epochs(quick),
-                              recipe.monitor, recipe.patience, recipe.schedule_callbacks(quick),
-                              verbose)
-
-
-def _fit_and_store(path: Path, model, train_ds, val_ds, epochs: int, monitor: str,
-                   patience: int, extra: list, verbose: int) -> tuple:
-    """Fit with checkpoint, early stopping, CSV log and timer; save model and history."""
-    early = keras.callbacks.EarlyStopping(monitor=monitor, patience=int(patience),
-                                          restore_best_weights=True)
-    checkpoint = keras.callbacks.ModelCheckpoint(path.with_suffix(".checkpoint.keras"),
-                                                 monitor=monitor, save_best_only=True)
-    timer = _EpochTimer()
-    # shuffle=False: the dataset shuffles itself (Keras 3 warns if fit is asked to).
-    fit = model.fit(train_ds, validation_data=val_ds, epochs=int(epochs), shuffle=False,
-                    verbose=verbose, callbacks=[checkpoint, early, *extra, timer,
-                                                keras.callbacks.CSVLogger(path.with_suffix(".log.csv"))])
-    history = history_frame(fit, seconds=timer.seconds, best=early.best_epoch + 1)
-    _store(path, model, history)
-    return model, history
+        model = compile_model(recipe.build(len(train_ds.class_names), quick, start=start),
+                              recipe.learning_rate, recipe.optimizer)
+        early = keras.callbacks.EarlyStopping(monitor=recipe.monitor, patience=recipe.patience,
+                                              restore_best_weights=True)
+        checkpoint = keras.callbacks.ModelCheckpoint(path.with_suffix(".checkpoint.keras"),
+                                                     monitor=recipe.monitor, save_best_only=True)
+        starts, seconds = [], []
+        timer = keras.callbacks.LambdaCallback(
+            on_epoch_begin=lambda epoch, logs: starts.append(time.perf_counter()),
+            on_epoch_end=lambda epoch, logs: seconds.append(time.perf_counter() - starts[-1]))
+        callbacks = [checkpoint, early, *recipe.schedule_callbacks(quick), timer,
+                     keras.callbacks.CSVLogger(path.with_suffix(".log.csv"))]
+        # shuffle=False: the dataset shuffles itself (Keras 3 warns if fit is asked to).
+        fit = model.fit(train_ds, validation_data=val_ds, epochs=recipe.max_epochs(quick),
+                        shuffle=False, verbose=verbose, callbacks=callbacks)
+        history = history_frame(fit, seconds=seconds, best=early.best_epoch + 1)
+        _store(path, model, history)
+        return model, history
 
 
 def _store(path: Path, model, history: pd.DataFrame) -> None:
@@ -245,48 +220,26 @@ def _store(path: Path, model, history: pd.DataFrame) -> None:
     history.to_csv(path.with_suffix(".history.csv"), index=False)
 
 
-def save_trained(recipe, model, history, train_ds=None, val_ds=None,
+def save_trained(recipe, model, history, train_ds, val_ds,
                  quick: bool | None = None) -> Path:
-    """Keep a model trained by hand with ``recipe``'s settings (lesson 3) where
-    ``train_or_load(recipe, train_ds, val_ds)`` finds it; return its path. ``history`` is a
-    Keras ``History`` or a ``history_frame``; the best epoch by ``recipe.monitor`` is marked
-    unless it has a ``best`` column. Usage::
+    """Keep a model trained by hand with ``recipe``'s settings (lesson 3) where ``train_or_load``
+    finds it; return its path. ``history``: a Keras ``History`` or a ``history_frame`` (without
+    a ``best`` column, the best epoch by ``recipe.monitor`` is marked). Usage::
 
         fit_result = model.fit(train_ds, validation_data=val_ds, ...)
         save_trained(recipes.SCRATCH_CNN, model, fit_result, train_ds, val_ds)
     """
     frame = history if isinstance(history, pd.DataFrame) else history_frame(history)
-    if isinstance(recipe, str):  # transitional, see _train_or_load_by_name
-        path = config.data_dir() / "models" / f"{recipe}-{'quick' if _quick(quick) else 'full'}.keras"
-    else:
-        _check_data(recipe, train_ds, quick)
-        if tuple(model.input_shape[1:3]) != recipe.input_size(quick):
-            raise ValueError(f"the model takes {model.input_shape[1:3]} images, recipe "
-                             f"{recipe.name!r} {recipe.input_size(quick)}")
-        if "best" not in frame:
-            frame = frame.assign(best=frame["epoch"] == best_epoch(frame, recipe.monitor))
-        path = cached_model_path(recipe, train_ds, val_ds, quick)
+    _check_data(recipe, train_ds, quick)
+    if tuple(model.input_shape[1:3]) != recipe.input_size(quick):
+        raise ValueError(f"the model takes {model.input_shape[1:3]} images, recipe "
+                         f"{recipe.name!r} {recipe.input_size(quick)}")
+    if "best" not in frame:
+        frame = frame.assign(best=frame["epoch"] == best_epoch(frame, recipe.monitor))
+    path = cached_model_path(recipe, train_ds, val_ds, quick)
     with _lock(path):
         _store(path, model, frame)
     return path
-
-
-def _train_or_load_by_name(name: str, build: Callable[[], object], train_ds, val_ds,
-                           epochs: int, *, learning_rate: float = 1e-3, patience: int = 5,
-                           monitor: str = "val_loss", callbacks: tuple = (),
-                           retrain: bool = False, verbose: int = 2, quick: bool | None = None):
-    """Transitional: the old cache keyed by name and mode only, kept until lessons 3, 5 and 6
-    ask for recipes (then delete it and the ``str`` branches above)."""
-    path = config.data_dir() / "models" / f"{name}-{'quick' if _quick(quick) else 'full'}.keras"
-    with _lock(path):
-        if not retrain and path.is_file() and path.with_suffix(".history.csv").is_file():
-            print(f"Loaded {name!r} from {path} (trained earlier).")
-            return keras.models.load_model(path), pd.read_csv(path.with_suffix(".history.csv"))
-        model = build()
-        if not getattr(model, "compiled", False):
-            compile_model(model, learning_rate)
-        return _fit_and_store(path, model, train_ds, val_ds, epochs, monitor, patience,
-                              list(callbacks), verbose)
 
 
 # ---------------------------------------------------------------- histories and comparisons
@@ -327,42 +280,6 @@ def best_epoch(history: pd.DataFrame, monitor: str = "val_loss") -> int:
     return int(history["epoch"].iloc[index]) if "epoch" in history else index + 1
 
 
-def _kept_row(history: pd.DataFrame) -> pd.Series:
-    """The row of the epoch whose weights were kept (column ``best``), else the last epoch."""
-    if "best" in history and history["best"].astype(bool).any():
-        return history[history["best"].astype(bool)].iloc[0]
-    return history.iloc[-1]
-
-
-def compare_runs(histories: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Return one row per run: ``epochs`` run, ``kept_epoch`` (kept by early stopping),
-    ``train_accuracy`` and ``val_accuracy`` there, ``gap`` (train - validation: large means
-    overfitting), ``best_val_accuracy`` over all epochs, ``minutes`` of training.
-
-    Example:
-        >>> history = history_frame({"accuracy": [0.6, 0.9], "val_accuracy": [0.6, 0.7]}, best=2)
-        >>> row = compare_runs({"baseline": history}).loc["baseline"]
-        >>> int(row["kept_epoch"]), float(row["gap"])
-        (2, 0.2)
-    """
-    if not histories:
-        raise ValueError("histories must hold at least one run: {name: history DataFrame}")
-    rows = []
-    for name, history in histories.items():
-        for column in ("accuracy", "val_accuracy"):
-            if column not in history:
-                raise ValueError(f"run {name!r} has no {column!r} column; it has {list(history.columns)}")
-        kept = _kept_row(history)
-        rows.append({
-            "model": name, "epochs": len(history), "kept_epoch": int(kept["epoch"]),
-            "train_accuracy": float(kept["accuracy"]), "val_accuracy": float(kept["val_accuracy"]),
-            "gap": float(kept["accuracy"] - kept["val_accuracy"]),
-            "best_val_accuracy": float(history["val_accuracy"].max()),
-            "minutes": float(history["seconds"].sum() / 60) if "seconds" in history else np.nan,
-        })
-    return pd.DataFrame(rows).set_index("model").round(3)
-
-
 # ---------------------------------------------------------------- drawings
 
 def plot_history(history: pd.DataFrame, title: str = "Learning curves") -> Figure:
@@ -375,7 +292,8 @@ def plot_history(history: pd.DataFrame, title: str = "Learning curves") -> Figur
         ['Accuracy', 'Loss']
     """
     figure = Figure(figsize=(11, 4), layout="constrained")
-    kept = int(_kept_row(history)["epoch"]) if "best" in history else None
+    best = history["best"].astype(bool) if "best" in history else pd.Series(False, history.index)
+    kept = int(history.loc[best, "epoch"].iloc[0]) if best.any() else None
     for axes, metric in zip(figure.subplots(1, 2), ("accuracy", "loss")):
         if metric not in history:
             raise ValueError(f"history has no {metric!r} column; it has {list(history.columns)}")
@@ -392,23 +310,3 @@ def plot_history(history: pd.DataFrame, title: str = "Learning curves") -> Figur
     figure.suptitle(title, fontsize="x-large")
     return figure
 
-
-def plot_comparison(histories: Mapping[str, pd.DataFrame],
-                    title: str = "Validation accuracy of the variants") -> Figure:
-    """Return a figure: validation accuracy per epoch of every run, and the kept accuracy as bars."""
-    table = compare_runs(histories)
-    figure = Figure(figsize=(12, 4.5), layout="constrained")
-    curves, bars = figure.subplots(1, 2, width_ratios=[3, 2])
-    colors = [COLORS[index % len(COLORS)] for index in range(len(histories))]
-    per_epoch = pd.DataFrame({name: history.set_index("epoch")["val_accuracy"]
-                              for name, history in histories.items()})
-    # marker and dash differ too, so that equal curves stay visible
-    per_epoch.plot(ax=curves, style=["o-", "s--", "^-.", "D:"] * 2, color=colors, markersize=4)
-    curves.set(ylabel="validation accuracy", title="Validation accuracy per epoch")
-    curves.xaxis.set_major_locator(MaxNLocator(integer=True))
-    curves.grid(alpha=0.3)
-    bars.bar_label(bars.barh(table.index, table["val_accuracy"], color=colors), fmt=" %.3f")
-    bars.invert_yaxis()
-    bars.set(xlim=(0.4, 1.0), xlabel="validation accuracy (kept epoch)", title="Kept model")
-    figure.suptitle(title, fontsize="x-large")
-    return figure

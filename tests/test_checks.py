@@ -91,7 +91,7 @@ def test_lesson_4_checks(capsys):
     assert not checks.check_augmentations({"horizontal flip", "vertical flip"})
     assert not checks.check_augmentations({"shear"})  # not an option: says which options exist
     out = capsys.readouterr().out
-    assert "is not one of the options" in out and "upside down" in out
+    assert "is not one of the options" in out and "upside-down" in out
 
 
 # ---------------------------------------------------------------- lesson 5

@@ -14,7 +14,6 @@ import os
 import socket
 import stat
 import sys
-import types
 import threading
 import zipfile
 from functools import partial
@@ -419,10 +418,11 @@ def test_a_lesson_gets_its_weights_from_the_mirror_without_prefetch(isolated, co
 
 def _stub_owndata(monkeypatch, prepared: Path) -> list:
     """Stand in for coursekit.owndata.prepare(folder, quick=None) -> Path; record the calls."""
+    from coursekit import owndata
+
     calls = []
-    stub = types.SimpleNamespace(prepare=lambda folder, quick=None: calls.append((folder, quick))
-                                 or prepared)
-    monkeypatch.setitem(sys.modules, "coursekit.owndata", stub)
+    monkeypatch.setattr(owndata, "prepare",
+                        lambda folder, quick=None: calls.append((folder, quick)) or prepared)
     return calls
 
 

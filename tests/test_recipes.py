@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from coursekit import cnn, pretrained, recipes, training
+from coursekit import checks, cnn, pretrained, recipes, training
 from coursekit.recipes import FLIP_ROTATE_ZOOM, SCRATCH_CNN, TRANSFER_FINE_TUNED, TRANSFER_FROZEN, Recipe
 
 #: A different valid value for every field of SCRATCH_CNN (TRANSFER_FINE_TUNED for the last two).
@@ -38,17 +38,32 @@ def test_every_field_of_a_recipe_changes_its_cache_key():
         training.cache_key(SCRATCH_CNN, "data", False), "equal recipes share their model"
 
 
-def test_lesson4_variants_train_exactly_like_lesson3():
-    """The comparison is fair: only the name and the regularizers differ from lesson 3."""
+def test_lesson4_variants_differ_only_in_their_regularizers():
+    """The comparison is fair by construction: data, network, epochs, schedule and early
+    stopping are the same for every variant; a baseline has no regularizer, the others do."""
     variants = recipes.LESSON4_VARIANTS
-    assert variants["baseline"] is SCRATCH_CNN
     regularizers = {"name", "augmentation", "dropout", "l2"}
     same = lambda recipe: {k: v for k, v in dataclasses.asdict(recipe).items()  # noqa: E731
                            if k not in regularizers}
-    for recipe in [*variants.values(), recipes.SCRATCH_CNN_L2]:
-        assert same(recipe) == same(SCRATCH_CNN), recipe.name
+    regularized = {name: bool(recipe.augmentation or recipe.dropout or recipe.l2)
+                   for name, recipe in variants.items()}
+    assert not regularized.pop("baseline") and all(regularized.values())
+    for recipe in variants.values():
+        assert same(recipe) == same(variants["baseline"]), recipe.name
     assert len({recipe.name for recipe in variants.values()}) == len(variants)
-    assert variants["+augmentation+dropout"].dropout == 0.5 and variants["+augmentation"].augmentation
+    assert any(recipe.l2 for recipe in variants.values()), "L2 is trained like the others"
+
+
+def test_lesson4_exercise_options_name_the_recipes_strengths():
+    """Exercise 2's sensible options are the rotation and zoom the variants train with."""
+    strengths = [recipe.augmentation for recipe in recipes.LESSON4_VARIANTS.values()
+                 if recipe.augmentation]
+    assert strengths
+    for augmentation in strengths:
+        for option in (f"rotation up to {augmentation['rotation'] * 360:.0f} degrees",
+                       f"zoom up to {augmentation['zoom']:.0%}"):
+            assert option in checks.AUGMENTATION_OPTIONS, option
+            assert option in checks._SENSIBLE_AUGMENTATIONS, option
 
 
 def test_quick_mode_uses_small_images_and_few_epochs(monkeypatch):
@@ -77,7 +92,7 @@ def test_recipes_reject_what_cannot_train():
 
 def test_transfer_recipes_build_a_frozen_base_and_unfreeze_its_top_block(course_mirror):
     stage1 = TRANSFER_FROZEN.build(num_classes=2, quick=True)  # real ImageNet weights, no training
-    assert stage1.input_shape == (None, 224, 224, 3)
+    assert stage1.input_shape == (None, *TRANSFER_FROZEN.input_size(quick=True), 3)
     assert pretrained.parameter_counts(stage1)["trainable"] == 1281, "only the head trains"
     stage2 = TRANSFER_FINE_TUNED.build(start=stage1)
     _assert_fine_tuned_from(stage2, TRANSFER_FINE_TUNED.fine_tune_from)

@@ -228,20 +228,6 @@ def test_the_cache_key_covers_data_mode_and_versions(tiny_root, tmp_path, monkey
         training.data_fingerprint(train_ds.unbatch().batch(8), val_ds)
 
 
-def test_the_name_keyed_cache_still_serves_lessons_not_yet_on_recipes(tiny_root, tmp_path,
-                                                                      monkeypatch):
-    """Transitional (delete with training._train_or_load_by_name)."""
-    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
-    train_ds, val_ds = _lesson_data(tiny_root)
-    build = lambda: TINY.build(quick=False)  # noqa: E731
-    model, _ = training.train_or_load("old", build, train_ds, val_ds, epochs=1, verbose=0,
-                                      quick=False)
-    assert (tmp_path / "models" / "old-full.keras").is_file()
-    loaded, _ = training.train_or_load("old", _refuse_to_build, train_ds, val_ds, epochs=1,
-                                       quick=False)
-    assert loaded.count_params() == model.count_params()
-
-
 # ---------------------------------------------------------------- histories
 
 def _history(val_loss, val_accuracy, best=None):
@@ -251,21 +237,15 @@ def _history(val_loss, val_accuracy, best=None):
     return training.history_frame(logs, seconds=[10.0] * epochs, best=best)
 
 
-def test_history_frame_best_epoch_and_comparison():
+def test_history_frame_and_best_epoch():
     overfitting = _history([0.69, 0.60, 0.55, 0.58, 0.66], [0.55, 0.66, 0.71, 0.73, 0.70], best=3)
-    regularized = _history([0.69, 0.62, 0.52, 0.48, 0.45], [0.55, 0.64, 0.74, 0.78, 0.80])
     assert list(overfitting["epoch"]) == [1, 2, 3, 4, 5]
+    assert overfitting["best"].tolist() == [False, False, True, False, False]
+    assert overfitting["seconds"].sum() == 50
     assert training.best_epoch(overfitting) == 3           # lowest validation loss
     assert training.best_epoch(overfitting, "val_accuracy") == 4
-    table = training.compare_runs({"baseline": overfitting, "+augmentation": regularized})
-    assert list(table.index) == ["baseline", "+augmentation"]
-    baseline = table.loc["baseline"]
-    assert baseline["kept_epoch"] == 3 and baseline["val_accuracy"] == 0.71
-    assert baseline["best_val_accuracy"] == 0.73 and baseline["minutes"] == pytest.approx(50 / 60, abs=1e-3)
-    assert baseline["gap"] == pytest.approx(round(0.5 + 0.45 * 2 / 4 - 0.71, 3))
-    assert table.loc["+augmentation", "kept_epoch"] == 5  # no 'best' mark: the last epoch
-    with pytest.raises(ValueError, match="val_accuracy"):
-        training.compare_runs({"x": overfitting.drop(columns="val_accuracy")})
+    with pytest.raises(ValueError, match="has no column 'val_auc'"):
+        training.best_epoch(overfitting, "val_auc")
     with pytest.raises(ValueError, match="history"):
         training.history_frame({})
 
@@ -276,5 +256,4 @@ def test_plots_have_titles_and_labels():
     accuracy, loss = figure.axes
     assert accuracy.get_ylabel() == "accuracy" and loss.get_xlabel() == "epoch"
     assert len(accuracy.get_lines()) == 3  # training, validation, kept epoch
-    comparison = training.plot_comparison({"a": history, "b": history})
-    assert all(axes.get_title() for axes in comparison.axes)
+    assert accuracy.get_lines()[2].get_xdata()[0] == 2
