@@ -28,11 +28,6 @@ LESSONS = sorted((REPO / "notebooks").glob("0*.ipynb"))
 #: training lessons (03-06) cost minutes each on two cores, and run on request.
 IN_CI = {"00", "01", "02"}
 REQUESTED = os.environ.get("COURSEKIT_OWN_DATA_LESSONS", "")
-#: Lessons that still read cats_and_dogs_filtered whatever the switch says (being converted,
-#: issue 12): expected to fail until they follow the dataset switch; then this entry must go.
-NOT_CONVERTED = {
-    "04_augmentation_and_overfitting": "lesson 4 still loads cats_and_dogs_filtered by name",
-}
 
 
 def _fashion_source() -> Path:
@@ -63,10 +58,8 @@ def _printed(notebook) -> str:
 def _marks(path: Path):
     number = path.stem[:2]
     chosen = IN_CI | ({number} if REQUESTED == "all" or number in REQUESTED.split(",") else set())
-    marks = [] if number in chosen else [pytest.mark.skip(
+    return [] if number in chosen else [pytest.mark.skip(
         reason=f"not in the CI budget; COURSEKIT_OWN_DATA_LESSONS={number} runs it")]
-    reason = NOT_CONVERTED.get(path.stem)
-    return marks + ([pytest.mark.xfail(reason=reason, strict=True)] if reason else [])
 
 
 @pytest.mark.parametrize("lesson", [pytest.param(path, marks=_marks(path), id=path.stem)
