@@ -1,13 +1,8 @@
 """The course's data: which dataset is active, where it comes from, and the files Keras needs.
 
-``load()`` returns the ``train/`` and ``validation/`` (maybe ``test/``) class folders of the
-active dataset: your own folder (``COURSEKIT_DATASET``, or ``use(folder)``), cleaned and split
-by ``owndata.prepare`` into ``config.data_dir()`` and never written to; else
-``cats_and_dogs_filtered``. A registry dataset comes from the cache if its files match the digest
-in ``digests/``, else from its archive: in ``data_dir()/downloads/``, in a ``COURSEKIT_MIRROR``
-entry (folder, ``file://`` or ``http(s)://`` URL) or at its URL; extracted safely and verified
-before it replaces anything. ``prefetch()`` also puts ``KERAS_FILES`` (ImageNet weights, class
-index) into Keras' cache, so the course then runs offline.
+A registry dataset comes from the cache if its files match its digest, else from its archive
+(in ``data_dir()/downloads/``, a ``COURSEKIT_MIRROR`` entry or its URL), extracted safely and
+verified before it replaces anything. ``prefetch()`` also fills Keras' cache (``KERAS_FILES``).
 """
 
 from __future__ import annotations
@@ -15,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import stat
 import tempfile
 import urllib.error
 import urllib.parse
@@ -48,10 +42,6 @@ class ChecksumError(ValueError):
     """A downloaded or extracted file does not match its published checksum."""
 
 
-class UnsafeArchiveError(ValueError):
-    """An archive member would escape the target folder or is a link or device file."""
-
-
 @dataclass(frozen=True)
 class Dataset:
     """One registry entry: where a dataset comes from and how to check it. Its archive holds one
@@ -75,14 +65,11 @@ DATASETS: dict[str, Dataset] = {
         archive="cats_and_dogs_filtered.zip",
         size="about 68 MB (3000 JPEG images)",
         digest="cats_and_dogs_filtered.sha256",
-        license=(
-            "No license file ships with the archive. The images are the TensorFlow tutorial "
-            "subset of Kaggle's 'Dogs vs. Cats' (Microsoft Research Asirra); use them for study."
-        ),
-        citation=(
-            "Elson, Douceur, Howell, Saul. Asirra: A CAPTCHA that Exploits Interest-Aligned "
-            "Manual Image Categorization. ACM CCS 2007."
-        ),
+        license="No license file ships with the archive. The images are the TensorFlow "
+                "tutorial subset of Kaggle's 'Dogs vs. Cats' (Microsoft Research Asirra); use "
+                "them for study.",
+        citation="Elson, Douceur, Howell, Saul. Asirra: A CAPTCHA that Exploits Interest-Aligned "
+                 "Manual Image Categorization. ACM CCS 2007.",
         quick_per_class={"train": 100, "validation": 50},
     ),
 }
@@ -117,10 +104,8 @@ KERAS_FILES: tuple[KerasFile, ...] = (
 
 
 def keras_file(name: str, application: str | None = None) -> KerasFile:
-    """Return the registry entry of a file Keras caches, by file name.
-
-    A ``keras.applications`` weight file the registry lacks (another width or base) gets an
-    entry on Keras' own URL, without checksum, when ``application`` names its folder there.
+    """Return the registry entry of a file Keras caches, by file name; a weight file it lacks
+    gets one on Keras' URL (no checksum) when ``application`` names its folder there.
 
     Example:
         >>> keras_file("imagenet_class_index.json").sha256[:12]
@@ -137,7 +122,6 @@ def keras_file(name: str, application: str | None = None) -> KerasFile:
     return KerasFile(name, f"{_KERAS_APPS}{application}/{name}", None)
 
 
-
 def sha256_file(path: str | os.PathLike) -> str:
     """Return the hex sha256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
@@ -149,18 +133,15 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 def read_digest(dataset: Dataset) -> dict[str, str]:
     """Return a dataset's digest: path relative to its root folder (``train/cats/cat.0.jpg``) -> sha256."""
-    if Path(dataset.digest).is_absolute():
-        text = Path(dataset.digest).read_text()
-    else:
-        text = resources.files("coursekit").joinpath("digests", dataset.digest).read_text()
+    own, packaged = Path(dataset.digest), resources.files("coursekit") / "digests" / dataset.digest
+    text = (own if own.is_absolute() else packaged).read_text()
     lines = (line.split(maxsplit=1) for line in text.splitlines() if line.strip())
     return {path.strip().removeprefix(f"{dataset.name}/"): checksum for checksum, path in lines}
 
 
 def verify_tree(folder: str | os.PathLike, expected: dict[str, str]) -> list[str]:
-    """Compare a folder with a digest (relative path -> sha256); return the problems found.
-    A file the digest does not list under one of its top folders (``train/``...) is one too:
-    a stray file in a class folder would become training data."""
+    """Compare a folder with a digest (relative path -> sha256); return the problems found,
+    files it does not list under its top folders too (they would become training data)."""
     folder = Path(folder)
     problems = [f"{'checksum mismatch' if (folder / relative).is_file() else 'missing'}: {relative}"
                 for relative, checksum in sorted(expected.items())
@@ -184,49 +165,27 @@ def _stamp(root: Path, relative_paths, write: bool = False) -> bool:
 
 def download(url: str, destination: str | os.PathLike, sha256: str | None = None,
              progress: bool = True, timeout: float = 30.0) -> Path:
-    """Stream ``url`` (``http(s)://`` or ``file://``) to ``destination``; return its path. The
-    bytes go to a ``.part`` file, renamed only when complete (``Content-Length``) and matching
-    ``sha256`` if given; on any error it is removed and the error raised."""
+    """Stream ``url`` (``http(s)://`` or ``file://``) to ``destination`` through a ``.part`` file,
+    renamed only when complete and matching ``sha256`` if given; return its path."""
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(f"{destination.name}.{os.getpid()}.part")
-    digest = hashlib.sha256()
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
-                      desc=destination.name, disable=not progress, leave=False) as bar:
-                for chunk in iter(lambda: response.read(1 << 20), b""):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    bar.update(len(chunk))
+            with tqdm.wrapattr(response, "read", total=total, desc=destination.name,
+                               disable=not progress, leave=False) as source:
+                shutil.copyfileobj(source, out, 1 << 20)
         if total is not None and partial.stat().st_size != total:
             raise ConnectionError(f"download of {url} stopped after {partial.stat().st_size} "
                                   f"of {total} bytes")
-        if sha256 is not None and digest.hexdigest() != sha256:
-            raise ChecksumError(f"{url} has sha256 {digest.hexdigest()}, expected {sha256}: the "
+        if sha256 is not None and sha256_file(partial) != sha256:
+            raise ChecksumError(f"{url} has sha256 {sha256_file(partial)}, expected {sha256}: the "
                                 "file is corrupt or not the one the course needs.")
         os.replace(partial, destination)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    return destination
-
-
-def safe_extract(archive: str | os.PathLike, destination: str | os.PathLike) -> Path:
-    """Extract a zip archive into ``destination`` and return it; nothing is written if a
-    member is unsafe (a path outside it, a link or device file: ``UnsafeArchiveError``)."""
-    destination = Path(destination)
-    with zipfile.ZipFile(archive) as zipped:
-        for member in zipped.infolist():
-            if not (destination / member.filename).resolve().is_relative_to(destination.resolve()):
-                raise UnsafeArchiveError(f"refusing archive member {member.filename!r}: it "
-                                         "points outside the folder")
-            if stat.S_IFMT(member.external_attr >> 16) not in (0, stat.S_IFREG, stat.S_IFDIR):
-                raise UnsafeArchiveError(f"refusing archive member {member.filename!r}: links "
-                                         "and device files are not allowed")
-        destination.mkdir(parents=True, exist_ok=True)
-        zipped.extractall(destination)
     return destination
 
 
@@ -256,7 +215,6 @@ def _fetch(name: str, url: str, target: Path, sha256: str | None, internet: bool
     return None, problems
 
 
-
 def _unavailable(dataset: Dataset, problems: list[str]) -> DatasetUnavailable:
     return DatasetUnavailable(
         f"Dataset {dataset.name!r} is not available on this machine.\n"
@@ -283,12 +241,14 @@ def _full(dataset: Dataset) -> Path:
                 raise _unavailable(dataset, problems + more)
         with tempfile.TemporaryDirectory(prefix=f".{dataset.name}-", dir=config.data_dir()) as scratch:
             try:
-                extracted = safe_extract(archive, scratch) / dataset.name
+                with zipfile.ZipFile(archive) as zipped:  # it strips '..' and '/' from names and
+                    zipped.extractall(scratch)            # writes links as plain files
+                extracted = Path(scratch, dataset.name)
                 found = verify_tree(extracted, expected)
                 if found:
                     raise ChecksumError(f"it does not hold the expected {dataset.name} files "
                                         f"({len(found)} problems, first: {found[0]}).")
-            except (ChecksumError, UnsafeArchiveError, zipfile.BadZipFile) as error:
+            except (ChecksumError, zipfile.BadZipFile) as error:
                 if fetched is None:  # the student put it there: never delete it, say so
                     raise ChecksumError(f"{archive} is not a valid {dataset.archive}: {error} Move "
                                         "it away and run again to download a fresh copy.") from error
@@ -320,11 +280,9 @@ def _quick(dataset: Dataset, full_root: Path) -> Path:
     return root
 
 
-
 def use(folder: str | os.PathLike | None) -> None:
-    """Make ``load()`` return ``folder`` (your images: class folders, or ``train/``,
-    ``validation/`` [``test/``] folders of them; or a name of ``DATASETS``) in this kernel;
-    None: the default. Sets ``COURSEKIT_DATASET``, the switch that works from the environment.
+    """Make ``load()`` return ``folder`` (class folders, maybe inside ``train/``, ``validation/``
+    [``test/``]; or a name of ``DATASETS``; None: the default) by setting ``COURSEKIT_DATASET``.
 
     Example:
         >>> use(None); active()
@@ -346,15 +304,9 @@ def active() -> str:
 
 
 def load(name: str | os.PathLike | None = None, quick: bool | None = None) -> Path:
-    """Return the local root folder of a dataset, with ``train/`` and ``validation/`` in it.
-
-    ``name``: a key of ``DATASETS``, a folder of your own images (cleaned and split by
-    ``owndata.prepare``, never modified), or None for ``active()``. In quick mode (``quick=None``
-    follows ``COURSEKIT_QUICK``) it is a small deterministic subset with the same layout::
-
-        root = load()                              # the active dataset
-        root = load("cats_and_dogs_filtered")      # always the course's photos
-    """
+    """Return the root folder (``train/``, ``validation/``) of ``name``: a key of ``DATASETS``, a
+    folder of yours (split by ``owndata.prepare``) or None for ``active()``. Quick mode
+    (``quick=None``: ``COURSEKIT_QUICK``) gives a small deterministic subset, same layout."""
     name = active() if name is None else str(name)
     if name in DATASETS:
         dataset = DATASETS[name]
@@ -387,13 +339,10 @@ def describe(root: str | os.PathLike | None = None) -> str:
     return f"{active()}{mode}: {len(names)} classes ({shown}); {counts} images"
 
 
-
 def fetch_keras_file(file: KerasFile | str, internet: bool = True) -> str:
-    """Put a registry file into Keras' cache (``file.path``); return where it came from: the
-    cache, a ``COURSEKIT_MIRROR`` entry or (``internet=True``) its URL, its sha256 checked where
-    known. Else ``WeightsUnavailable``: its first line says why each source failed, the rest
-    what to do. Lessons 5 and 6 call it through ``pretrained``, without lesson 0's ``prefetch()``.
-    """
+    """Put a registry file into Keras' cache (``file.path``) from the cache, a mirror or (with
+    ``internet``) its URL, checked by its sha256 where known; return which, or raise
+    ``WeightsUnavailable`` saying why each source failed and what to do."""
     file = keras_file(file) if isinstance(file, str) else file
     if file.path.is_file() and (file.sha256 is None or sha256_file(file.path) == file.sha256):
         return "cache"
@@ -408,11 +357,8 @@ def fetch_keras_file(file: KerasFile | str, internet: bool = True) -> str:
 
 
 def prefetch(datasets=None, keras_files: bool = True, quick: bool | None = None):
-    """Fetch everything the lessons need once, so that the course then runs offline: each
-    dataset (default: the active one, in the current mode) and every file of ``KERAS_FILES``.
-    Returns a DataFrame, one row per item: what, its status (where it came from, or why it is
-    missing) and its path. ``python -m coursekit prefetch`` does the same from a terminal.
-    """
+    """Fetch each dataset (default: the active one) and every file of ``KERAS_FILES`` once, so
+    that the course then runs offline; return one row per item: its status and path."""
     import pandas as pd
 
     items = [("dataset", name) for name in ((active(),) if datasets is None else datasets)]

@@ -1,9 +1,7 @@
 """Exploratory analysis of an image folder: what is in it before a model ever sees it.
 
-Each question has a function that *computes* (a table or arrays) and a ``plot_*`` function that
-*draws* the result on a new ``matplotlib.figure.Figure`` (no pyplot; show it with
-``widgets.show_figure(fig)``). Images are read one at a time, so memory stays bounded. Sizes
-are (height, width), as in Keras (``image_size``) and NumPy shapes.
+Functions compute tables or arrays, reading one image at a time; ``plot_*`` functions draw
+them on a new ``Figure`` (``widgets.show_figure(fig)``). Sizes are (height, width), as in Keras.
 
 Example:
     >>> import tempfile
@@ -23,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -33,11 +32,11 @@ from PIL import Image
 
 from coursekit.scan import PIPELINE_EXTENSIONS
 
+
 def image_table(root: str | os.PathLike) -> pd.DataFrame:
     """Return one row per image under ``root`` (``root/<split>/<label>/file`` or
-    ``root/<label>/file``), reading headers only: ``file`` (absolute), ``path`` (relative),
-    ``split`` (None when there is none), ``label``, ``width``, ``height``, ``aspect`` (width /
-    height), ``mode``, ``bytes``. Hidden files, links and files the pipeline skips are left out."""
+    ``root/<label>/file``; split None then) from the headers: file, path, split, label, width,
+    height, aspect, mode, bytes. Hidden files, links and files the pipeline skips are left out."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise ValueError(f"root {str(root)!r} is not a folder")
@@ -106,13 +105,9 @@ def read_image(file, size: tuple[int, int] | None = None, mode: str = "RGB") -> 
 
 
 def channel_stats(table: pd.DataFrame, size: tuple[int, int] | None = None) -> pd.DataFrame:
-    """Return the exact mean and standard deviation of each colour channel over all pixels.
-
-    Streams the images (resized to ``size`` if given) keeping integer totals of the values
-    ``S`` and of their squares ``Q`` over ``N`` pixels: ``mean = S / N``,
-    ``std = sqrt(Q / N - mean**2)``, exact up to the last division. 0-255 scale; rows ``red``,
-    ``green``, ``blue``; columns ``mean``, ``std``; ``.attrs["pixels"]`` is ``N``.
-    """
+    """Return the exact mean and standard deviation (0-255) of each colour channel over all
+    pixels (rows red, green, blue), from integer sums of the values and of their squares over
+    the images, resized to ``size`` if given; ``.attrs["pixels"]`` is the number of pixels."""
     _check_table(table, ("file",))
     sums, squares, count = np.zeros(3, np.uint64), np.zeros(3, np.uint64), 0
     for file in table["file"]:
@@ -120,8 +115,8 @@ def channel_stats(table: pd.DataFrame, size: tuple[int, int] | None = None) -> p
         sums += pixels.sum(axis=0)
         squares += (pixels ** 2).sum(axis=0)  # exact: uint64 holds 255**2 * 2.8e14 pixels
         count += len(pixels)
-    sums, squares = [int(total) for total in sums], [int(total) for total in squares]
-    variances = [(square * count - total * total) / (count * count) for square, total in zip(squares, sums)]
+    sums, squares = sums.tolist(), squares.tolist()  # Python ints: exact at any size
+    variances = [(square * count - total**2) / count**2 for square, total in zip(squares, sums)]
     result = pd.DataFrame({"mean": [total / count for total in sums], "std": np.sqrt(variances)},
                           index=["red", "green", "blue"])
     result.attrs["pixels"] = count
@@ -132,26 +127,22 @@ def brightness_histograms(table: pd.DataFrame, size: tuple[int, int] | None = No
     """Return, per label (columns), how many pixels have each brightness 0-255 (rows), brightness
     being Pillow's luminance ``L``."""
     _check_table(table)
-    counts: dict[str, np.ndarray] = {}
+    counts = Counter()
     for file, label in zip(table["file"], table["label"]):
-        found = np.bincount(read_image(file, size, mode="L").ravel(), minlength=256)
-        counts[str(label)] = counts.get(str(label), 0) + found
+        counts[str(label)] += np.bincount(read_image(file, size, mode="L").ravel(), minlength=256)
     histograms = pd.DataFrame(counts, index=pd.RangeIndex(256, name="brightness"))
     return histograms[sorted(histograms.columns)]
 
 
 def class_images(table: pd.DataFrame, size: tuple[int, int] = (64, 64)) -> tuple[dict, dict]:
     """Return ``(means, stds)``: per label, the mean and the standard-deviation image (float64,
-    0-255, shape (height, width, 3)), pixel by pixel, streamed with running sums of the values
-    and of their squares."""
+    0-255, (height, width, 3)), from running sums of the images and of their squares."""
     _check_table(table)
-    sums: dict[str, np.ndarray] = {}
-    squares: dict[str, np.ndarray] = {}
-    counts: dict[str, int] = {}
+    sums, squares, counts = Counter(), Counter(), Counter()  # Counter: missing labels start at 0
     for file, label in zip(table["file"], map(str, table["label"])):
         image = read_image(file, size).astype(np.float64)
-        sums[label], squares[label] = sums.get(label, 0) + image, squares.get(label, 0) + image ** 2
-        counts[label] = counts.get(label, 0) + 1
+        sums[label], squares[label] = sums[label] + image, squares[label] + image ** 2
+        counts[label] += 1
     means = {label: sums[label] / counts[label] for label in sorted(sums)}
     return means, {label: np.sqrt(np.maximum(squares[label] / counts[label] - means[label] ** 2, 0))
                    for label in means}

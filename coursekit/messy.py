@@ -161,15 +161,9 @@ def _pools(src: Path, rng: np.random.Generator) -> tuple[list[str], dict[str, li
 
 
 def make_messy_copy(src: str | os.PathLike, dest: str | os.PathLike, seed: int = 0) -> pd.DataFrame:
-    """Copy the real images of ``src`` into ``dest`` and inject one file of every defect kind.
-
-    ``src`` has class sub-folders (e.g. ``datasets.load() / "train"``); only the images ``scan``
-    finds clean are used. Most are copied byte for byte; a few become broken, fixable or
-    suspicious files (truncated, PNG named ``.jpg``, CMYK, 16-bit, animated GIF, blank, exact
-    and near copies, a copy under the wrong class, ``.DS_Store``, a 20000 x 20000 PNG bomb...).
-    ``dest`` must not exist or be empty; ``src`` is only read. Returns the ground truth, one row
-    per file written: ``path``, ``label``, ``expected`` (the issue codes ``scan`` should report),
-    ``defect`` (what was done) and ``source`` (the original file, relative to ``src``).
+    """Copy the clean images of ``src`` (class folders, only read) into ``dest`` (new or empty),
+    turning a few into one file of every defect of ``_DEFECTS`` and ``_COPIES``; return one
+    row per file: ``path``, ``label``, ``expected`` (``scan``'s codes), ``defect``, ``source``.
     """
     src, dest = Path(src).expanduser().resolve(), Path(dest).expanduser().resolve()
     if not src.is_dir():

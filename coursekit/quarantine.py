@@ -1,10 +1,6 @@
 """Leave bad files out of a folder (moved, with a manifest), put them back, or repair them.
 
-``leave_out(report)`` says which files of a scan report stay out of training and why;
-``quarantine`` moves such files into another folder and writes a JSON manifest;
-``undo(manifest)`` puts them back byte-identical; ``repair`` converts fixable files to plain
-RGB and keeps each original in the quarantine. Nothing is deleted, and if one check fails
-before a move, nothing moves.
+Nothing is ever deleted, and if one check fails before a move, nothing moves.
 """
 
 from __future__ import annotations
@@ -33,10 +29,8 @@ def repairable(report: pd.DataFrame) -> pd.Series:
 
 
 def leave_out(report: pd.DataFrame, codes: Iterable[str] = DEFAULT_QUARANTINE) -> pd.Series:
-    """Return why each file stays out of training (its ``codes``, joined), ``""`` when kept.
-
-    A format the pipeline cannot read but Pillow can (WebP, TIFF, 1-bit BMP) is kept:
-    ``repair`` converts it. Lesson 1 and ``owndata.prepare`` both follow this rule.
+    """Return why each file stays out of training (its ``codes``, joined), ``""`` when kept; a
+    format only Pillow reads (WebP, TIFF, 1-bit BMP) is kept, for ``repair`` to convert.
 
     Example:
         >>> report = pd.DataFrame({"format": ["JPEG", "WEBP", None],
@@ -77,10 +71,9 @@ def _now() -> str:
 
 
 def _places(folder, to) -> tuple[Path, Path]:
-    folder, to = Path(folder).expanduser(), Path(to).expanduser().resolve()
+    folder, to = Path(folder).expanduser().resolve(), Path(to).expanduser().resolve()
     if not folder.is_dir():
         raise ValueError(f"folder {str(folder)!r} is not a folder")
-    folder = folder.resolve()
     if to == folder or folder in to.parents or to in folder.parents:
         raise ValueError(f"the quarantine {str(to)!r} must be outside the scanned folder "
                          f"{str(folder)!r} (and not contain it)")
@@ -125,12 +118,8 @@ def _plan_moves(report: pd.DataFrame, folder: Path, to: Path, issues) -> list[di
 
 def quarantine(report: pd.DataFrame, folder: str | os.PathLike, to: str | os.PathLike,
                issues: Iterable[str] = DEFAULT_QUARANTINE) -> Path:
-    """Move the files of ``report`` that have any of ``issues`` from ``folder`` into ``to``.
-
-    Files keep their relative paths under ``to``. Every file is checked first (still there,
-    unchanged since the scan, its place in ``to`` free); if one check fails nothing moves.
-    Returns the path of the JSON manifest it writes into ``to`` (original path, new path,
-    sha256, issues, time), for ``undo``.
+    """Move the files of ``report`` that have any of ``issues`` from ``folder`` into ``to``, all
+    checked first; return the path of the JSON manifest written into ``to`` (for ``undo``).
 
     Example:
         >>> import tempfile
@@ -181,12 +170,8 @@ def _undo_problems(entry: dict, folder: Path, to: Path) -> list[str]:
 
 
 def undo(manifest: str | os.PathLike) -> int:
-    """Put every file of a quarantine (or repair) manifest back where it was; return how many.
-
-    Refuses with a ValueError, moving nothing, if a destination is occupied, a quarantined file
-    is missing or changed, or the manifest was already undone. Repaired files are moved into
-    the quarantine under ``undone-repairs/``, never deleted. (``quarantine``'s example undoes one.)
-    """
+    """Put every file of a quarantine (or repair) manifest back where it was and return how many;
+    moves nothing (ValueError) if one cannot. Repaired files move to ``undone-repairs/``."""
     manifest = Path(manifest)
     if not manifest.is_file():
         raise ValueError(f"manifest {str(manifest)!r} does not exist")
@@ -206,13 +191,8 @@ def undo(manifest: str | os.PathLike) -> int:
 
 def repair(report: pd.DataFrame, folder: str | os.PathLike, to: str | os.PathLike,
            issues: Iterable[str] = FIXABLE | {"unsupported_format"}) -> Path:
-    """Convert fixable files to plain 8-bit RGB the pipeline reads; keep each original in ``to``.
-
-    Each file with one of ``issues`` that Pillow decodes (``repairable``) is quarantined, and a
-    ``to_rgb`` copy takes its place: first frame only, 16-bit scaled, alpha over white,
-    CMYK/palette/grayscale to RGB, named by ``repaired_name`` and written by ``save_rgb``.
-    Returns the manifest path (entries name ``path`` and ``repaired``); ``undo`` reverses it.
-    """
+    """Quarantine the files with one of ``issues`` that Pillow decodes, each replaced by its
+    ``to_rgb`` copy (``repaired_name``); return the manifest path (``undo`` reverses it)."""
     chosen = report[repairable(report)]
     chosen = chosen[chosen["issues"].map(lambda codes: bool(set(issues) & set(codes)))]
     targets, taken = {}, {PurePosixPath(path) for path in report["path"]}

@@ -1,15 +1,11 @@
-"""Scan an image folder: one row per file, with its real format and its issue codes.
+"""Scan an image folder (read only, links never followed): one row per file, with its real
+format and its issue codes (``ISSUES``): ``BROKEN`` ones crash, skip or exhaust the pipeline,
+``FIXABLE`` ones ``quarantine.repair`` converts, the rest are suspicious.
 
-``scan(folder)`` hashes and decodes every file (hidden ones too; links never followed) and never
-writes into the folder. ``ISSUES`` defines the codes: ``BROKEN`` (the pipeline crashes on the
-file, skips it, or runs out of memory), ``FIXABLE`` (``quarantine.repair`` converts it), and
-the rest, suspicious. What the pipeline accepts (measured, TensorFlow 2.21 / Keras 3.15):
-``image_dataset_from_directory`` keeps files named ``.bmp .gif .jpeg .jpg .png`` (hidden
-``._cat.jpg`` too) and skips the rest silently (``.webp`` and ``.jxl`` included);
-``tf.io.decode_image`` sniffs the real format, so a PNG named ``.jpg`` decodes. It decodes JPEG
-(grayscale, CMYK, progressive), every PNG (16-bit scaled, alpha dropped), GIF (first frame) and
-plain BMP; it fails on truncated or corrupt files, 1-bit BMP, animated WebP, TIFF, ICO, PPM, TGA,
-JPEG 2000, AVIF, HEIC, SVG and non-images, and reads palette BMPs as their palette *indices*.
+Measured with TensorFlow 2.21 / Keras 3.15: ``image_dataset_from_directory`` silently skips
+names other than ``.bmp .gif .jpeg .jpg .png``; ``tf.io.decode_image`` sniffs the real format
+and decodes JPEG, PNG, GIF (first frame) and plain BMP, fails on 1-bit BMP, TIFF, WebP, SVG,
+HEIC... and reads palette BMPs as their palette *indices*.
 """
 
 from __future__ import annotations
@@ -25,6 +21,8 @@ import pandas as pd
 from PIL import Image, ImageStat, UnidentifiedImageError
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+
+from coursekit.datasets import sha256_file
 
 #: Every issue code and what it means (``scan``'s ``note`` column adds the details per file).
 ISSUES: dict[str, str] = {
@@ -158,14 +156,10 @@ def _inspect(absolute: str, relative: str, options: dict) -> dict:
             return _flag(row, "symlink", f"link to {os.readlink(absolute)!r}, not followed")
         if not stat.S_ISREG(info.st_mode):
             return _flag(row, "not_image", "not a regular file (pipe, socket or device), not opened")
-        with open(absolute, "rb") as handle:  # one open; the decoder re-reads from the page cache
-            digest = hashlib.sha256()
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-            row["sha256"] = digest.hexdigest()
-            if info.st_size == 0:
-                return _flag(row, "empty_file")
-            handle.seek(0)
+        row["sha256"] = sha256_file(absolute)  # the decoder then re-reads from the page cache
+        if info.st_size == 0:
+            return _flag(row, "empty_file")
+        with open(absolute, "rb") as handle:
             head = handle.read(4096)
             handle.seek(0)
             try:
@@ -297,11 +291,8 @@ def components(count: int, pairs) -> np.ndarray:
 
 
 def _cross_file_codes(rows: list[dict], folder: Path, near_threshold: int) -> None:
-    """Add duplicate / near_duplicate / label_conflict codes in place.
-
-    Same bytes: equal sha256. Same pixels: only files of equal size whose dHashes are close can
-    hold the same pixels, so only those are decoded again in full and compared (pixel_sha256).
-    """
+    """Add duplicate / near_duplicate / label_conflict codes in place: same bytes (sha256), same
+    pixels (equal-sized files with close dHashes, decoded again) or close dHashes."""
     images = [k for k, row in enumerate(rows) if row["format"] is not None]
     first_with: dict[str, int] = {}
     exact = [(k, first_with.setdefault(rows[k]["sha256"], k)) for k in images]
@@ -354,19 +345,10 @@ def scan(folder: str | os.PathLike, *, workers: int | None = None, progress: boo
          min_side: int = 32, blank_std: float = 5.0, near_threshold: int = 20) -> pd.DataFrame:
     """Return one row per file under ``folder`` with its real format and its issue codes.
 
-    Each file is hashed (``sha256``) and decoded in full (so truncation is found), JPEGs in
-    draft mode at the 1/2, 1/4 or 1/8 scale that keeps the shorter side >= 64 pixels (2-3x
-    faster); the small gray image gives ``brightness_std`` (``blank`` below ``blank_std``) and
-    a 256-bit ``dhash`` (near copies within ``near_threshold`` bits). Files of equal size with
-    close dHashes are compared pixel by pixel (``pixel_sha256``). ``workers`` threads read the
-    files (Pillow and hashlib release the GIL), so it works from any plain script.
-
-    Columns: ``path`` (relative, POSIX), ``label`` (first folder or None), ``format``,
-    ``extension``, ``width``, ``height``, ``mode``, ``frames``, ``bit_depth``, ``bytes``,
-    ``sha256``, ``pixel_sha256``, ``dhash``, ``brightness_std``, ``issues`` (codes of
-    ``ISSUES``), ``ok``, ``duplicate_of`` (the kept copy), ``conflicts_with`` (copies under other
-    labels), ``group`` (the shortest path among the file, its copies and near copies, under any
-    label) and ``note`` (the reasons in words).
+    ``workers`` threads (Pillow and hashlib release the GIL) hash and decode each file, shrunk
+    to give ``brightness_std`` (``blank`` below ``blank_std``) and a 256-bit ``dhash`` (near
+    copies: at most ``near_threshold`` bits apart). ``group``: the shortest path among a file
+    and its (near) copies under any label; ``note``: the issues in words.
 
     Example:
         >>> import tempfile
