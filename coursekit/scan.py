@@ -307,8 +307,10 @@ def _cross_file_codes(rows: list[dict], folder: Path, near_threshold: int) -> No
                     os.fspath(folder / rows[k]["path"]))
             if rows[a]["pixel_sha256"] and rows[a]["pixel_sha256"] == rows[b]["pixel_sha256"]:
                 exact.append((a, b))
-        if "blank" not in rows[a]["codes"] and "blank" not in rows[b]["codes"]:
-            near.append((a, b))  # blank images all look alike to a perceptual hash
+        # Blank images all look alike to a perceptual hash, and so do thumbnails of one kind of
+        # object (28x28 Fashion-MNIST trousers chain into one "near copy" group): not copies.
+        if not {"blank", "too_small"} & {*rows[a]["codes"], *rows[b]["codes"]}:
+            near.append((a, b))
     same_pixels, same_image = components(len(rows), exact), components(len(rows), exact + near)
     for group in pd.Series(range(len(rows))).groupby(same_image).agg(list):
         labels = {rows[k]["label"] for k in group} - {None}
@@ -347,8 +349,9 @@ def scan(folder: str | os.PathLike, *, workers: int | None = None, progress: boo
 
     ``workers`` threads (Pillow and hashlib release the GIL) hash and decode each file, shrunk
     to give ``brightness_std`` (``blank`` below ``blank_std``) and a 256-bit ``dhash`` (near
-    copies: at most ``near_threshold`` bits apart). ``group``: the shortest path among a file
-    and its (near) copies under any label; ``note``: the issues in words.
+    copies: at most ``near_threshold`` bits apart, neither blank nor too small). ``group``: the
+    shortest path among a file and its (near) copies under any label; ``note``: the issues in
+    words.
 
     Example:
         >>> import tempfile

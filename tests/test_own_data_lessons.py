@@ -9,6 +9,9 @@ on the default photos under nbval, and these once more on the student's folder);
 ``COURSEKIT_OWN_DATA_LESSONS=all`` (or ``03,05``) runs the others too::
 
     COURSEKIT_OWN_DATA_LESSONS=all make test PYTEST_ARGS="-k students_folder"
+
+``COURSEKIT_OWN_DATA_FOLDERS=all`` runs them on the real scraped two-class folder and the
+three-class grayscale Fashion-MNIST folder as well (``own_folders.scraped``, ``fashion``).
 """
 
 from __future__ import annotations
@@ -38,12 +41,29 @@ def _fashion_source() -> Path:
     pytest.skip("Fashion-MNIST is not in the course mirror (../shared/datasets/fashion-mnist)")
 
 
-@pytest.fixture(scope="module")
-def own_folder(quick_root, tmp_path_factory) -> Path:
-    """A student's folder: cat/ and dog/ photos and Fashion-MNIST sneakers, 12 each, plus junk."""
-    folder = tmp_path_factory.mktemp("student") / "my_photos"
-    own_folders.tiny(folder, own_folders.cats_and_dogs(quick_root), _fashion_source())
-    return folder
+#: The folders each lesson runs on: ``tiny`` in CI; ``COURSEKIT_OWN_DATA_FOLDERS=scraped,fashion``
+#: (or ``all``) adds the real scraped two-class folder and the three-class grayscale one.
+FOLDERS = {"tiny": "3 classes (cat, dog, sneaker)", "scraped": "2 classes (cat, dog)",
+           "fashion": "3 classes (sneaker, trouser, tshirt)"}
+REQUESTED_FOLDERS = os.environ.get("COURSEKIT_OWN_DATA_FOLDERS", "tiny")
+CHOSEN_FOLDERS = list(FOLDERS) if REQUESTED_FOLDERS == "all" else REQUESTED_FOLDERS.split(",")
+
+
+@pytest.fixture(scope="module", params=CHOSEN_FOLDERS)
+def own_folder(request, quick_root, tmp_path_factory) -> tuple[Path, str]:
+    """A student's folder (``own_folders``: tiny, scraped or fashion) and the classes it holds."""
+    kind = request.param
+    folder = tmp_path_factory.mktemp(f"student-{kind}") / "my_photos"
+    if kind == "tiny":
+        own_folders.tiny(folder, own_folders.cats_and_dogs(quick_root), _fashion_source())
+    elif kind == "scraped":
+        from coursekit import datasets
+
+        full = datasets.load("cats_and_dogs_filtered", quick=False)
+        own_folders.scraped(folder, own_folders.cats_and_dogs(full))
+    else:
+        own_folders.fashion(folder, _fashion_source())
+    return folder, FOLDERS[kind]
 
 
 def _printed(notebook) -> str:
@@ -69,12 +89,13 @@ def test_lesson_runs_on_a_students_folder(lesson, own_folder, monkeypatch):
 
     from coursekit import datasets
 
+    own_folder, classes = own_folder
     before = own_folders.fingerprint(own_folder)
     monkeypatch.setenv("COURSEKIT_QUICK", "1")
     monkeypatch.setenv("COURSEKIT_DATASET", str(own_folder))  # the kernel inherits it
     monkeypatch.setenv("COURSEKIT_MIRROR", os.pathsep.join(mirror_folders()))
     expected = datasets.describe(datasets.load())
-    assert "3 classes (cat, dog, sneaker)" in expected
+    assert classes in expected
     notebook = nbformat.read(lesson, as_version=4)
     NotebookClient(notebook, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(lesson.parent)}}).execute()

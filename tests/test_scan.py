@@ -136,6 +136,24 @@ def test_dhash_is_close_for_copies_and_far_for_different_images():
         dhash(image, hash_size=1)
 
 
+def test_thumbnails_of_one_kind_of_object_are_not_near_copies(tmp_path):
+    """Different 28x28 silhouettes of one kind (Fashion-MNIST-like trousers) hash within the
+    near-copy threshold; scan must not chain them into one group (issue 12: a class's files
+    would all land in one split). The same drawings at photo size stay near copies."""
+    for side, expect_near in ((28, False), (112, True)):
+        folder = tmp_path / str(side) / "trousers"
+        folder.mkdir(parents=True)
+        for k in range(4):
+            image = np.zeros((28, 28), np.uint8)
+            image[3:26, 8 + k % 2:13] = 200 + 10 * k     # left leg
+            image[3:26, 15:20 - k // 2] = 200 + 10 * k   # right leg
+            Image.fromarray(image).resize((side, side)).save(folder / f"t{k}.png")
+        report = scan(folder.parent, progress=False)
+        near = report["issues"].map(lambda codes: "near_duplicate" in codes)
+        assert near.any() == expect_near, side
+        assert (report["group"].nunique() < 4) == expect_near, side
+
+
 def test_scan_rejects_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="folder"):
         scan(tmp_path / "missing")
