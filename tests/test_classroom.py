@@ -7,7 +7,6 @@ import builtins
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -15,7 +14,7 @@ import pytest
 from tests.test_notebooks import PATHS, STUDENT_PATHS
 from tools import course
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
 REGENERATE = "make students (or: python tools/course.py students)"
 
 

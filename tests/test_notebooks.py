@@ -12,7 +12,7 @@ import pytest
 from coursekit import config
 from tools import course
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
 LESSONS = [
     "00_start_here.ipynb",
     "01_data_cleaning.ipynb",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -14,7 +13,7 @@ from coursekit import results
 from tests.test_notebooks import PATHS
 from tools import figures, record
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
 RECORDS = sorted((REPO / "results").glob("[0-9][0-9]_*.json"))
 TRAINING_LESSONS = ["03", "04", "05", "06"]
 FIELDS = {"lesson": str, "mode": str, "commit": str, "dirty": bool, "date": str, "machine": dict,
