@@ -84,11 +84,12 @@ def machine() -> dict:
 
 
 def git_state() -> tuple[str, bool]:
-    """Return (HEAD commit, whether the working tree differs from it)."""
+    """Return (HEAD commit, whether the working tree differs from it outside ``results/``: the
+    records this command writes, one lesson after another, are not a change to the code)."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
 
-    return git("rev-parse", "HEAD"), bool(git("status", "--porcelain"))
+    return git("rev-parse", "HEAD"), bool(git("status", "--porcelain", "--", ".", ":(exclude)results"))
 
 
 def default_mirror() -> str:
