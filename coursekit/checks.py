@@ -281,8 +281,9 @@ def check_overfitting_epoch(answer: Any, history, tolerance: int = 1, name: str 
     except (TypeError, ValueError, OverflowError):
         return _say(False, f"Your {name} should be an epoch number, got {answer!r}.")
     if ok:
-        return _say(True, f"Correct! Validation loss is lowest at epoch {best}; after that the "
-                          "model learns the training images by heart.")
+        return _say(True, f"Correct! Validation loss is lowest at epoch {best}" + (
+            "; after that the model learns the training images by heart." if best != epochs[-1]
+            else ", the last one: this run stopped before it overfitted."))
     return _say(False, f"Not quite: your {name} was {answer!r}. Look for the epoch where the "
                        "validation loss stops falling and starts to rise, even though the "
                        "training loss keeps falling.")
@@ -316,8 +317,21 @@ def check_augmentations(answer: Any, name: str = "choice") -> bool:
                              "and no camera photographs in negative colours.")
 
 
+def check_rotation_factor(answer: Any, degrees: float) -> bool:
+    """Check lesson 4's exercise 3: the ``layers.RandomRotation`` factor for the legacy
+    ``ImageDataGenerator(rotation_range=degrees)`` (a fraction of a full turn).
+
+    Example:
+        >>> check_rotation_factor(0.25, 90)
+        ✅ Correct!
+        True
+    """
+    return check_close(answer, degrees / 360, tolerance=0.02, name="factor",
+                       hint="The generator takes degrees, the layer a fraction of a full turn.")
+
+
 def check_least_overfitting(answer: Any, comparison) -> bool:
-    """Check lesson 4's exercise 3: the variant (row of ``comparison``) with the smallest ``gap``.
+    """Check lesson 4's exercise 4: the variant (row of ``comparison``) with the smallest ``gap``.
 
     Example:
         >>> import pandas as pd

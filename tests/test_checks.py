@@ -92,6 +92,12 @@ def test_lesson_4_checks(capsys):
     assert not checks.check_augmentations({"shear"})  # not an option: says which options exist
     out = capsys.readouterr().out
     assert "is not one of the options" in out and "upside-down" in out
+    assert checks.check_rotation_factor(20 / 360, 20) and checks.check_rotation_factor(0.056, 20)
+    assert not checks.check_rotation_factor(20, 20) and not checks.check_rotation_factor(0.05, 20)
+    assert not checks.check_overfitting_epoch(5, history, tolerance=0)
+    still_learning = pd.DataFrame({"epoch": [1, 2, 3], "val_loss": [0.7, 0.6, 0.5]})
+    assert checks.check_overfitting_epoch(3, still_learning, tolerance=0)
+    assert "stopped before it overfitted" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- lesson 5
