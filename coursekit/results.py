@@ -7,7 +7,7 @@ A lesson cell names what it measured::
 ``record`` prints the figures. While ``tools/record.py`` (``make results``) runs a lesson in full
 mode it sets ``COURSEKIT_RECORD`` to a JSON file, and ``record`` adds the figures there too; the
 recorder then writes them into ``results/<lesson>.json`` with the machine, commit and times.
-``load("03_cnn_from_scratch")`` reads that committed record, so a cell can show the full-mode
+``load("04_training_a_cnn")`` reads that committed record, so a cell can show the full-mode
 figures the text quotes. Records are looked for in ``COURSEKIT_RESULTS`` (a folder), in the
 course checkout this package was installed from, and in ``results/`` beside or above the working
 folder; on Colab, in the course repository itself.
@@ -73,7 +73,7 @@ def folders() -> list[Path]:
 
 
 def load(lesson: str) -> dict:
-    """Return the committed record of a lesson: ``"03_cnn_from_scratch"`` or just ``"03"``.
+    """Return the committed record of a lesson: ``"04_training_a_cnn"`` or just ``"03"``.
 
     The record holds ``lesson``, ``mode``, ``commit``, ``date``, ``machine``, ``seconds``,
     ``cell_seconds`` and ``figures`` (what the lesson's ``record(...)`` calls saved). Raises

@@ -165,12 +165,12 @@ def test_lesson_0_runs_without_errors_and_its_slider_redraws(lab, browser):
     page.close()
 
 
-LESSON_6 = REPO / "notebooks" / "06_seeing_what_cnns_learn.ipynb"
+LESSON_7 = REPO / "notebooks" / "07_seeing_what_cnns_learn.ipynb"
 
 
-@pytest.mark.skipif(not LESSON_6.exists(), reason="lesson 6 is not written yet")
+@pytest.mark.skipif(not LESSON_7.exists(), reason="lesson 7 is not written yet")
 def test_lesson_6_activation_explorer_follows_channel_and_layer(lab, browser):
-    page = _open_and_run_all(browser, lab, LESSON_6.name, timeout_s=600)
+    page = _open_and_run_all(browser, lab, LESSON_7.name, timeout_s=600)
     assert _error_outputs(page) == []
     explorer = page.locator(".coursekit-activation-explorer").first
     explorer.scroll_into_view_if_needed()

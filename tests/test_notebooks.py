@@ -17,10 +17,11 @@ LESSONS = [
     "00_start_here.ipynb",
     "01_data_cleaning.ipynb",
     "02_exploratory_analysis.ipynb",
-    "03_cnn_from_scratch.ipynb",
-    "04_augmentation_and_overfitting.ipynb",
-    "05_transfer_learning.ipynb",
-    "06_seeing_what_cnns_learn.ipynb",
+    "03_images_and_convolutions.ipynb",
+    "04_training_a_cnn.ipynb",
+    "05_augmentation_and_overfitting.ipynb",
+    "06_transfer_learning.ipynb",
+    "07_seeing_what_cnns_learn.ipynb",
 ]
 PATHS = sorted((REPO / "notebooks").glob("*.ipynb"))
 #: The committed student copies (tests/test_classroom.py keeps them in step with the lessons).

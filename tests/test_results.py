@@ -15,7 +15,7 @@ from tools import figures, record
 
 from tests.conftest import REPO
 RECORDS = sorted((REPO / "results").glob("[0-9][0-9]_*.json"))
-TRAINING_LESSONS = ["03", "04", "05", "06"]
+TRAINING_LESSONS = ["04", "05", "06", "07"]
 FIELDS = {"lesson": str, "mode": str, "commit": str, "dirty": bool, "date": str, "machine": dict,
           "seconds": (int, float), "cell_seconds": list, "figures": dict}
 MACHINE = {"cpu", "cores", "gpus", "python", "tensorflow", "keras", "numpy",
@@ -58,9 +58,9 @@ def test_record_shows_the_figures_and_saves_them_while_recording(tmp_path, monke
 def test_load_finds_a_record_by_number_or_stem_and_says_where_it_looked(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSEKIT_RESULTS", str(tmp_path))
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "03_cnn_from_scratch.json").write_text(json.dumps({"lesson": "03_cnn_from_scratch"}))
-    assert results.load("03")["lesson"] == "03_cnn_from_scratch"
-    assert results.load("03_cnn_from_scratch.ipynb")["lesson"] == "03_cnn_from_scratch"
+    (tmp_path / "04_training_a_cnn.json").write_text(json.dumps({"lesson": "04_training_a_cnn"}))
+    assert results.load("03")["lesson"] == "04_training_a_cnn"
+    assert results.load("04_training_a_cnn.ipynb")["lesson"] == "04_training_a_cnn"
     with pytest.raises(FileNotFoundError, match=r"lesson '07'.*make results") as error:
         results.load("07")
     assert str(tmp_path) in str(error.value)

@@ -3,9 +3,9 @@
 Students never need this; it lives outside the ``coursekit`` package. Run it from the
 repository root (``make students`` and ``make slides`` call it)::
 
-    python tools/course.py sync notebooks/03_cnn_from_scratch.ipynb   # one lesson (or a folder)
+    python tools/course.py sync notebooks/04_training_a_cnn.ipynb   # one lesson (or a folder)
     python tools/course.py students                                    # every lesson -> students/
-    python tools/course.py students notebooks/03_cnn_from_scratch.ipynb
+    python tools/course.py students notebooks/04_training_a_cnn.ipynb
 
 ``sync`` rewrites a lesson's Colab badge, install cell and mode-switch cell from
 ``coursekit.config.REPOSITORY``/``REPOSITORY_REF`` (the one place the repository is spelled),

@@ -1,7 +1,7 @@
 """Figures quoted in the course's text, and what backs each one (``tests/test_results.py`` runs it).
 
     python tools/figures.py                                   # every lesson and README.md
-    python tools/figures.py notebooks/03_cnn_from_scratch.ipynb
+    python tools/figures.py notebooks/04_training_a_cnn.ipynb
 
 **What is a quoted figure.** In a lesson's markdown cells (the header's "Time to run" and the
 instructor notes included) and in README.md, outside `code`, fenced code, link targets and

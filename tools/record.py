@@ -38,12 +38,12 @@ import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results"
-DEFAULT_LESSONS = ["03", "04", "05", "06"]
+DEFAULT_LESSONS = ["04", "05", "06", "07"]
 SLOWEST_CELLS = 5
 
 
 def lesson_path(name: str) -> Path:
-    """Return the lesson file for ``"03"``, ``"03_cnn_from_scratch"`` or a path to it."""
+    """Return the lesson file for ``"03"``, ``"04_training_a_cnn"`` or a path to it."""
     stem = Path(name).stem
     found = sorted((REPO / "notebooks").glob(f"{stem}.ipynb")) or sorted((REPO / "notebooks").glob(f"{stem}_*.ipynb"))
     if len(found) != 1:
@@ -165,7 +165,7 @@ def record_lesson(path: Path, quick: bool, shared_data: Path | None, quick_timin
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tools/record.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("lessons", nargs="*", default=DEFAULT_LESSONS, help="lesson numbers or files (default 03-06)")
+    parser.add_argument("lessons", nargs="*", default=DEFAULT_LESSONS, help="lesson numbers or files (default 04-07)")
     parser.add_argument("--out", default=str(RESULTS), help="folder for the records (default results/)")
     parser.add_argument("--quick", action="store_true", help="quick mode (a try: needs --out outside results/)")
     parser.add_argument("--shared-data", metavar="DIR", help="one data folder for all runs instead of fresh ones")
