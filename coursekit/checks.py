@@ -1,13 +1,17 @@
 """Self-checks for the exercises: call one with your answer, get a tick or a specific hint.
 
-Every check prints its verdict and returns True/False; none raises on a wrong or oddly
-typed answer (a student's typo must not end in a traceback).
+Every check computes the right answer itself, from the data or the course's recipes (never from
+a model or table the student may have changed), prints its verdict and returns True/False; none
+raises on a wrong or oddly typed answer (a student's typo must not end in a traceback).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 
 def _say(ok: bool, message: str) -> bool:
@@ -16,24 +20,39 @@ def _say(ok: bool, message: str) -> bool:
 
 
 def _verdict(ok: bool, answer: Any, name: str, hint: str) -> bool:
-    if ok:
-        return _say(True, "Correct!")
-    return _say(False, f"Not quite: your {name} was {answer!r}. {hint}".strip())
+    if answer is ... or answer is None:
+        return _say(False, f"Replace the ... with your {name} first.")
+    return _say(True, "Correct!") if ok else _say(False, f"Not quite: your {name} was {answer!r}. {hint}".strip())
+
+
+def _plain(value: Any) -> Any:
+    """A value as plain Python: arrays and sequences become tuples, NumPy scalars Python
+    numbers, and a boolean stays apart from numbers (``True`` is not ``1`` here)."""
+    if isinstance(value, (bool, np.bool_)):
+        return ("bool", bool(value))
+    if isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim):
+        return tuple(_plain(item) for item in value)
+    return value.item() if isinstance(value, (np.generic, np.ndarray)) else value
+
+
+def _number(value: Any) -> float | None:
+    """A real number (NumPy scalars and 0-d arrays too) as float; None for anything else,
+    booleans and strings included."""
+    value = _plain(value)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def check_answer(answer: Any, expected: Any, hint: str = "", name: str = "answer") -> bool:
-    """Compare ``answer`` with ``expected`` exactly (tuples and lists compare equal).
+    """Compare ``answer`` with ``expected`` exactly: lists, tuples and arrays by their items,
+    NumPy numbers as numbers; a boolean never equals a number.
 
     Example:
-        >>> check_answer((148, 148, 32), (148, 148, 32))
+        >>> check_answer(np.array([148, 148, 32]), (148, 148, 32))
         ✅ Correct!
         True
     """
-    if answer is ... or answer is None:
-        return _say(False, f"Replace the ... with your {name} first.")
-    normalise: Callable[[Any], Any] = lambda v: tuple(v) if isinstance(v, (list, tuple)) else v
     try:
-        ok = normalise(answer) == normalise(expected)
+        ok = bool(_plain(answer) == _plain(expected))
     except Exception:  # noqa: BLE001 - a strange object must not end in a traceback
         ok = False
     return _verdict(ok, answer, name, hint)
@@ -48,12 +67,10 @@ def check_close(answer: Any, expected: float, tolerance: float = 0.01, hint: str
         ✅ Correct!
         True
     """
-    if answer is ... or answer is None:
-        return _say(False, f"Replace the ... with your {name} first.")
-    try:
-        ok = math.isclose(float(answer), expected, rel_tol=tolerance, abs_tol=tolerance * 1e-3)
-    except (TypeError, ValueError):
+    number = _number(answer)
+    if number is None and answer is not ... and answer is not None:
         return _say(False, f"Your {name} should be a number, got {answer!r}.")
+    ok = number is not None and math.isclose(number, expected, rel_tol=tolerance, abs_tol=tolerance * 1e-3)
     return _verdict(ok, answer, name, hint)
 
 
@@ -68,33 +85,46 @@ def check_choice(answer: Any, correct: set | frozenset | list | tuple | str, opt
         True
     """
     if answer is ... or answer is None:
-        return _say(False, f"Replace the ... with your {name} first.")
+        return _verdict(False, answer, name, hint)
     as_set = lambda v: {str(v).lower()} if isinstance(v, str) else {str(x).lower() for x in v}
     try:
         given, wanted = as_set(answer), as_set(correct)
     except TypeError:
         return _say(False, f"Your {name} should be a string or a set of strings, got {answer!r}.")
-    if options is not None:
-        allowed = as_set(options)
-        unknown = given - allowed
-        if unknown:
-            return _say(False, f"{sorted(unknown)} is not one of the options: {sorted(allowed)}.")
-    if given == wanted:
-        return _say(True, "Correct!")
-    return _say(False, f"Not quite: you chose {sorted(given)}. {hint}".strip())
+    unknown = given - as_set(options) if options is not None else set()
+    if unknown:
+        return _say(False, f"{sorted(unknown)} is not one of the options: {sorted(as_set(options))}.")
+    return _say(True, "Correct!") if given == wanted else _say(False, f"Not quite: you chose {sorted(given)}. {hint}".strip())
+
+
+def check_noise_yardstick(answer: Any, accuracy: float, count: int) -> bool:
+    """Check the noise yardstick of an ``accuracy`` measured on ``count`` photos, in photos: two
+    standard errors of the number of correct answers, ``2 * sqrt(count * p * (1 - p))``."""
+    return check_close(answer, 2 * math.sqrt(count * accuracy * (1 - accuracy)), tolerance=0.02,
+                       name="yardstick", hint="The number of correct answers is a binomial count: its "
+                       "standard error is sqrt(n p (1 - p)) photos; the yardstick is two of them.")
 
 
 # ---------------------------------------------------------------- lesson 0: start here
 
 
-def check_training_images(answer, root) -> bool:
-    """Check the number of training images under ``root/train`` (all classes together)."""
-    from pathlib import Path
+def wide_images(root) -> int:
+    """Return how many training images under ``root/train`` are wider than they are tall."""
+    from PIL import Image
 
-    expected = sum(1 for path in (Path(root) / "train").rglob("*") if path.is_file())
-    return check_answer(answer, expected, name="count",
-                        hint="Count the files in every class folder under root / 'train' "
-                             "(Path.rglob('*.jpg') finds them in all sub-folders).")
+    count = 0
+    for path in (Path(root) / "train").rglob("*"):
+        if path.is_file():
+            with Image.open(path) as image:  # reads the header only
+                count += image.width > image.height
+    return count
+
+
+def check_wide_images(answer: Any, root) -> bool:
+    """Check lesson 0's count of training images that are wider than they are tall."""
+    return check_answer(answer, wide_images(root), name="count",
+                        hint="Open every file under root / 'train' (all class folders) with "
+                             "PIL's Image.open and count those wider than tall: a square is not.")
 
 
 # ---------------------------------------------------------------- lessons 1-2: cleaning and EDA
@@ -106,8 +136,6 @@ def header_lies(folder) -> list[str]:
     """Return the files under ``folder`` (links not followed) whose first bytes say
     JPEG/PNG/GIF/BMP but that do not decode: lesson 1's reference answer (``'cats/cat.39.jpg'``...).
     """
-    from pathlib import Path
-
     from coursekit.scan import true_format
 
     root, found = Path(folder), []
@@ -120,12 +148,15 @@ def header_lies(folder) -> list[str]:
 
 
 def check_header_lies(answer: Any, folder) -> bool:
-    """Check lesson 1's count of files whose header looks like an image but that do not decode."""
-    expected = header_lies(folder)
-    ok = check_answer(len(answer) if isinstance(answer, (list, tuple, set)) else answer,
-                      len(expected), name="count",
+    """Check lesson 1's files whose header looks like an image but that do not decode: their
+    number, or the files themselves (paths relative to ``folder``, or under it)."""
+    expected = sorted(header_lies(folder))
+    if isinstance(answer, (list, tuple, set)):  # the files: compare them, not just how many
+        inside = lambda path: path.relative_to(folder) if path.is_relative_to(folder) else path
+        answer = sorted(inside(Path(str(path))).as_posix() for path in answer)
+    ok = check_answer(answer, expected if isinstance(answer, list) else len(expected), name="answer",
                       hint="Look at every file (hidden ones too), use the PNG, GIF and BMP "
-                           "signatures as well, and count only those real_format() says None to.")
+                           "signatures as well, and keep only those real_format() says None to.")
     if ok:
         print("   They start like an image and still fail: " + ", ".join(expected))
     return ok
@@ -139,20 +170,40 @@ def check_broken_codes(answer: Any) -> bool:
                         hint="Think of crashes (errors), silent skips (extension or format) and memory.")
 
 
-def check_leak_fraction(answer: Any, n_train: int, paths) -> bool:
-    """Check lesson 1's expected share of validation files that a take/skip split also trains on."""
-    return check_close(answer, n_train / len(paths), tolerance=0.02, name="fraction",
-                       hint="The chance that one random file is among the n_train training files.")
+def check_leak_fraction(answer: Any, n_train: int, paths, epochs: int = 1) -> bool:
+    """Check lesson 1's expected share of an epoch's validation files that a take/skip split
+    of a reshuffling dataset trained on within ``epochs`` epochs (each epoch's training draw
+    holds a given file with probability ``n_train / len(paths)``, independently).
+
+    Example:
+        >>> check_leak_fraction(0.96, 80, range(100), epochs=2)
+        ✅ Correct!
+        True
+    """
+    return check_close(answer, 1 - (1 - n_train / len(paths)) ** epochs, tolerance=0.02, name="fraction",
+                       hint="One epoch's training draw holds a file with probability n_train / "
+                            "len(paths). For several draws, first compute the chance of none.")
 
 
 def check_synonyms(synonyms: Any, labels_table, originals) -> bool:
-    """Check lesson 1's synonym map: after merging, one tag per class, counting its images."""
-    if not isinstance(synonyms, dict):
-        return _say(False, "synonyms should be a dict: tag -> the spelling to keep.")
-    tags = labels_table["tags"].str.split(";").explode().map(lambda tag: synonyms.get(tag, tag))
-    counts = tags[~tags.isin(["landscape", "portrait", "square"])].value_counts()
-    return check_answer(sorted(counts), sorted(originals["label"].value_counts()), name="class counts",
-                        hint="After merging, each class should have exactly one tag.")
+    """Check lesson 1's synonym map by what it means: after merging, every image of a class has
+    the same tag, and different classes different tags (which spelling is kept is yours).
+    ``labels_table`` (``tags``: "tag;shape") lists the images of ``originals`` (``label``) in order."""
+    if not isinstance(synonyms, dict) or len(labels_table) != len(originals):
+        return _say(False, "Give a dict (tag -> the spelling to keep) and the table and originals above.")
+    shapes, merged = {"landscape", "portrait", "square"}, {}
+    for tags, label in zip(labels_table["tags"].str.split(";"), originals["label"]):
+        for tag in tags:
+            kept = synonyms.get(tag, tag)
+            if (tag in shapes or kept in shapes) and kept != tag:
+                return _say(False, f"Not quite: {tag!r} becomes {kept!r}; merge only the class tags.")
+            merged.setdefault(label, set()).update(set() if tag in shapes else {kept})
+    several = {label: sorted(map(str, tags)) for label, tags in merged.items() if len(tags) > 1}
+    if several:
+        return _say(False, f"Not quite: after merging, these classes still have several tags: {several}.")
+    if len({str(tags) for tags in merged.values()}) < len(merged):
+        return _say(False, "Not quite: two classes now share a tag; map each tag to a spelling of its own class.")
+    return _say(True, "Correct!")
 
 
 def check_baseline(answer: Any, counts) -> bool:
@@ -164,6 +215,14 @@ def check_baseline(answer: Any, counts) -> bool:
 def check_brightest_channel(answer: Any, stats) -> bool:
     """Check lesson 2's channel with the highest mean (``stats``: ``eda.channel_stats``)."""
     return check_choice(answer, stats["mean"].idxmax(), options=list(stats.index))
+
+
+def check_normalized_white(answer: Any, stats, channel: str = "blue") -> bool:
+    """Check lesson 2's value a white pixel (255) gets in ``channel`` after a ``Normalization``
+    layer with this data's mean and standard deviation (``stats``, on the 0-255 scale)."""
+    return check_close(answer, (255 - stats.loc[channel, "mean"]) / stats.loc[channel, "std"], name="value",
+                       hint="Normalising subtracts the mean, then divides by the standard deviation; "
+                            "use one scale (0-1 or 0-255) for the pixel, the mean and the std.")
 
 
 def check_brighter_class(answer: Any, histograms) -> bool:
@@ -181,37 +240,38 @@ def check_first_share(answer: Any, pca) -> bool:
 
 def check_components_for_half(answer: Any, pca) -> bool:
     """Check lesson 2's number of principal components that explain at least half the variance."""
-    import numpy as np
-
     expected = int(np.argmax(np.cumsum(pca.explained_variance_ratio) >= 0.5)) + 1
     return check_answer(answer, expected, name="number of components",
                         hint="Find the first position where the running total reaches 0.5; positions start at 0.")
 
 
-# ---------------------------------------------------------------- lessons 3-4: CNN, augmentation
+# ---------------------------------------------------------------- lessons 3-5: images, CNN, overfitting
 
 
 def check_flipped_kernel(answer: Any, kernel) -> bool:
-    """Check lesson 3's kernel that makes ``correlate2d`` compute ``convolve2d(image, kernel)``.
+    """Check lesson 3's kernel that makes ``correlate2d`` compute ``convolve2d(image, kernel)``:
+    ``kernel`` turned upside down and left to right (``np.flip``).
 
     Example:
-        >>> check_flipped_kernel([[3, 2, 1]], [[1, 2, 3]])
+        >>> emboss = [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]
+        >>> check_flipped_kernel([[2, 1, 0], [1, 1, -1], [0, -1, -2]], emboss)
         ✅ Correct!
         True
     """
-    import numpy as np
-
-    given = np.asarray(answer).tolist() if isinstance(answer, (list, tuple, np.ndarray)) else answer
-    return check_answer(given, np.flip(np.asarray(kernel)).tolist(), name="kernel",
-                        hint="convolve2d turns the kernel around before sliding it: around which "
-                             "axes? Test a guess: correlate2d with it must give the convolved image.")
+    kernel = np.asarray(kernel, dtype=float)
+    turns = {"You turned it around one axis; convolve2d turns it around both.": (np.flipud, np.fliplr),
+             "Changing the sign is not a turn (for Sobel x it only looks like one).": (np.negative,)}
+    given = _plain(answer)
+    hint = next((text for text, ways in turns.items() for way in ways if given == _plain(way(kernel))),
+                "convolve2d turns the kernel around before sliding it: around which axes? Test a "
+                "guess: correlate2d with it must give the convolved image.")
+    return check_answer(answer, np.flip(kernel), name="kernel", hint=hint)
 
 
 def check_thumbnail(answer: Any, path, size) -> bool:
     """Check lesson 3's thumbnail: the image file at ``path`` read with OpenCV and resized to
     ``size`` (height, width) with bilinear interpolation, as RGB (what Keras and Pillow give)."""
     import cv2
-    import numpy as np
 
     if not isinstance(answer, np.ndarray):
         return _say(False, "Replace the ... with your thumbnail (a NumPy array, as cv2 gives) first.")
@@ -254,7 +314,7 @@ def check_precision(answer: Any, counts, class_name: str) -> bool:
         True
     """
     said = counts[class_name].sum()
-    if not said and isinstance(answer, float) and math.isnan(answer):  # never called: 0 / 0
+    if not said and _number(answer) is not None and math.isnan(_number(answer)):  # never called: 0 / 0
         answer = 0.0  # as scikit-learn's report (zero_division=0) shows it
     return check_close(answer, counts.loc[class_name, class_name] / said if said else 0.0,
                        tolerance=0.005, name="precision",
@@ -262,9 +322,9 @@ def check_precision(answer: Any, counts, class_name: str) -> bool:
                             "are this class? Which line of the matrix holds those images?")
 
 
-def check_overfitting_epoch(answer: Any, history, tolerance: int = 1, name: str = "epoch") -> bool:
-    """Check the epoch where overfitting starts: where validation loss is lowest (+- tolerance)
-    in ``history``, a DataFrame with ``epoch`` and ``val_loss`` columns (``train_or_load``).
+def check_overfitting_epoch(answer: Any, history, tolerance: int = 0, name: str = "epoch") -> bool:
+    """Check the epoch, counted from 1, where validation loss is lowest (+- ``tolerance``) in
+    ``history``: a DataFrame with ``val_loss`` and ``epoch`` columns (``train_or_load``).
 
     Example:
         >>> import pandas as pd
@@ -273,23 +333,20 @@ def check_overfitting_epoch(answer: Any, history, tolerance: int = 1, name: str 
         ✅ Correct! Validation loss is lowest at epoch 3; after that the model learns the training images by heart.
         True
     """
-    values = list(history["val_loss"])
-    epochs = list(history["epoch"]) if "epoch" in history else list(range(1, len(values) + 1))
-    best = epochs[values.index(min(values))]
-    try:
-        ok = abs(int(answer) - best) <= tolerance and float(answer) == int(answer)
-    except (TypeError, ValueError, OverflowError):
-        return _say(False, f"Your {name} should be an epoch number, got {answer!r}.")
-    if ok:
-        return _say(True, f"Correct! Validation loss is lowest at epoch {best}" + (
-            "; after that the model learns the training images by heart." if best != epochs[-1]
+    losses = list(history["val_loss"])
+    epochs = list(history["epoch"]) if "epoch" in history else list(range(1, len(losses) + 1))
+    lowest = [epoch for epoch, loss in zip(epochs, losses) if loss == min(losses)]
+    number = _number(answer)
+    if number is not None and any(abs(number - epoch) <= tolerance for epoch in lowest):
+        return _say(True, f"Correct! Validation loss is lowest at epoch {lowest[0]}" + (
+            "; after that the model learns the training images by heart." if lowest[0] != epochs[-1]
             else ", the last one: this run stopped before it overfitted."))
-    return _say(False, f"Not quite: your {name} was {answer!r}. Look for the epoch where the "
-                       "validation loss stops falling and starts to rise, even though the "
-                       "training loss keeps falling.")
+    return _verdict(False, answer, name, "Epochs count from 1, positions (np.argmin) from 0."
+                    if number is not None and number + 1 in lowest else "Look for the epoch where "
+                    "the validation loss stops falling and starts to rise, even though the training loss keeps falling.")
 
 
-#: Options of lesson 4's exercise 2; rotation and zoom are those of its augmentation recipe
+#: Options of lesson 5's exercise 2; rotation and zoom are those of its augmentation recipe
 #: (recipes.FLIP_ROTATE_ZOOM: a tenth of a turn, 20 %), which tests/test_recipes.py checks.
 AUGMENTATION_OPTIONS = (
     "horizontal flip", "vertical flip", "rotation up to 36 degrees", "rotation up to 180 degrees",
@@ -318,7 +375,7 @@ def check_augmentations(answer: Any, name: str = "choice") -> bool:
 
 
 def check_rotation_factor(answer: Any, degrees: float) -> bool:
-    """Check lesson 4's exercise 3: the ``layers.RandomRotation`` factor for the legacy
+    """Check the ``layers.RandomRotation`` factor for the legacy
     ``ImageDataGenerator(rotation_range=degrees)`` (a fraction of a full turn).
 
     Example:
@@ -331,77 +388,92 @@ def check_rotation_factor(answer: Any, degrees: float) -> bool:
 
 
 def check_least_overfitting(answer: Any, comparison) -> bool:
-    """Check lesson 4's exercise 4: the variant (row of ``comparison``) with the smallest ``gap``.
+    """Check the variant (row of ``comparison``) whose ``train_accuracy`` exceeds its
+    ``val_accuracy`` least (the check computes the gaps itself).
 
     Example:
         >>> import pandas as pd
-        >>> check_least_overfitting("+dropout", pd.DataFrame({"gap": [0.2, 0.05]}, ["baseline", "+dropout"]))
+        >>> check_least_overfitting("+dropout", pd.DataFrame(
+        ...     {"train_accuracy": [0.95, 0.85], "val_accuracy": [0.75, 0.8]}, ["baseline", "+dropout"]))
         ✅ Correct!
         True
     """
-    return check_choice(answer, str(comparison["gap"].idxmin()), options=list(comparison.index),
-                        name="variant", hint="The gap is training minus validation accuracy: sort "
-                                             "the table by it (comparison.sort_values(...)).")
+    gaps = comparison["train_accuracy"] - comparison["val_accuracy"]
+    return check_choice(answer, str(gaps.idxmin()), options=list(comparison.index), name="variant",
+                        hint="The gap is training minus validation accuracy: compute it for every "
+                             "row, then take the row where it is smallest.")
 
 
-# ---------------------------------------------------------------- lesson 5: transfer learning
+# ---------------------------------------------------------------- lesson 6: transfer learning
+
+
+def _base(model):
+    """The largest model nested in ``model`` (its pretrained base), or None."""
+    nested = [layer for layer in getattr(model, "layers", []) if getattr(layer, "layers", None)]
+    if not nested:
+        _say(False, "Pass the transfer model (the base is one of its layers) as the second argument.")
+    return max(nested, key=lambda layer: len(layer.layers)) if nested else None
 
 
 def check_trainable_parameters(answer, model) -> bool:
-    """Check how many parameters of ``model`` will train (the size of its trainable weights).
+    """Check how many parameters of a transfer ``model`` train while its base is frozen: those
+    of every layer outside the nested base, whatever ``trainable`` says now.
 
     Example:
         >>> from coursekit.config import import_keras
         >>> keras = import_keras()
-        >>> check_trainable_parameters(3843, keras.Sequential([keras.Input((1280,)), keras.layers.Dense(3)]))
+        >>> base = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1280)], name="base")
+        >>> check_trainable_parameters(3843, keras.Sequential([keras.Input((8,)), base, keras.layers.Dense(3)]))
         ✅ Correct!
         True
     """
-    try:
-        expected = int(sum(math.prod(weight.shape) for weight in model.trainable_weights))
-        total = model.count_params()
-    except (AttributeError, TypeError):
-        return _say(False, "Pass the Keras model as the second argument.")
-    return check_answer(answer, expected, name="count",
-                        hint=f"The model has {total:,} parameters, but a frozen base trains none of "
-                             "them: count only the head. A Dense layer with k outputs on N "
-                             "features has N * k weights plus k biases (k = 1 for two classes, "
-                             "1 bias).")
+    base = _base(model)
+    return base is not None and check_answer(
+        answer, sum(layer.count_params() for layer in model.layers if layer is not base), name="count",
+        hint=f"The model has {model.count_params():,} parameters, but a frozen base trains none of "
+             "them: count only the head. A Dense layer with k outputs on N features has N * k "
+             "weights plus k biases (k = 1 for two classes, 1 bias).")
 
 
-def check_fine_tuned_layers(answer, model) -> bool:
-    """Check which layers of the base nested in ``model`` fine-tuning changes: the names of
-    its layers that have trainable weights (a list, any order).
+def check_fine_tuned_layers(answer, model, fine_tune_from=None) -> bool:
+    """Check which layers of the base nested in ``model`` fine-tuning from layer
+    ``fine_tune_from`` (a name or a recipe; default: ``recipes.TRANSFER_FINE_TUNED``'s) changes:
+    the names of its layers with weights from there on, BatchNorm kept frozen (a list, any
+    order). ``pretrained.unfreeze_from`` on a copy of the base computes them, so a layer wrongly
+    unfrozen in ``model`` does not count as right.
 
     Example:
         >>> from coursekit.config import import_keras
         >>> keras = import_keras()
         >>> base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="low"),
-        ...                          keras.layers.Dense(2, name="top")], name="base")
-        >>> base.get_layer("low").trainable = False
-        >>> check_fine_tuned_layers(["top"], keras.Sequential([keras.Input((4,)), base]))
+        ...     keras.layers.BatchNormalization(name="norm"), keras.layers.Dense(2, name="top")])
+        >>> check_fine_tuned_layers(["top"], keras.Sequential([keras.Input((4,)), base]), "norm")
         ✅ Correct!
         True
     """
-    nested = [layer for layer in getattr(model, "layers", []) if getattr(layer, "layers", None)]
-    if not nested:
-        return _say(False, "Pass the transfer model (the base is one of its layers) as the second argument.")
-    base = max(nested, key=lambda layer: len(layer.layers))
-    expected = {layer.name for layer in base.layers if layer.trainable_weights}
-    if answer is ... or answer is None:
-        return _say(False, "Replace the ... with a list of layer names first.")
-    if isinstance(answer, str) or not hasattr(answer, "__iter__"):
+    from coursekit import pretrained, recipes
+
+    base = _base(model)
+    if base is None:
+        return False
+    first = getattr(fine_tune_from, "fine_tune_from", fine_tune_from) or recipes.TRANSFER_FINE_TUNED.fine_tune_from
+    try:  # the reference: the course's own unfreezing, on a copy (the student's base may be wrong)
+        expected = set(pretrained.unfreeze_from(pretrained.keras.models.clone_model(base), first))
+    except ValueError as error:
+        return _say(False, f"Fine-tuning from {first!r} does not fit this base: {error}")
+    if isinstance(answer, str) or not isinstance(answer, (list, tuple, set, np.ndarray)):
         return _say(False, f"Give a list of layer names, e.g. ['name_a', 'name_b'], got {answer!r}.")
-    given = set(map(str, answer))
-    if given == expected:
-        return _say(True, "Correct!")
-    return _say(False, f"Not quite: {len(expected - given)} layer(s) that train are missing and "
-                       f"{len(given - expected)} of yours do not train. Start at the first layer of "
-                       "the top block, keep only layers with weights, and remember which kind of "
-                       "layer stays frozen.")
+    given, kinds = set(map(str, answer)), {layer.name: type(layer).__name__ for layer in base.layers}
+    norms = sorted(name for name in given - expected if kinds.get(name) == "BatchNormalization")
+    return _say(given == expected, "Correct!" if given == expected else
+                f"Not quite: {len(expected - given)} layer(s) that train are missing and "
+                f"{len(given - expected)} of yours do not train. " + (
+                    f"{norms[:3]} are BatchNorm layers: they stay frozen." if norms else
+                    f"Start at {first!r}, keep only layers with weights, and remember which kind of "
+                    "layer stays frozen."))
 
 
-# ---------------------------------------------------------------- lesson 6: what the CNN learned
+# ---------------------------------------------------------------- lesson 7: what the CNN learned
 
 
 def check_feature_map_shape(answer: Any, model, layer: str) -> bool:
@@ -423,23 +495,18 @@ def check_most_active_channel(answer: Any, activation) -> bool:
     """Check the index of the channel with the highest mean activation in a (h, w, c) stack.
 
     Example:
-        >>> import numpy as np
         >>> check_most_active_channel(2, np.arange(12.0).reshape(2, 2, 3))
         ✅ Correct!
         True
     """
-    import numpy as np
-
     stack = np.asarray(activation)
     if stack.ndim != 3:
         return _say(False, f"Pass one layer's feature maps, shape (height, width, channels); "
                            f"got shape {stack.shape}.")
-    means = stack.mean(axis=(0, 1))
-    expected = int(np.argmax(means))
-    if isinstance(answer, (int, np.integer)) and not isinstance(answer, bool) \
-            and 0 <= int(answer) < len(means) and np.isclose(means[int(answer)], means[expected]):
+    means, number = stack.mean(axis=(0, 1)), _number(answer)
+    if number is not None and number in range(len(means)) and np.isclose(means[int(number)], means.max()):
         return _say(True, "Correct!")
-    return check_answer(answer, expected, name="channel",
+    return check_answer(answer, int(np.argmax(means)), name="channel",
                         hint="Average each channel over height and width "
                              "(activation.mean(axis=(0, 1))), then take np.argmax.")
 
@@ -447,17 +514,15 @@ def check_most_active_channel(answer: Any, activation) -> bool:
 def check_gradcam(heatmap: Any, model, image, layer: str | None = None,
                   class_index: int | None = None) -> bool:
     """Check a Grad-CAM heatmap you computed against ``coursekit.gradcam.heatmap``."""
-    import numpy as np
-
     from coursekit import gradcam
 
     if heatmap is ... or heatmap is None:
         return _say(False, "Replace the ... with your heatmap first.")
     try:
         mine = np.asarray(heatmap, dtype="float32")
-    except (TypeError, ValueError):
-        return _say(False, f"Your heatmap should be an array, got {type(heatmap).__name__}.")
-    expected = gradcam.heatmap(model, image, layer, class_index)
+        expected = gradcam.heatmap(model, image, layer, class_index)
+    except (TypeError, ValueError) as error:
+        return _say(False, f"Your heatmap should be an array, and the arguments those of the exercise: {error}")
     if mine.shape != expected.shape:
         return _say(False, f"Your heatmap has shape {mine.shape}, expected {expected.shape}: "
                            "one value per position of the chosen layer's feature map.")
