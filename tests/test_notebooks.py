@@ -61,7 +61,8 @@ def test_header_badge_matches_own_path(path):
     badges = re.findall(r"\[!\[Open In Colab\]\([^)]*\)\]\(([^)]*)\)", header.source)
     assert badges == [course.colab_url(_name(path))]
     assert badges[0].endswith(f"/{config.REPOSITORY_REF}/{_name(path)}")
-    assert "**What you will learn**" in header.source and "**Time to run:**" in header.source
+    assert "**What you will learn**" in header.source
+    assert header.source.count(course.TIME_START) == 1, "the time block (python tools/course.py sync FILE)"
 
 
 @pytest.mark.parametrize("path", BOTH, ids=_name)
@@ -99,6 +100,8 @@ def test_lesson_structure(path):
     assert solutions, "exercise solutions in cells tagged 'solution'"
     for cell in solutions:
         assert cell.metadata.get("jupyter", {}).get("source_hidden"), "solutions start collapsed"
+        # JupyterLab shows a cell's outputs again when it runs, so Run All would print every answer
+        assert cell.source.startswith(course.SOLUTION_START), "a solution keeps its output to itself (%%capture)"
     assert any(course.INSTRUCTOR_TAG in _tags(cell) for cell in cells), "instructor notes"
 
 

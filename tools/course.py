@@ -9,12 +9,14 @@ repository root (``make students`` and ``make slides`` call it)::
 
 ``sync`` rewrites a lesson's Colab badge, install cell and mode-switch cell from
 ``coursekit.config.REPOSITORY``/``REPOSITORY_REF`` (the one place the repository is spelled),
-adds slide metadata and strips outputs. ``students`` writes the student copies: solutions and
+writes the header's time estimate from the lesson and its record (``results/<lesson>.json``),
+starts every solution with ``%%capture`` (Run All shows no solution's output), adds slide
+metadata and strips outputs. ``students`` writes the student copies: solutions and
 instructor notes removed, the badge pointing at the copy itself. Both leave a file alone when
 its content would not change.
 
 Cell tags used by the lessons:
-``header``       the title cell with the badge;  ``colab-setup`` the install cell (first code cell);
+``header``       the title cell with the badge and the time block;  ``colab-setup`` the install cell (first code cell);
 ``mode-switch``  the quick-mode cell;  ``solution`` an exercise solution (hidden by default,
 removed from student copies);  ``instructor`` instructor notes (speaker notes in slides,
 removed from student copies).
@@ -24,6 +26,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
+import math
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +51,24 @@ INSTRUCTOR_TAG = "instructor"
 
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BADGE_PREFIX = "[![Open In Colab]"
+
+#: JupyterLab shows a cell's output again whenever the cell runs (``jupyter.outputs_hidden`` does
+#: not survive Run All), so a solution keeps its output to itself with IPython's ``%%capture``.
+SOLUTION_START = ("%%capture\n# Solution. Run All keeps its output out of sight (the line above): "
+                  "delete that line and run the cell to see it.\n")
+
+# The time a lesson takes a student who meets its ideas for the first time: reads every word
+# (technical text: 100-150 words a minute; we take the slow end), reads, runs and looks at every
+# code cell (about a minute each), does every exercise (several minutes each), and waits for the
+# quick-mode run (its record's ``quick_seconds``). "Going further" is counted apart.
+WORDS_PER_MINUTE = 100
+MINUTES_PER_CODE_CELL = 1
+MINUTES_PER_EXERCISE = 5
+LAB_MINUTES = 90
+GOING_FURTHER = re.compile(r"^## Going further", re.M)
+EXERCISE = re.compile(r"^#{2,4} (?:[^\n]*\b)?Exercise\b", re.M)
+TIME_START, TIME_END = "<!-- lesson-time -->", "<!-- /lesson-time -->"
+TIME_BLOCK = re.compile(re.escape(TIME_START) + ".*?" + re.escape(TIME_END), re.S)
 
 
 def colab_url(relative_path: str) -> str:
@@ -129,18 +153,116 @@ def clear_outputs(notebook) -> None:
         cell.metadata.pop("execution", None)
 
 
+def record_of(lesson_name: str) -> dict | None:
+    """Return the record ``results/<lesson>.json`` of a lesson file name, or None if there is none.
+
+    ``COURSEKIT_RESULTS`` names another folder of records (as for ``coursekit.results.load``).
+    """
+    folder = Path(os.environ.get("COURSEKIT_RESULTS") or REPO / "results")
+    path = folder / f"{Path(lesson_name).stem}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _words(markdown: str) -> int:
+    """Words a student reads in a markdown cell: no HTML comments, tags or link targets."""
+    for pattern in (TIME_BLOCK, re.compile(r"<!--.*?-->", re.S), re.compile(r"<[^>]+>"), re.compile(r"\]\([^)]*\)")):
+        markdown = pattern.sub(" ", markdown)
+    return sum(1 for token in markdown.split() if re.search(r"\w", token))
+
+
+def lesson_parts(notebook) -> dict:
+    """Count what a student works through: words, code cells and exercises, before "Going further"
+    (``core``) and from there on (``further``). Solutions and instructor notes are not counted."""
+    parts = {part: {"words": 0, "code_cells": 0, "exercises": 0} for part in ("core", "further")}
+    part = "core"
+    for cell in notebook.cells:
+        if {SOLUTION_TAG, INSTRUCTOR_TAG} & tags(cell):
+            continue
+        if cell.cell_type == "markdown":
+            part = "further" if GOING_FURTHER.search(cell.source) else part
+            parts[part]["words"] += _words(cell.source)
+            parts[part]["exercises"] += len(EXERCISE.findall(cell.source))
+        elif cell.cell_type == "code":
+            parts[part]["code_cells"] += 1
+    return parts
+
+
+def minutes(counts: dict) -> float:
+    """Minutes for ``counts`` (words, code cells, exercises) at the rates above."""
+    return (counts["words"] / WORDS_PER_MINUTE + counts["code_cells"] * MINUTES_PER_CODE_CELL
+            + counts["exercises"] * MINUTES_PER_EXERCISE)
+
+
+def lesson_time(notebook, record: dict | None) -> dict:
+    """Return the lab-time estimate of a lesson: its parts, ``quick_minutes`` (None without a
+    record), ``minutes`` (the core part plus the quick-mode run, rounded up) and ``further``."""
+    parts = lesson_parts(notebook)
+    quick = record["quick_seconds"] / 60 if record and "quick_seconds" in record else None
+    return {**parts, "quick_minutes": quick, "minutes": math.ceil(minutes(parts["core"]) + (quick or 0)),
+            "further": math.ceil(minutes(parts["further"]))}
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def time_block(notebook, lesson_name: str, record: dict | None) -> str:
+    """Return the header's time paragraph (between the lesson-time markers) for a lesson."""
+    time = lesson_time(notebook, record)
+    core = time["core"]
+    quick = (f", and waiting for the quick-mode run ({_duration(time['quick_minutes'] * 60)})"
+             if time["quick_minutes"] is not None else "; the quick-mode run is not counted (no record yet)")
+    exercises = _plural(core["exercises"], "exercise")
+    text = (f"**Time:** about {time['minutes']} minutes of a {LAB_MINUTES}-minute lab, for a student meeting these "
+            f"ideas for the first time: reading {core['words']:,} words at {WORDS_PER_MINUTE} words a minute "
+            f"({core['words'] / WORDS_PER_MINUTE:.0f} min), reading, running and looking at {core['code_cells']} "
+            f"code cells at about a minute each, {exercises} at about {MINUTES_PER_EXERCISE} minutes each{quick}. ")
+    if time["further"]:
+        text += f"*Going further* adds about {_plural(time['further'], 'minute')} of reading and running. "
+    if record is None:
+        text += f"**Run time:** not recorded yet (`make results` writes `results/{Path(lesson_name).stem}.json`)."
+    else:
+        machine = record.get("machine", {})
+        text += (f"**Run time** from its record (`results/{Path(lesson_name).stem}.json`, {machine.get('cpu', 'a CPU')}, "
+                 f"{machine.get('cores', '?')} cores, GPU: {machine.get('gpus', 'none')}): full mode "
+                 f"{_duration(record['seconds'])}, quick mode "
+                 f"{_duration(record['quick_seconds']) if 'quick_seconds' in record else 'not timed'}.")
+    return TIME_START + text + TIME_END
+
+
+def with_time_block(source: str, block: str) -> str:
+    """Put ``block`` into a header's source: in place of the old block, else at the end."""
+    if TIME_BLOCK.search(source):
+        return TIME_BLOCK.sub(lambda _: block, source)
+    return source.rstrip() + "\n\n" + block
+
+
+def solution_source(source: str) -> str:
+    """Return a solution cell's source starting with ``SOLUTION_START`` (added once)."""
+    return source if source.startswith(SOLUTION_START) else SOLUTION_START + source
+
+
 def synced(notebook, relative_path: str):
-    """Return a copy of a lesson with its badge (for ``relative_path``), setup and mode cells
-    rewritten from the templates, slide metadata added and outputs cleared."""
+    """Return a copy of a lesson with its badge (for ``relative_path``), time block (from the
+    lesson file's record), setup and mode cells rewritten from the templates, solutions starting
+    with ``%%capture``, slide metadata added and outputs cleared."""
     notebook = copy.deepcopy(notebook)
+    name = Path(relative_path).name
     for cell in notebook.cells:
         if HEADER_TAG in tags(cell):
             cell.source = "\n".join(badge_line(relative_path) if line.startswith(BADGE_PREFIX) else line
                                     for line in cell.source.splitlines())
+            cell.source = with_time_block(cell.source, time_block(notebook, name, record_of(name)))
         elif SETUP_TAG in tags(cell):
             cell.source = setup_cell_source()
         elif MODE_TAG in tags(cell):
             cell.source = mode_cell_source()
+        elif SOLUTION_TAG in tags(cell):
+            cell.source = solution_source(cell.source)
     add_slide_metadata(notebook)
     clear_outputs(notebook)
     return notebook
