@@ -1,4 +1,4 @@
-"""The CNN built from scratch (lessons 3-4): the course network, its augmentation block,
+"""The CNN built from scratch (lessons 3-5): the course network, its augmentation block,
 convolution by hand, and the one rule for the output layer.
 
 Sizes and the number of classes are arguments; nothing is hard-coded.
@@ -16,6 +16,8 @@ keras = config.import_keras()
 
 #: Filters of the course CNN's four blocks: the lecture's doubling pattern, starting at half width.
 FILTERS = (16, 32, 64, 128)
+#: Units of the hidden Dense layer of the "flatten" head (the lecture's network had 512).
+FLATTEN_UNITS = 256
 
 
 def output_units(num_classes: int) -> int:
@@ -49,26 +51,33 @@ def output_layer(num_classes: int, name: str = "output"):
 
 def scratch_cnn(input_shape: Sequence[int] = (112, 112, 3), num_classes: int = 2,
                 filters: Sequence[int] = FILTERS, dropout: float = 0.0, l2: float = 0.0,
-                augmentation=None, name: str = "scratch_cnn"):
-    """Return the course CNN as an uncompiled ``keras.Sequential`` model (lesson 3 builds it).
+                augmentation=None, head: str = "average", name: str = "scratch_cnn"):
+    """Return the course CNN as an uncompiled ``keras.Sequential`` model (lesson 4 builds it).
 
     Layers: [augmentation] -> Rescaling(1/255) -> per entry of ``filters`` a block
-    (Conv2D 3x3 relu -> MaxPooling2D 2x2 -> BatchNormalization(momentum=0.9)) ->
-    GlobalAveragePooling2D -> [Dropout] -> ``output_layer(num_classes)``. Inputs are raw pixels
-    in 0-255. ``l2`` > 0 adds an L2 penalty to every Conv2D kernel; ``augmentation`` is a Keras
-    layer (``augmentation_layers()``), active only while training.
+    (Conv2D 3x3 relu -> MaxPooling2D 2x2 -> BatchNormalization(momentum=0.9)) -> the head ->
+    ``output_layer(num_classes)``. ``head`` "average": GlobalAveragePooling2D -> [Dropout] (the
+    course CNN); "flatten": Flatten -> [Dropout] -> Dense(``FLATTEN_UNITS``, relu), the lecture
+    network's kind of head, which memorises a small training set (lesson 5's baseline). Inputs
+    are raw pixels in 0-255. ``l2`` > 0 adds an L2 penalty to every Conv2D and Dense kernel but
+    the output's; ``augmentation`` is a Keras layer (``augmentation_layers()``), active only
+    while training.
 
     Example:
         >>> scratch_cnn().count_params()
         98529
         >>> scratch_cnn((64, 64, 3), num_classes=5, dropout=0.5).output_shape
         (None, 5)
+        >>> scratch_cnn(head="flatten").count_params()
+        918113
     """
     if not 0.0 <= float(dropout) < 1.0:  # Keras accepts a rate of 1, which drops everything
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     side = min(int(size) for size in input_shape[:2])
     for _ in filters:  # each block: a 3x3 'valid' convolution (-2), then 2x2 pooling (//2)
         side = (side - 2) // 2
+    if head not in ("average", "flatten"):
+        raise ValueError(f"head must be 'average' or 'flatten', got {head!r}")
     if not filters or side < 1:
         raise ValueError(f"input_shape {tuple(input_shape)} is too small for the blocks of "
                          f"filters {tuple(filters)} (or there is no block); use larger images "
@@ -82,8 +91,12 @@ def scratch_cnn(input_shape: Sequence[int] = (112, 112, 3), num_classes: int = 2
                                        kernel_regularizer=regularizer, name=f"conv{index}"),
                    keras.layers.MaxPooling2D(2, name=f"pool{index}"),
                    keras.layers.BatchNormalization(momentum=0.9, name=f"norm{index}")]
-    layers.append(keras.layers.GlobalAveragePooling2D(name="average"))
+    layers.append(keras.layers.GlobalAveragePooling2D(name="average") if head == "average"
+                  else keras.layers.Flatten(name="flatten"))
     layers += [keras.layers.Dropout(float(dropout), name="dropout")] if dropout else []
+    if head == "flatten":
+        layers.append(keras.layers.Dense(FLATTEN_UNITS, activation="relu",
+                                         kernel_regularizer=regularizer, name="dense"))
     layers.append(output_layer(num_classes))
     return keras.Sequential(layers, name=name)
 

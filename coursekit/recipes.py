@@ -7,7 +7,6 @@ in any order show the same one. Change a course model here, in one place; try a 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 from coursekit import cnn, config, pretrained
@@ -20,13 +19,14 @@ class Recipe:
     """How one model of the course is built and trained; every field goes into its cache key.
 
     Square images of ``image_size`` pixels (``quick_image_size`` in quick mode); at most
-    ``epochs`` (``quick_epochs``), early stopping on ``monitor`` keeps the best. ``model``
-    "scratch_cnn": ``cnn.scratch_cnn`` with ``filters``, ``dropout``, ``l2`` and
-    ``augmentation`` (``cnn.augmentation_layers`` arguments); "transfer": the frozen ImageNet
-    ``base`` under a new head. ``schedule``: "cosine" (from ``learning_rate`` along half a
-    cosine wave to near zero), ``ReduceLROnPlateau`` arguments, or None (a constant rate).
-    Fine-tuning: ``start_from``'s trained model continues, its base trainable from layer
-    ``fine_tune_from`` on (BatchNorm stays frozen).
+    ``epochs`` (``quick_epochs``); early stopping on ``monitor`` with ``patience`` keeps the
+    best epoch's weights (``patience=None``: every epoch runs and the last weights are kept).
+    ``model`` "scratch_cnn": ``cnn.scratch_cnn`` with ``filters``, ``head``, ``dropout``, ``l2``
+    and ``augmentation`` (``cnn.augmentation_layers`` arguments); "transfer": the frozen
+    ImageNet ``base`` under a new head. ``schedule``: "cosine" (Keras' ``CosineDecay`` per
+    epoch: from ``learning_rate`` along half a cosine wave to zero), ``ReduceLROnPlateau``
+    arguments, or None (a constant rate). Fine-tuning: a copy of ``start_from``'s trained model
+    continues, its base trainable from layer ``fine_tune_from`` on (BatchNorm stays frozen).
 
     Example:
         >>> tiny = Recipe("tiny", image_size=32, quick_image_size=16, epochs=3, quick_epochs=1,
@@ -44,9 +44,10 @@ class Recipe:
     quick_epochs: int
     learning_rate: float
     monitor: str
-    patience: int
+    patience: int | None
     model: str = "scratch_cnn"
     filters: tuple[int, ...] = cnn.FILTERS
+    head: str = "average"
     dropout: float = 0.0
     l2: float = 0.0
     augmentation: dict | None = None
@@ -68,6 +69,8 @@ class Recipe:
             raise ValueError(f"monitor must be 'val_accuracy' or 'val_loss', got {self.monitor!r}")
         for field in ("image_size", "quick_image_size", "epochs", "quick_epochs", "patience",
                       "batch_size"):
+            if field == "patience" and self.patience is None:
+                continue
             if int(getattr(self, field)) < (8 if "image" in field else 1):
                 raise ValueError(f"{field} must be a positive int (sizes at least 8), "
                                  f"got {getattr(self, field)!r}")
@@ -88,36 +91,29 @@ class Recipe:
 
     def schedule_callbacks(self, quick: bool | None = None) -> list:
         """The callbacks that carry out ``schedule`` (an empty list for a constant rate)."""
-        if self.schedule == "cosine":
-            epochs, rate = self.max_epochs(quick), self.learning_rate
-            return [keras.callbacks.LearningRateScheduler(
-                lambda epoch: cosine_rate(epoch, epochs, rate))]
+        if self.schedule == "cosine":  # one step of the decay per epoch, from epoch 0
+            cosine = keras.optimizers.schedules.CosineDecay(self.learning_rate,
+                                                            decay_steps=self.max_epochs(quick))
+            return [keras.callbacks.LearningRateScheduler(lambda epoch: float(cosine(epoch)))]
         return [keras.callbacks.ReduceLROnPlateau(**self.schedule)] if self.schedule else []
 
     def build(self, num_classes: int = 2, quick: bool | None = None, start=None):
-        """Return the uncompiled model: built fresh, or (fine-tuning) ``start``, the trained
-        model of ``start_from``, with its base unfrozen from ``fine_tune_from`` on."""
+        """Return the uncompiled model: built fresh, or (fine-tuning) a copy of ``start``, the
+        trained model of ``start_from``, with the copy's base unfrozen from ``fine_tune_from``
+        on (``start`` itself is left as it was)."""
         if self.start_from is None:
             return _BUILDERS[self.model](self, num_classes, self.input_size(quick))
         if start is None:
             raise ValueError(f"recipe {self.name!r} continues {self.start_from.name!r}: pass its "
                              f"trained model as start (train_or_load does)")
-        bases = [layer for layer in start.layers if isinstance(layer, keras.Model)
+        copy = keras.models.clone_model(start)
+        copy.set_weights(start.get_weights())
+        bases = [layer for layer in copy.layers if isinstance(layer, keras.Model)
                  and self.fine_tune_from in [inner.name for inner in layer.layers]]
         if not bases:
             raise ValueError(f"{start.name} has no nested base with a layer {self.fine_tune_from!r}")
         pretrained.unfreeze_from(bases[0], self.fine_tune_from)
-        return start
-
-
-def cosine_rate(epoch: int, epochs: int, learning_rate: float) -> float:
-    """The learning rate of ``epoch`` (from 0) on a cosine schedule over ``epochs`` epochs.
-
-    Example:
-        >>> [round(cosine_rate(epoch, 4, 1e-3), 6) for epoch in range(4)]
-        [0.001, 0.000854, 0.0005, 0.000146]
-    """
-    return float(learning_rate * 0.5 * (1 + math.cos(math.pi * epoch / epochs)))
+        return copy
 
 
 def _augmentation(recipe: Recipe):
@@ -128,7 +124,7 @@ def _augmentation(recipe: Recipe):
 
 def _scratch_cnn(recipe: Recipe, num_classes: int, size: tuple[int, int]):
     return cnn.scratch_cnn((*size, 3), num_classes=num_classes, filters=recipe.filters,
-                           dropout=recipe.dropout, l2=recipe.l2,
+                           dropout=recipe.dropout, l2=recipe.l2, head=recipe.head,
                            augmentation=_augmentation(recipe))
 
 

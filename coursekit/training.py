@@ -1,6 +1,6 @@
 """Input pipelines, training a recipe (or loading the model it trained), learning curves.
 
-Lesson 3 writes the pipeline and ``fit`` out in full; afterwards ``image_datasets`` and
+Lesson 4 writes the pipeline and ``fit`` out in full; afterwards ``image_datasets`` and
 ``train_or_load`` do the same in one call each; ``history_frame`` and ``plot_history`` turn
 Keras histories into a table and a figure.
 """
@@ -170,12 +170,12 @@ def train_or_load(recipe, train_ds, val_ds, retrain: bool = False, verbose: int 
     """Return ``(model, history)`` for ``recipe`` trained on this data: loaded if any lesson
     trained it before, trained now otherwise (or with ``retrain=True``).
 
-    Training seeds Keras with ``recipe.seed``, builds the model (fine-tuning: continues
-    ``recipe.start_from``'s model, loaded or trained first) and fits at most ``max_epochs()``
-    with a checkpoint, early stopping on ``recipe.monitor`` (the best epoch's weights are
-    kept), the recipe's schedule and a CSV log. The history has one row per epoch (``epoch``
-    from 1, metrics, ``seconds``, ``best`` on the kept one). Both are saved at
-    ``cached_model_path``. Usage::
+    Training seeds Keras with ``recipe.seed``, builds the model (fine-tuning: continues a copy
+    of ``recipe.start_from``'s model, loaded or trained first) and fits at most
+    ``max_epochs()`` with the recipe's schedule and, unless ``recipe.patience`` is None, early
+    stopping on ``recipe.monitor`` (the best epoch's weights are kept). The history has one
+    row per epoch (``epoch`` from 1, metrics, ``seconds``, ``best`` on the epoch whose weights
+    were kept). Both are saved at ``cached_model_path``. Usage::
 
         recipe = recipes.SCRATCH_CNN
         train_ds, val_ds, _ = image_datasets(root, recipe.input_size(), recipe.batch_size)
@@ -194,20 +194,18 @@ def train_or_load(recipe, train_ds, val_ds, retrain: bool = False, verbose: int 
         config.seed_everything(recipe.seed)
         model = compile_model(recipe.build(len(train_ds.class_names), quick, start=start),
                               recipe.learning_rate, recipe.optimizer)
-        early = keras.callbacks.EarlyStopping(monitor=recipe.monitor, patience=recipe.patience,
-                                              restore_best_weights=True)
-        checkpoint = keras.callbacks.ModelCheckpoint(path.with_suffix(".checkpoint.keras"),
-                                                     monitor=recipe.monitor, save_best_only=True)
-        starts, seconds = [], []
-        timer = keras.callbacks.LambdaCallback(
+        callbacks, starts, seconds = recipe.schedule_callbacks(quick), [], []
+        callbacks.append(keras.callbacks.LambdaCallback(
             on_epoch_begin=lambda epoch, logs: starts.append(time.perf_counter()),
-            on_epoch_end=lambda epoch, logs: seconds.append(time.perf_counter() - starts[-1]))
-        callbacks = [checkpoint, early, *recipe.schedule_callbacks(quick), timer,
-                     keras.callbacks.CSVLogger(path.with_suffix(".log.csv"))]
+            on_epoch_end=lambda epoch, logs: seconds.append(time.perf_counter() - starts[-1])))
+        if recipe.patience is not None:
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor=recipe.monitor, patience=recipe.patience, restore_best_weights=True))
         # shuffle=False: the dataset shuffles itself (Keras 3 warns if fit is asked to).
         fit = model.fit(train_ds, validation_data=val_ds, epochs=recipe.max_epochs(quick),
                         shuffle=False, verbose=verbose, callbacks=callbacks)
-        history = history_frame(fit, seconds=seconds, best=early.best_epoch + 1)
+        kept = len(fit.history["loss"]) if recipe.patience is None else callbacks[-1].best_epoch + 1
+        history = history_frame(fit, seconds=seconds, best=kept)
         _store(path, model, history)
         return model, history
 
@@ -222,7 +220,7 @@ def _store(path: Path, model, history: pd.DataFrame) -> None:
 
 def save_trained(recipe, model, history, train_ds, val_ds,
                  quick: bool | None = None) -> Path:
-    """Keep a model trained by hand with ``recipe``'s settings (lesson 3) where ``train_or_load``
+    """Keep a model trained by hand with ``recipe``'s settings (lesson 4) where ``train_or_load``
     finds it; return its path. ``history``: a Keras ``History`` or a ``history_frame`` (without
     a ``best`` column, the best epoch by ``recipe.monitor`` is marked). Usage::
 

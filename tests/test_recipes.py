@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from coursekit import checks, cnn, pretrained, recipes, training
@@ -14,7 +15,7 @@ from coursekit.recipes import FLIP_ROTATE_ZOOM, SCRATCH_CNN, TRANSFER_FINE_TUNED
 CHANGES = {
     "name": "other", "image_size": 128, "quick_image_size": 48, "epochs": 21, "quick_epochs": 3,
     "learning_rate": 5e-4, "monitor": "val_loss", "patience": 7, "model": "transfer",
-    "filters": (32, 64, 128), "dropout": 0.3, "l2": 1e-5,
+    "filters": (32, 64, 128), "head": "flatten", "dropout": 0.3, "l2": 1e-5,
     "augmentation": FLIP_ROTATE_ZOOM, "base": "vgg16", "alpha": 0.5, "batch_size": 16,
     "optimizer": "rmsprop", "schedule": dict(monitor="val_loss", factor=0.5, patience=4), "seed": 7,
     "start_from": replace(TRANSFER_FROZEN, epochs=6), "fine_tune_from": "block_15_expand",
@@ -139,3 +140,20 @@ def test_fine_tuning_continues_the_cached_first_stage(tiny_root, tmp_path, monke
     assert len(history) == 1
     assert float(model.optimizer.learning_rate) == pytest.approx(fine.learning_rate)
     assert training.cached_model_path(fine, *data, quick=False).is_file()
+
+
+def test_fine_tuning_builds_on_a_copy_and_leaves_the_first_stage_alone(tiny_root):
+    """Recipe.build never changes the model it is given (issue 18): the copy trains, the start
+    model keeps its frozen base and its weights."""
+    frozen = Recipe("tiny-frozen", image_size=16, quick_image_size=16, epochs=1, quick_epochs=1,
+                    learning_rate=1e-3, monitor="val_loss", patience=1, model="scratch_cnn",
+                    batch_size=8)
+    start = _tiny_transfer(frozen, 2, (16, 16))
+    weights = [array.copy() for array in start.get_weights()]
+    fine = replace(frozen, name="tiny-fine", start_from=frozen, fine_tune_from="top")
+    copy = fine.build(2, quick=False, start=start)
+    assert copy is not start
+    assert not start.get_layer("tiny_base").trainable, "the start model's base stays frozen"
+    assert [layer.name for layer in copy.get_layer("tiny_base").layers if layer.trainable] == ["top"]
+    assert all(np.array_equal(a, b) for a, b in zip(weights, copy.get_weights()))
+    assert all(np.array_equal(a, b) for a, b in zip(weights, start.get_weights()))

@@ -140,8 +140,8 @@ def test_train_or_load_trains_saves_then_loads_in_any_lesson(tiny_root, tmp_path
     model, history = training.train_or_load(TINY, train_ds, val_ds, verbose=0, quick=False)
     path = training.cached_model_path(TINY, train_ds, val_ds, quick=False)
     assert path.parent == tmp_path / "models" and path.name.startswith("tiny-") and path.is_file()
-    assert path.with_suffix(".checkpoint.keras").is_file(), "ModelCheckpoint writes a .keras file"
-    assert list(pd.read_csv(path.with_suffix(".log.csv"))["epoch"]) == [0, 1], "CSVLogger"
+    assert sorted(file.name[len(path.stem):] for file in tmp_path.glob("models/tiny-*")) == \
+        [".history.csv", ".keras", ".lock"], "the model, its history and the lock: nothing unread"
     assert list(history["epoch"]) == [1, 2] and history["best"].sum() == 1
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(history.columns)
     kept = history.loc[history["best"]].iloc[0]
@@ -170,6 +170,29 @@ def test_train_or_load_trains_saves_then_loads_in_any_lesson(tiny_root, tmp_path
             training.train_or_load(recipe, *data, quick=False)
     with pytest.raises(_Built):
         training.train_or_load(TINY, train_ds, val_ds, quick=False, retrain=True)
+
+
+def test_without_patience_every_epoch_runs_and_the_last_weights_are_kept(tiny_root, tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
+    train_ds, val_ds = _lesson_data(tiny_root)
+    recipe = replace(TINY, name="tiny-all-epochs", epochs=3, patience=None)
+    model, history = training.train_or_load(recipe, train_ds, val_ds, verbose=0, quick=False)
+    assert list(history["epoch"]) == [1, 2, 3] and list(history["best"]) == [False, False, True]
+    loss, _ = model.evaluate(val_ds, verbose=0)
+    assert loss == pytest.approx(history["val_loss"].iloc[-1], rel=1e-4)
+
+
+def test_training_twice_gives_the_same_history(tiny_root, tmp_path, monkeypatch):
+    """The recipe's seed fixes weights, shuffles and augmentations, and on one machine the
+    arithmetic repeats too: the same recipe trained twice gives the same numbers."""
+    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
+    recipe = replace(TINY, name="tiny-twice", epochs=2, patience=None, dropout=0.5,
+                     augmentation=dict(flip="horizontal", rotation=0.1, zoom=0.2,
+                                       translation=0.0, contrast=0.0))
+    runs = [training.train_or_load(recipe, *_lesson_data(tiny_root), verbose=0, quick=False,
+                                   retrain=True)[1].drop(columns="seconds") for _ in range(2)]
+    pd.testing.assert_frame_equal(runs[0], runs[1])
 
 
 def test_quick_mode_trains_the_recipe_on_small_images(tiny_root, tmp_path, monkeypatch):
