@@ -1,5 +1,8 @@
 """Feature maps (what each filter responds to in one image) and the filters' own weights.
 
+How they are laid out for drawing (every channel of a layer in a grid, a first-layer kernel
+in colour) is ``pictures``' job.
+
 One probe model (``model_layers.probe_model``: the model's input to inner layers' outputs,
 nested models too) gives every feature map of an image in one forward pass.
 
@@ -16,9 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from coursekit import config, model_layers
-
-keras = config.import_keras()
+from coursekit import model_layers
 
 
 def one_image(image) -> np.ndarray:
@@ -44,40 +45,6 @@ def feature_maps(model, image, layers: Sequence[str | int] | None = None) -> dic
     return {name: np.asarray(output)[0] for name, output in zip(names, outputs)}
 
 
-def tile(images: np.ndarray, columns: int = 16, gap: int = 1, fill: float = np.nan) -> np.ndarray:
-    """Return ``images`` (n, height, width[, 3]) side by side in one array, ``columns`` a row:
-    image ``k`` at row ``k // columns``, column ``k % columns``, ``gap`` pixels of ``fill`` apart.
-
-    >>> tile(np.zeros((5, 2, 3)), columns=2).shape
-    (8, 7)
-    """
-    count, height, width = images.shape[:3]
-    columns = min(int(columns), count)
-    rows = -(-count // columns)
-    grid = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap) + images.shape[3:],
-                   fill, dtype="float32")
-    for index, image in enumerate(images):
-        top, left = (index // columns) * (height + gap), (index % columns) * (width + gap)
-        grid[top:top + height, left:left + width] = image
-    return grid
-
-
-def channel_grid(activation: np.ndarray, columns: int = 16, gap: int = 1) -> np.ndarray:
-    """Return all channels of one layer's (height, width, channels) stack ``tile``d into one
-    2-D image in [0, 1] with NaN gaps, each channel standardised as in the lectures (Chollet's):
-    (x - mean) / std * 64 + 128, clipped to 0-255, divided by 255; a constant channel gives 0.
-
-    >>> channel_grid(np.ones((4, 4, 2)), columns=2)
-    array([[ 0.,  0.,  0.,  0., nan,  0.,  0.,  0.,  0.], ...
-    """
-    array = np.asarray(activation, dtype="float32")
-    if array.ndim != 3:
-        raise ValueError(f"activation must have shape (height, width, channels), got {array.shape}")
-    mean, std = array.mean(axis=(0, 1), keepdims=True), array.std(axis=(0, 1), keepdims=True)
-    scaled = np.clip((array - mean) / np.maximum(std, 1e-5) * 64 + 128, 0, 255) / 255
-    return tile(np.moveaxis(np.where(std > 1e-6, scaled, 0.0), -1, 0), columns, gap)
-
-
 def filter_weights(model, layer: str | int) -> np.ndarray:
     """Return a convolution layer's kernel, shape (kernel height, kernel width, in, out)."""
     found = model_layers.get_layer(model, layer)
@@ -87,24 +54,3 @@ def filter_weights(model, layer: str | int) -> np.ndarray:
         raise ValueError(f"layer {found.name!r} ({type(found).__name__}) has no convolution "
                          f"kernel. Convolution layers: {', '.join(convolutions)}")
     return np.asarray(found.get_weights()[0])
-
-
-def first_layer_rgb(kernel: np.ndarray) -> dict[str, np.ndarray]:
-    """Return a first-layer kernel as RGB pictures, one per filter: shape (filters, kh, kw, 3).
-
-    ``"normalised"``: each filter min-max scaled to [0, 1] (mid-grey is not zero); ``"positive
-    weights"``, ``"negative weights"``: what excites and what inhibits it (black is zero).
-
-    >>> first_layer_rgb(np.random.randn(3, 3, 3, 8))["positive weights"].shape
-    (8, 3, 3, 3)
-    """
-    kernel = np.asarray(kernel, dtype="float32")
-    if kernel.ndim != 4 or kernel.shape[2] != 3:
-        raise ValueError(f"a first-layer kernel has shape (kh, kw, 3, filters) for RGB input, "
-                         f"got {kernel.shape}")
-    filters = np.moveaxis(kernel, -1, 0)
-    low, high = filters.min(axis=(1, 2, 3), keepdims=True), filters.max(axis=(1, 2, 3), keepdims=True)
-    largest = np.maximum(np.abs(filters).max(axis=(1, 2, 3), keepdims=True), 1e-12)
-    return {"normalised": (filters - low) / np.maximum(high - low, 1e-12),
-            "positive weights": np.maximum(filters, 0) / largest,
-            "negative weights": np.maximum(-filters, 0) / largest}

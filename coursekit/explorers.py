@@ -1,158 +1,339 @@
-"""Lesson 6's explorers: thin widget views over ``activations``, ``patterns`` and ``gradcam``.
+"""Lesson 7's explorers: feature maps, Grad-CAM and filter patterns, live and without a kernel.
 
-Each asks ``model_layers`` once for its layer menu, keeps what it computed (``lru_cache``) and
-redraws with ``pictures``: a slider move only slices and draws. Arguments are checked at once,
-so every choice the controls offer can be drawn.
+One front-end module, ``explorer.js``, draws all three. Live (JupyterLab, Colab, VS Code) an
+:class:`Explorer` (an anywidget) syncs the choices with Python, which computes a *frame* when a
+choice needs one: every channel of a layer for one image as one 8-bit picture (a channel move
+is then drawn in the browser), a heatmap, a pattern. ``static_html`` precomputes the frames
+(within ``STATIC_VALUES``) so that the same module runs on a static page: the course website
+(``COURSEKIT_SITE=1`` adds that page to what an explorer displays) and ``export_explorer``'s
+folder, which opens from disk with no Python.
 
 >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="conv")])
 >>> view = activation_explorer(model, np.ones((8, 8, 3)))
->>> view.controls["channel"].value = 3            # what moving the slider does
+>>> view.channel = 3                              # what moving the slider does
 >>> view.render().shape                           # the map drawn now: conv, channel 3
 (6, 6)
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import io
+import json
+import os
+import uuid
+from pathlib import Path
 
-import ipywidgets
+import anywidget
+import matplotlib
 import numpy as np
+import traitlets
+from matplotlib.colors import Normalize
+from PIL import Image
 
-from coursekit import activations, config, gradcam, model_layers, patterns, pictures, widgets
+from coursekit import activations, gradcam, model_layers, patterns, pictures, widgets
 
-keras = config.import_keras()
+FRONT_END = Path(__file__).with_name("explorer.js")
+#: The most 8-bit values one explorer's static copy holds; past it, fewer layers (evenly spaced).
+STATIC_VALUES = 4_000_000
+#: Filters per layer whose patterns a static copy of the pattern explorer holds.
+STATIC_FILTERS = 8
+_CHOICES = ("layer", "channel", "image", "klass", "blend", "grid")
 
-_WIDE = {"layout": ipywidgets.Layout(width="420px")}
+
+def colour_index(plane: np.ndarray) -> np.ndarray:
+    """Return the index into a 256-colour table that matplotlib's ``imshow`` (``Normalize()``,
+    then the colormap) picks for each value of a 2-D map, as uint8: what the browser colours.
+
+    >>> colour_index(np.array([[0.0, 1.0], [2.0, 4.0]], np.float32))
+    array([[  0,  64],
+           [128, 255]], dtype=uint8)
+    """
+    index = np.array(Normalize()(np.asarray(plane, dtype="float32")), copy=True)
+    index *= 256
+    index[index == 256] = 255  # as matplotlib.colors.Colormap.__call__ does
+    return np.clip(index, 0, 255).astype(np.uint8)
 
 
-def _images(images, titles) -> tuple[np.ndarray, list[str], ipywidgets.IntSlider]:
-    """The images as a batch, their titles and the 'Image' slider that picks one."""
+def _data_url(array: np.ndarray, photo: bool = False, level: int = 1) -> str:
+    buffer = io.BytesIO()
+    if photo:  # photos and patterns: JPEG is a tenth of the size
+        Image.fromarray(pictures.to_uint8(array)).save(buffer, format="JPEG", quality=90)
+    else:
+        Image.fromarray(array).save(buffer, format="PNG", compress_level=level)
+    kind = "jpeg" if photo else "png"
+    return f"data:image/{kind};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
+
+
+def _sheet(stack: np.ndarray, level: int) -> dict:
+    """One layer's (height, width, channels) maps as an activation frame: colour indices tiled
+    ``columns`` a row in one gray PNG, and each channel's value range."""
+    height, width, count = stack.shape
+    columns = max(1, min(count, int(np.ceil(np.sqrt(count * height / width)))))
+    rows = -(-count // columns)
+    tiles = np.zeros((rows * columns, height, width), np.uint8)
+    for channel in range(count):
+        tiles[channel] = colour_index(stack[:, :, channel])
+    sheet = tiles.reshape(rows, columns, height, width).transpose(0, 2, 1, 3)
+    return {"sprite": _data_url(sheet.reshape(rows * height, columns * width), level=level),
+            "height": height, "width": width, "columns": columns,
+            "low": stack.min(axis=(0, 1)).tolist(), "high": stack.max(axis=(0, 1)).tolist()}
+
+
+def _heat(heat: np.ndarray, level: int) -> dict:
+    return {"heat": _data_url(np.clip(np.floor(heat * 256), 0, 255).astype(np.uint8), level=level)}
+
+
+def _colour_tables() -> dict:
+    return {name: base64.b64encode(matplotlib.colormaps[name](np.arange(256), bytes=True)[:, :3]
+                                   .tobytes()).decode("ascii") for name in ("viridis", "magma")}
+
+
+class Explorer(anywidget.AnyWidget):
+    """An explorer: ``kind``, ``spec`` and the choices (``layer``, ``channel``, ``image``,
+    ``klass`` (-1: predicted), ``blend``, ``grid``) synced with the browser; ``frame`` is what
+    the choices show, computed in Python when a choice needs a new one. ``render()`` returns the
+    array drawn now, ``figure()`` a captioned picture of it (the PNG shown without a front end)."""
+
+    _esm = FRONT_END.read_text(encoding="utf-8")  # text: a file path would make anywidget
+    # watch the file and hold every explorer (and its model) in that watcher forever
+    kind = traitlets.Unicode().tag(sync=True)
+    spec = traitlets.Dict().tag(sync=True)
+    layer = traitlets.Unicode().tag(sync=True)
+    channel = traitlets.Int(0).tag(sync=True)
+    image = traitlets.Int(0).tag(sync=True)
+    klass = traitlets.Int(-1).tag(sync=True)
+    blend = traitlets.Float(0.4).tag(sync=True)
+    grid = traitlets.Bool(False).tag(sync=True)
+    frame = traitlets.Dict().tag(sync=True)
+
+    def __init__(self, source, **choices):
+        self.source = source
+        super().__init__(kind=source.kind, spec=source.spec, **choices)
+        self.observe(self._update, names=list(_CHOICES))
+        self._update()
+
+    def count(self, layer: str) -> int:
+        """How many channels (filters) the slider offers at ``layer``."""
+        return int(self.source.shapes[layer][-1])
+
+    @traitlets.validate("layer", "channel", "image", "klass", "blend")
+    def _check(self, proposal):
+        name, value = proposal["trait"].name, proposal["value"]
+        shapes, images = self.source.shapes, len(self.spec.get("titles", [])) or 1
+        layer = self.layer if self.layer in shapes else next(iter(shapes))
+        allowed = {"layer": (lambda: value in shapes, ", ".join(shapes)),
+                   "image": (lambda: 0 <= value < images, f"0 to {images - 1}"),
+                   "channel": (lambda: 0 <= value < self.count(layer),
+                               f"0 to {self.count(layer) - 1} at layer {layer!r}"),
+                   "klass": (lambda: -1 <= value < len(self.spec.get("class_names", [])),
+                             "-1 (predicted) or a class index"),
+                   "blend": (lambda: 0.0 <= value <= 1.0, "0 to 1")}
+        test, limits = allowed[name]
+        if not test():
+            raise traitlets.TraitError(f"{name} {value!r} is not allowed; choose {limits}")
+        return value
+
+    def key(self) -> str:
+        """Which frame the choices need: the values named by ``spec["key"]`` joined by "|"."""
+        values = {name: getattr(self, name) for name in _CHOICES}
+        if values["klass"] < 0 and "predicted" in self.spec:
+            values["klass"] = self.spec["predicted"][self.image]
+        return "|".join(str(values[name]) for name in self.spec["key"])
+
+    def _update(self, change=None) -> None:
+        if change is not None and change["name"] == "layer" and self.channel >= self.count(self.layer):
+            self.channel = self.count(self.layer) - 1  # the slider's range follows the layer
+        if self.frame.get("key") != self.key():
+            self.frame = {"key": self.key(), **self.source.frame(self)}
+
+    def render(self) -> np.ndarray:
+        return self.source.render(self)
+
+    def figure(self) -> np.ndarray:
+        return self.source.picture(self)
+
+    def _repr_mimebundle_(self, **kwargs):
+        data, metadata = super()._repr_mimebundle_(**kwargs)
+        data["image/png"] = base64.b64encode(widgets.figure_to_png(self.figure())).decode("ascii")
+        if os.environ.get("COURSEKIT_SITE", "").strip().lower() in {"1", "true", "yes", "on"}:
+            data["text/html"] = static_html(self)  # the course website: works with no kernel
+        return data, metadata
+
+
+def _batch(images, titles) -> tuple[np.ndarray, list[str]]:
     batch = np.asarray(images, dtype=np.float32)
     batch = batch[None] if batch.ndim == 3 else batch
     if batch.ndim != 4 or len(batch) == 0:
         raise ValueError(f"images must be one image (height, width, channels) or a batch "
                          f"(n, height, width, channels), got shape {np.shape(images)}")
     titles = [f"image {i}" for i in range(len(batch))] if titles is None else list(map(str, titles))
-    return batch, titles, ipywidgets.IntSlider(max=len(batch) - 1, description="Image",
-                                               continuous_update=False, **_WIDE)
+    if len(titles) != len(batch):
+        raise ValueError(f"{len(titles)} titles for {len(batch)} images")
+    return batch, titles
 
 
-def _layer_menu(model, layers, layer, last: bool = False) -> tuple[dict, ipywidgets.Dropdown]:
-    """The layers to offer ({name: output shape}, each with feature maps; default: all) and
-    the 'Layer' menu over them, set to ``layer`` (default: the first, with ``last`` the last)."""
+def _shapes(model, layers) -> dict[str, tuple]:
+    """{name: output shape} of the layers to offer (default: every layer with feature maps)."""
     shapes = model_layers.layer_shapes(model, layers)
     flat = {name: shape for name, shape in shapes.items() if len(shape) != 3}
     if flat:
         raise ValueError(f"layers without feature maps (output shapes {flat}) cannot be shown; "
                          f"layers with maps: {', '.join(model_layers.feature_map_layers(model))}")
-    start = list(shapes)[-1 if last else 0] if layer is None else \
-        model_layers.get_layer(model, layer).name
+    return shapes
+
+
+def _start(model, shapes: dict, layer, last: bool = False) -> str:
+    start = list(shapes)[-1 if last else 0] if layer is None else model_layers.get_layer(model, layer).name
     if start not in shapes:
         raise ValueError(f"layer {start!r} is not one this explorer can show; choose one of: "
                          f"{', '.join(shapes)}")
-    options = [(f"{name}  {shape}", name) for name, shape in shapes.items()]
-    return shapes, ipywidgets.Dropdown(options=options, value=start, description="Layer", **_WIDE)
+    return start
+
+
+class _Source:
+    """What an explorer shows: ``spec`` for the browser, ``frame(view)`` for its choices, and
+    ``static_frames(layers)``: every frame a static page needs for those layers."""
+
+    def __init__(self, kind: str, model, shapes: dict, key: list[str], **spec):
+        self.kind, self.model, self.shapes = kind, model, shapes
+        self.spec = {"key": key, "colours": _colour_tables(), **spec,
+                     "layers": [{"name": name, "shape": list(shape)} for name, shape in shapes.items()]}
+
+    def values(self, layer: str) -> int:
+        """How many 8-bit values a static copy holds for ``layer``."""
+        raise NotImplementedError
+
+
+class _Activations(_Source):
+    def __init__(self, model, batch, titles, shapes):
+        super().__init__("activation", model, shapes, ["image", "layer"], titles=titles,
+                         photos=[_data_url(image, photo=True) for image in batch])
+        self.batch = batch
+        self.maps = functools.lru_cache(maxsize=4)(  # once per image: one forward pass
+            lambda index: activations.feature_maps(model, batch[index], list(shapes)))
+
+    def frame(self, view, level: int = 1) -> dict:
+        return _sheet(self.maps(view.image)[view.layer], level)
+
+    def render(self, view) -> np.ndarray:
+        return self.maps(view.image)[view.layer][:, :, view.channel]
+
+    def picture(self, view) -> np.ndarray:
+        return pictures.feature_map_picture(view.render(), (
+            f"{self.spec['titles'][view.image]} · {view.layer} {self.shapes[view.layer]} · "
+            f"channel {view.channel}"))
+
+    def values(self, layer: str) -> int:
+        return len(self.batch) * int(np.prod(self.shapes[layer]))
+
+    def static_frames(self, layers) -> dict:
+        frames = {}
+        for index in range(len(self.batch)):
+            maps = activations.feature_maps(self.model, self.batch[index], layers)
+            frames.update({f"{index}|{name}": {"key": f"{index}|{name}", **_sheet(maps[name], 9)}
+                           for name in layers})
+        return frames
+
+
+class _GradCam(_Source):
+    def __init__(self, model, batch, titles, shapes, class_names):
+        predicted = [gradcam.predicted_class(model, image) for image in batch]
+        super().__init__("gradcam", model, shapes, ["image", "klass", "layer"], titles=titles,
+                         photos=[_data_url(pictures.to_uint8(image)) for image in batch],
+                         class_names=class_names, predicted=predicted)
+        self.batch = batch
+        self.heat = functools.lru_cache(maxsize=64)(  # once per (image, class, layer)
+            lambda index, chosen, name: gradcam.heatmap(model, batch[index], name, chosen))
+
+    def _current(self, view):
+        chosen = self.spec["predicted"][view.image] if view.klass < 0 else view.klass
+        return chosen, self.heat(view.image, chosen, view.layer)
+
+    def frame(self, view) -> dict:
+        return _heat(self._current(view)[1], 1)
+
+    def render(self, view) -> np.ndarray:
+        return pictures.overlay(self.batch[view.image], self._current(view)[1], view.blend)
+
+    def picture(self, view) -> np.ndarray:
+        chosen, heat = self._current(view)
+        names = self.spec["class_names"]
+        return pictures.gradcam_picture(self.batch[view.image], heat, view.blend, (
+            f"{self.spec['titles'][view.image]}: model predicts "
+            f"{names[self.spec['predicted'][view.image]]}; heat for '{names[chosen]}' at {view.layer}"))
+
+    def values(self, layer: str) -> int:
+        return len(self.batch) * len(self.spec["class_names"]) * int(np.prod(self.shapes[layer][:2]))
+
+    def static_frames(self, layers) -> dict:
+        frames = {}
+        for chosen in range(len(self.spec["class_names"])):  # every layer and image at once
+            for name, heat in gradcam.heatmaps(self.model, self.batch, layers, chosen).items():
+                frames.update({f"{index}|{chosen}|{name}": {"key": f"{index}|{chosen}|{name}",
+                                                            **_heat(heat[index], 9)}
+                               for index in range(len(self.batch))})
+        return frames
+
+
+class _Patterns(_Source):
+    def __init__(self, model, shapes, steps):
+        super().__init__("pattern", model, shapes, ["layer", "channel"], titles=[],
+                         filters={name: int(shape[-1]) for name, shape in shapes.items()})
+        self.steps = steps
+        self.pattern = functools.lru_cache(maxsize=64)(  # once per (layer, filter)
+            lambda name, index: patterns.filter_patterns(model, name, [index], steps=steps)[0])
+
+    def frame(self, view) -> dict:
+        return {"picture": _data_url(self.render(view), photo=True)}
+
+    def render(self, view) -> np.ndarray:
+        return self.pattern(view.layer, view.channel)
+
+    def picture(self, view) -> np.ndarray:
+        return pictures.photo_picture(view.render(), f"{view.layer}, filter {view.channel}")
+
+    def values(self, layer: str) -> int:
+        return min(STATIC_FILTERS, self.shapes[layer][-1]) * int(np.prod(self.model.input_shape[1:]))
+
+    def static_frames(self, layers) -> dict:
+        frames = {}
+        for name in layers:
+            count = min(STATIC_FILTERS, self.shapes[name][-1])
+            images = patterns.filter_patterns(self.model, name, range(count), steps=self.steps)
+            frames.update({f"{name}|{index}": {"key": f"{name}|{index}",
+                                               "picture": _data_url(image, photo=True)}
+                           for index, image in enumerate(images)})
+        return frames
 
 
 def activation_explorer(model, image, layers=None, layer=None, channel: int = 0,
-                        titles=None) -> widgets.View:
-    """Return a View to explore feature maps: 'Layer' menu, 'Channel' slider, grid toggle.
+                        titles=None) -> Explorer:
+    """Return an explorer of feature maps: 'Layer' menu, 'Channel' slider, 'All channels'.
 
     ``image`` is one image or a batch (then an 'Image' slider picks one). ``layers`` defaults
     to every feature-map layer. ``render()`` returns the 2-D map drawn now.
     """
-    shapes, layer_menu = _layer_menu(model, layers, layer)            # once: the layer menu
-    batch, titles, image_slider = _images(image, titles)
-    maps = functools.lru_cache(maxsize=8)(                            # once per image: one pass
-        lambda index: activations.feature_maps(model, batch[index], list(shapes)))
-    channel_slider = ipywidgets.IntSlider(max=shapes[layer_menu.value][-1] - 1,
-                                          description="Channel", **_WIDE)
-    if not 0 <= int(channel) <= channel_slider.max:
-        raise ValueError(f"channel {channel} is out of range: layer {layer_menu.value!r} has "
-                         f"channels 0 to {channel_slider.max}")
-    channel_slider.value = int(channel)
-    grid_toggle = ipywidgets.ToggleButton(description="All channels",
-                                          tooltip="every channel of this layer as a grid")
-    map_output, image_output, grid_output = (ipywidgets.Output() for _ in range(3))
-
-    def render() -> np.ndarray:
-        return maps(image_slider.value)[layer_menu.value][:, :, channel_slider.value]
-
-    def picture() -> np.ndarray:  # what a channel move redraws: a slice of the cached maps
-        return pictures.feature_map_picture(render(), f"{titles[image_slider.value]} · "
-                                            f"{layer_menu.value} {shapes[layer_menu.value]}"
-                                            f" · channel {channel_slider.value}")
-
-    redraw = widgets.Redraw(lambda: widgets.show_figure(picture(), map_output))
-
-    def draw_grid(change=None) -> None:
-        grid_output.outputs = ()
-        if grid_toggle.value:
-            stack = maps(image_slider.value)[layer_menu.value]
-            widgets.show_figure(pictures.plot_channel_grid(stack, layer_menu.value), grid_output)
-
-    def on_layer(change=None) -> None:
-        with redraw.held():  # a new range may clamp the value: no second drawing
-            channel_slider.max = shapes[layer_menu.value][-1] - 1
-        redraw()
-        draw_grid()
-
-    def on_image(change=None) -> None:
-        widgets.show_figure(pictures.photo_picture(batch[image_slider.value],
-                                                    titles[image_slider.value]), image_output)
-        on_layer()
-
-    on_image()
-    channel_slider.observe(redraw, names="value")
-    layer_menu.observe(on_layer, names="value")
-    image_slider.observe(on_image, names="value")
-    grid_toggle.observe(draw_grid, names="value")
-    controls = [layer_menu, channel_slider] + ([image_slider] if len(batch) > 1 else [])
-    rows = [ipywidgets.HBox(controls[:2]), ipywidgets.HBox(controls[2:] + [grid_toggle]),
-            ipywidgets.HBox([map_output, image_output]), grid_output]
-    return widgets.View(ipywidgets.VBox(rows).add_class("coursekit-activation-explorer"), render,
-                        picture, dict(layer=layer_menu, channel=channel_slider, image=image_slider,
-                                      grid=grid_toggle))
+    shapes = _shapes(model, layers)
+    start = _start(model, shapes, layer)
+    if not 0 <= int(channel) < shapes[start][-1]:
+        raise ValueError(f"channel {channel} is out of range: layer {start!r} has channels 0 to "
+                         f"{shapes[start][-1] - 1}")
+    return Explorer(_Activations(model, *_batch(image, titles), shapes), layer=start,
+                    channel=int(channel))
 
 
-def filter_pattern_explorer(model, layers=None, steps: int = 30, layer=None) -> widgets.View:
-    """Return a View: 'Layer' menu and 'Filter' slider -> the pattern that filter likes most
+def filter_pattern_explorer(model, layers=None, steps: int = 30, layer=None) -> Explorer:
+    """Return an explorer: 'Layer' menu and 'Filter' slider -> the pattern that filter likes most
     (``patterns.filter_patterns``, ``steps`` steps). ``render()``: the pattern drawn now."""
-    shapes, layer_menu = _layer_menu(model, layers, layer)            # once: the layer menu
-    pattern = functools.lru_cache(maxsize=None)(                      # once per (layer, filter)
-        lambda name, index: patterns.filter_patterns(model, name, [index], steps=steps)[0])
-    filter_slider = ipywidgets.IntSlider(description="Filter", continuous_update=False, **_WIDE)
-    status, output = ipywidgets.HTML(), ipywidgets.Output()
-
-    def render() -> np.ndarray:
-        return pattern(layer_menu.value, filter_slider.value)
-
-    def picture() -> np.ndarray:
-        return pictures.photo_picture(render(), f"{layer_menu.value}, filter {filter_slider.value}")
-
-    def draw() -> None:
-        status.value = "computing the pattern (gradient ascent)..."  # instant when seen before
-        widgets.show_figure(picture(), output)
-        status.value = ""
-
-    redraw = widgets.Redraw(draw)
-
-    def on_layer(change=None) -> None:
-        with redraw.held():
-            filter_slider.max = shapes[layer_menu.value][-1] - 1
-        redraw()
-
-    on_layer()
-    layer_menu.observe(on_layer, names="value")
-    filter_slider.observe(redraw, names="value")
-    rows = [ipywidgets.HBox([layer_menu, filter_slider]), status, output]
-    return widgets.View(ipywidgets.VBox(rows).add_class("coursekit-filter-pattern-explorer"),
-                        render, picture, dict(layer=layer_menu, filter=filter_slider))
+    shapes = _shapes(model, layers)
+    return Explorer(_Patterns(model, shapes, steps), layer=_start(model, shapes, layer))
 
 
 def gradcam_explorer(model, images, class_names, layers=None, layer=None, alpha: float = 0.4,
-                     titles=None) -> widgets.View:
-    """Return a View over Grad-CAM: 'Image', 'Class', 'Layer' and 'Blend' controls.
+                     titles=None) -> Explorer:
+    """Return an explorer of Grad-CAM: 'Image', 'Class', 'Layer' and 'Blend' controls.
 
     ``class_names`` name the model's classes in output order; the 'Class' menu lists them after
     "predicted". ``layers`` defaults to ``model_layers.gradcam_layers(model)``, ``layer`` to the
@@ -162,40 +343,105 @@ def gradcam_explorer(model, images, class_names, layers=None, layer=None, alpha:
     if len(class_names) != gradcam.class_count(model):
         raise ValueError(f"model {model.name!r} has {gradcam.class_count(model)} classes but "
                          f"{len(class_names)} class names were given: {class_names}")
-    shapes, layer_menu = _layer_menu(                                 # once: the layer menu
-        model, model_layers.gradcam_layers(model) if layers is None else layers, layer, last=True)
-    batch, titles, image_slider = _images(images, titles)
-    predicted = functools.lru_cache(maxsize=None)(
-        lambda index: gradcam.predicted_class(model, batch[index]))
-    heatmap = functools.lru_cache(maxsize=None)(                      # once per (image, class, layer)
-        lambda index, chosen, name: gradcam.heatmap(model, batch[index], name, chosen))
-    class_menu = ipywidgets.Dropdown(options=[("predicted", -1)] + list(zip(class_names, range(
-        len(class_names)))), value=-1, description="Class")
-    blend = ipywidgets.FloatSlider(value=float(alpha), min=0.0, max=1.0, step=0.05,
-                                   description="Blend")
-    output = ipywidgets.Output()
+    shapes = _shapes(model, model_layers.gradcam_layers(model) if layers is None else layers)
+    start = _start(model, shapes, layer, last=True)
+    return Explorer(_GradCam(model, *_batch(images, titles), shapes, class_names), layer=start,
+                    blend=float(alpha))
 
-    def current():
-        index = image_slider.value
-        chosen = predicted(index) if class_menu.value < 0 else class_menu.value
-        return index, chosen, heatmap(index, chosen, layer_menu.value)
 
-    def render() -> np.ndarray:
-        index, _, heat = current()
-        return pictures.overlay(batch[index], heat, blend.value)
+def _static_layers(source, current: str, budget: int) -> list[str]:
+    """The layers a static copy holds: all, or every k-th (and ``current``) within ``budget``."""
+    names = list(source.shapes)
+    for step in range(1, len(names) + 1):
+        chosen = sorted(set(names[::step]) | {current}, key=names.index)
+        if sum(source.values(name) for name in chosen) <= budget:
+            return chosen
+    return [current]
 
-    def picture() -> np.ndarray:  # what a blend move redraws: the cached heatmap, re-mixed
-        index, chosen, heat = current()
-        return pictures.gradcam_picture(batch[index], heat, blend.value, (
-            f"{titles[index]}: model predicts {class_names[predicted(index)]}; "
-            f"heat for '{class_names[chosen]}' at {layer_menu.value}"))
 
-    redraw = widgets.Redraw(lambda: widgets.show_figure(picture(), output))
-    redraw()
-    for control in (image_slider, class_menu, layer_menu, blend):
-        control.observe(redraw, names="value")
-    rows = [ipywidgets.HBox(([image_slider] if len(batch) > 1 else []) + [class_menu]),
-            ipywidgets.HBox([layer_menu, blend]), output]
-    return widgets.View(ipywidgets.VBox(rows).add_class("coursekit-gradcam-explorer"), render,
-                        picture, {"image": image_slider, "class": class_menu, "layer": layer_menu,
-                                  "blend": blend})
+def static_data(view: Explorer, budget: int = STATIC_VALUES) -> dict:
+    """Return what a page needs to run ``view`` with no kernel: its state and every frame its
+    controls can ask for (patterns: the first ``STATIC_FILTERS`` filters of a layer)."""
+    source = view.source
+    layers = _static_layers(source, view.layer, budget)
+    spec = {**view.spec, "layers": [entry for entry in view.spec["layers"] if entry["name"] in layers]}
+    if len(layers) < len(source.shapes):
+        spec["note"] = (f"This page holds {len(layers)} of the {len(source.shapes)} layers; "
+                        f"run the notebook to see them all.")
+    if source.kind == "pattern":
+        spec["filters"] = {name: min(STATIC_FILTERS, count) for name, count in spec["filters"].items()}
+    state = {name: getattr(view, name) for name in _CHOICES}
+    return {"state": {"kind": source.kind, "spec": spec, **state},
+            "frames": source.static_frames(layers)}
+
+
+def _script(element_id: str, data_expression: str) -> str:
+    code = base64.b64encode(FRONT_END.read_bytes()).decode("ascii")
+    return (f'<script type="module">\nimport {{ mount }} from "data:text/javascript;base64,{code}";\n'
+            f'mount(document.getElementById("{element_id}"), {data_expression});\n</script>')
+
+
+def static_html(view: Explorer, budget: int = STATIC_VALUES) -> str:
+    """Return an HTML fragment that runs ``view`` on a page with no kernel (data inline)."""
+    element_id = f"ck-{uuid.uuid4().hex[:12]}"
+    data = json.dumps(static_data(view, budget)).replace("</", "<\\/")
+    return (f'<div id="{element_id}" class="coursekit-static-explorer"></div>\n'
+            f'<script type="application/json" id="{element_id}-data">{data}</script>\n'
+            + _script(element_id, f'JSON.parse(document.getElementById("{element_id}-data").textContent)'))
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>body {{ font: 15px/1.5 system-ui, sans-serif; max-width: 1100px; margin: 1.5em auto; padding: 0 1em; }}</style>
+</head><body>
+<h1>{title}</h1>
+<p>Feature maps and Grad-CAM of the model <code>{model}</code> (input {shape}) on {count} images,
+precomputed: this page needs no Python and no server. Share the whole folder (zip it); open
+<code>index.html</code> in a browser.</p>
+<h2>Feature maps: choose a layer and a channel</h2>
+<div id="activation"></div>
+{gradcam}
+<script src="explorer-data.js"></script>
+{scripts}
+</body></html>
+"""
+
+
+def export_explorer(model, images, folder, class_names=None, titles=None) -> Path:
+    """Write the activation and Grad-CAM explorers of ``model`` over ``images`` to ``folder``
+    (created; it must be new, empty or an earlier export): ``index.html`` opens from disk in a
+    browser with no Python and no server (the frames are in ``explorer-data.js``). Returns the
+    path of ``index.html``. ``class_names`` default to "class 0", "class 1"...; a model that is
+    not a classifier gets the feature maps only.
+    """
+    folder = Path(folder).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder} is a file; give a folder for the explorer")
+    ours = {"index.html", "explorer-data.js"}
+    others = sorted(path.name for path in folder.iterdir() if path.name not in ours) \
+        if folder.is_dir() else []
+    if others:
+        raise ValueError(f"folder {folder} holds other files ({', '.join(others[:5])}); "
+                         f"export into a new or empty folder")
+    views = {"activation": activation_explorer(model, images, titles=titles)}
+    try:
+        classes = gradcam.class_count(model)
+    except ValueError:
+        classes = 0
+    if classes:
+        names = [f"class {k}" for k in range(classes)] if class_names is None else class_names
+        views["gradcam"] = gradcam_explorer(model, images, names, titles=titles)
+    data = {name: static_data(view) for name, view in views.items()}
+    for view in views.values():
+        view.close()  # the widgets registry would keep the model alive
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "explorer-data.js").write_text(
+        "window.COURSEKIT_EXPLORERS = " + json.dumps(data) + ";\n", encoding="utf-8")
+    page = _PAGE.format(
+        title=f"What {model.name} sees", model=model.name, count=len(views["activation"].spec["titles"]),
+        shape="x".join(map(str, model.input_shape[1:])),
+        gradcam='<h2>Grad-CAM: where the evidence for a class is</h2>\n<div id="gradcam"></div>'
+        if classes else "",
+        scripts="\n".join(_script(name, f"window.COURSEKIT_EXPLORERS.{name}") for name in views))
+    (folder / "index.html").write_text(page, encoding="utf-8")
+    return folder / "index.html"

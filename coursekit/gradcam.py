@@ -30,10 +30,10 @@ def class_count(model) -> int:
     return 2 if shape[1] == 1 else int(shape[1])
 
 
-def _logits_probe(model, layer: str | None = None):
-    """A probe from the input to [``layer``'s output and] the logits (last layer, linear)."""
+def _logits_probe(model, layers=()):
+    """A probe from the input to ``layers``' outputs and the logits (last layer, linear)."""
     head = list(model_layers.walk(model))[-1][1].name
-    return model_layers.probe_model(model, [head] if layer is None else [layer, head], linear=[head])
+    return model_layers.probe_model(model, [*layers, head], linear=[head])
 
 
 def predicted_class(model, image) -> int:
@@ -57,24 +57,42 @@ def heatmap(model, image, layer: str | int | None = None,
     ``layer`` defaults to ``model_layers.last_conv_layer(model)``, ``class_index`` to the
     predicted class. All zeros when nothing in the image speaks for the class.
     """
-    classes = class_count(model)
-    found = model_layers.get_layer(
-        model, model_layers.last_conv_layer(model) if layer is None else layer)
-    if len(found.output.shape) != 4:
-        raise ValueError(f"layer {found.name!r} has no (height, width, channels) map. Layers "
-                         f"Grad-CAM can use: {', '.join(model_layers.gradcam_layers(model))}")
     chosen = predicted_class(model, image) if class_index is None else class_index
-    if isinstance(chosen, bool) or not isinstance(chosen, (int, np.integer)) or not 0 <= chosen < classes:
+    name = model_layers.last_conv_layer(model) if layer is None else layer
+    (heat,) = heatmaps(model, activations.one_image(image)[None], [name], chosen).values()
+    return heat[0]
+
+
+def heatmaps(model, images, layers, class_index: int) -> dict[str, np.ndarray]:
+    """Return {layer name: Grad-CAM heatmaps (n, h, w) in [0, 1]} of a batch of ``images`` for
+    class ``class_index``, every layer from ONE forward and backward pass.
+
+    >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="a"),
+    ...     keras.layers.Conv2D(2, 3, name="b"), keras.layers.Flatten(), keras.layers.Dense(3)])
+    >>> {name: heat.shape for name, heat in heatmaps(model, np.ones((5, 8, 8, 3)), ["a", "b"], 2).items()}
+    {'a': (5, 6, 6), 'b': (5, 4, 4)}
+    """
+    classes = class_count(model)
+    found = [model_layers.get_layer(model, layer) for layer in layers]
+    flat = [layer.name for layer in found if len(layer.output.shape) != 4]
+    if flat or not found:
+        raise ValueError(f"layers {flat or list(layers)} have no (height, width, channels) map. "
+                         f"Layers Grad-CAM can use: {', '.join(model_layers.gradcam_layers(model))}")
+    if isinstance(class_index, bool) or not isinstance(class_index, (int, np.integer)) \
+            or not 0 <= class_index < classes:
         raise ValueError(f"class_index must be an int from 0 to {classes - 1} (model "
                          f"{model.name!r} has {classes} classes), got {class_index!r}")
-    probe = _logits_probe(model, found.name)
+    probe = _logits_probe(model, [layer.name for layer in found])
     with tf.GradientTape() as tape:
-        maps, logits = probe(tf.constant(activations.one_image(image)[None]), training=False)
+        *maps, logits = probe(tf.constant(np.asarray(images, dtype="float32")), training=False)
         if logits.shape[-1] == 1:  # one sigmoid unit: class 0's logit is minus class 1's
-            score = logits[:, 0] if chosen == 1 else -logits[:, 0]
+            score = logits[:, 0] if class_index == 1 else -logits[:, 0]
         else:
-            score = logits[:, int(chosen)]
-    weights = tf.reduce_mean(tape.gradient(score, maps), axis=(0, 1, 2))  # one per channel
-    heat = tf.nn.relu(tf.reduce_sum(maps[0] * weights, axis=-1)).numpy()
-    peak = heat.max()
-    return (heat / peak if peak > 0 else heat).astype("float32")
+            score = logits[:, int(class_index)]
+    result = {}  # each image's score depends on that image only: one gradient for the batch
+    for layer, layer_maps, gradients in zip(found, maps, tape.gradient(score, maps)):
+        weights = tf.reduce_mean(gradients, axis=(1, 2))  # one per image and channel
+        heat = tf.nn.relu(tf.einsum("nhwc,nc->nhw", layer_maps, weights)).numpy()
+        peak = heat.max(axis=(1, 2), keepdims=True)
+        result[layer.name] = np.where(peak > 0, heat / np.where(peak > 0, peak, 1), 0).astype("float32")
+    return result

@@ -17,6 +17,7 @@ layer is named by its name, path (``"base/block_1_expand"``) or index in ``layer
 from __future__ import annotations
 
 import functools
+import weakref
 
 import numpy as np
 
@@ -132,13 +133,34 @@ def probe_model(model, layers, linear=()):
     (-27.0, 0.0)
     """
     chosen = tuple(get_layer(model, layer) for layer in layers)
-    probe, clones = _probe(model, chosen, tuple(get_layer(model, layer) for layer in linear))
+    flat = tuple(get_layer(model, layer) for layer in linear)
+    probe, clones = cached(model, ("probe", tuple(map(id, chosen)), tuple(map(id, flat))),
+                           lambda: _probe(model, chosen, flat))
     for layer, clone in clones:
         clone.set_weights(layer.get_weights())  # the user's layer may have trained since
     return probe
 
 
-@functools.lru_cache(maxsize=32)  # each probe keeps its model alive: 32 are a few models' worth
+_CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def cached(model, key, build, size: int = 32):
+    """Return ``build()``, made once per (``model``, ``key``) and kept while the model lives:
+    the cache holds the model weakly (a model nobody uses is freed, and its entries with it),
+    at most ``size`` entries per model (the oldest goes first).
+
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    >>> cached(model, "answer", lambda: 42), cached(model, "answer", lambda: 0)
+    (42, 42)
+    """
+    entries = _CACHES.setdefault(model, {})
+    if key not in entries:
+        if len(entries) >= size:
+            entries.pop(next(iter(entries)))
+        entries[key] = build()
+    return entries[key]
+
+
 def _probe(model, layers: tuple, linear: tuple):
     replace, clones = {}, []
     for layer in linear:

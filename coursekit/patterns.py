@@ -11,7 +11,6 @@ the gradient of one filter's mean activation (Chollet, Deep Learning with Python
 
 from __future__ import annotations
 
-import functools
 from typing import Iterable
 
 import numpy as np
@@ -22,8 +21,8 @@ keras = config.import_keras()
 import tensorflow as tf  # noqa: E402  (imported quietly by import_keras above)
 
 
-@functools.lru_cache(maxsize=32)  # one compiled step per (probe, border): traced once, any batch
 def _ascent_step(extractor, border: int):
+    """The compiled ascent step of one probe (traced once for any batch size)."""
     signature = [tf.TensorSpec(extractor.inputs[0].shape),
                  tf.TensorSpec((None, extractor.outputs[0].shape[-1])), tf.TensorSpec(())]
 
@@ -38,7 +37,7 @@ def _ascent_step(extractor, border: int):
             loss = tf.reduce_sum(tf.reduce_mean(chosen, axis=[1, 2]))
         gradients = tape.gradient(loss, images)
         # Normalised gradients: every step has the same size, whatever the layer's scale. The
-        # order of operations is lesson 6's: the ascent amplifies any rounding difference.
+        # order of operations is lesson 7's: the ascent amplifies any rounding difference.
         rms = tf.sqrt(tf.reduce_mean(tf.square(gradients), axis=[1, 2, 3], keepdims=True))
         return images + step_size * (gradients / (rms + 1e-8))
 
@@ -70,7 +69,8 @@ def filter_patterns(model, layer: str | int, indices: Iterable[int], steps: int 
         raise ValueError(f"steps must be >= 0, step_size > 0 and input_range (low, high) with "
                          f"high > low; got {steps}, {step_size}, {input_range}")
     extractor = model_layers.probe_model(model, [found.name], linear=[found.name] if linear else [])
-    step = _ascent_step(extractor, int(border))
+    step = model_layers.cached(model, ("ascent", id(extractor), int(border)),
+                               lambda: _ascent_step(extractor, int(border)))
     noise = np.random.default_rng(seed).uniform(0.45, 0.55, (len(indices),) + model.input_shape[1:])
     images = tf.constant(low + (high - low) * noise, dtype="float32")
     one_hot, size = tf.one_hot(indices, channels), tf.constant(float(step_size) * (high - low))

@@ -19,7 +19,6 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
 
-from coursekit import activations
 
 #: Height of the caption band above every picture (two lines of text).
 FEATURE_MAP_TOP = 38
@@ -32,7 +31,8 @@ def to_display(image) -> np.ndarray:
     return array / 255.0 if array.max() > 1.0 else array
 
 
-def _uint8(image) -> np.ndarray:
+def to_uint8(image) -> np.ndarray:
+    """Return an image (0-255 or 0-1 pixels) as RGB uint8."""
     return np.round(to_display(image)[:, :, :3] * 255).astype(np.uint8)
 
 
@@ -74,7 +74,7 @@ def captioned(picture: np.ndarray, lines: Sequence[str]) -> np.ndarray:
 
 def photo_picture(image, title: str = "") -> np.ndarray:
     """Return a photo (any pixel range) as an RGB uint8 picture under its caption."""
-    return captioned(_uint8(image), [title])
+    return captioned(to_uint8(image), [title])
 
 
 def feature_map_picture(plane: np.ndarray, title: str = "", size: int = 288,
@@ -99,10 +99,65 @@ def feature_map_picture(plane: np.ndarray, title: str = "", size: int = 288,
 def gradcam_picture(image, heatmap: np.ndarray, alpha: float = 0.4, title: str = "",
                     cmap: str = "magma") -> np.ndarray:
     """Return the photo and its Grad-CAM overlay side by side, captioned: RGB uint8."""
-    photo, blended = _uint8(image), _uint8(overlay(image, heatmap, alpha, cmap))
+    photo, blended = to_uint8(image), to_uint8(overlay(image, heatmap, alpha, cmap))
     gap = np.full((photo.shape[0], 8, 3), 255, dtype=np.uint8)
     return captioned(np.concatenate([photo, gap, blended], axis=1), [
         str(title), f"left: photo · right: Grad-CAM heat ({cmap}) blended at {alpha:.2f}"])
+
+
+def tile(images: np.ndarray, columns: int = 16, gap: int = 1, fill: float = np.nan) -> np.ndarray:
+    """Return ``images`` (n, height, width[, 3]) side by side in one array, ``columns`` a row:
+    image ``k`` at row ``k // columns``, column ``k % columns``, ``gap`` pixels of ``fill`` apart.
+
+    >>> tile(np.zeros((5, 2, 3)), columns=2).shape
+    (8, 7)
+    """
+    count, height, width = images.shape[:3]
+    columns = min(int(columns), count)
+    rows = -(-count // columns)
+    grid = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap) + images.shape[3:],
+                   fill, dtype="float32")
+    for index, image in enumerate(images):
+        top, left = (index // columns) * (height + gap), (index % columns) * (width + gap)
+        grid[top:top + height, left:left + width] = image
+    return grid
+
+
+def channel_grid(activation: np.ndarray, columns: int = 16, gap: int = 1) -> np.ndarray:
+    """Return all channels of one layer's (height, width, channels) stack ``tile``d into one
+    2-D image in [0, 1] with NaN gaps, each channel standardised as in the lectures (Chollet's):
+    (x - mean) / std * 64 + 128, clipped to 0-255, divided by 255; a constant channel gives 0.
+
+    >>> channel_grid(np.ones((4, 4, 2)), columns=2)
+    array([[ 0.,  0.,  0.,  0., nan,  0.,  0.,  0.,  0.], ...
+    """
+    array = np.asarray(activation, dtype="float32")
+    if array.ndim != 3:
+        raise ValueError(f"activation must have shape (height, width, channels), got {array.shape}")
+    mean, std = array.mean(axis=(0, 1), keepdims=True), array.std(axis=(0, 1), keepdims=True)
+    scaled = np.clip((array - mean) / np.maximum(std, 1e-5) * 64 + 128, 0, 255) / 255
+    return tile(np.moveaxis(np.where(std > 1e-6, scaled, 0.0), -1, 0), columns, gap)
+
+
+def first_layer_rgb(kernel: np.ndarray) -> dict[str, np.ndarray]:
+    """Return a first-layer kernel as RGB pictures, one per filter: shape (filters, kh, kw, 3).
+
+    ``"normalised"``: each filter min-max scaled to [0, 1] (mid-grey is not zero); ``"positive
+    weights"``, ``"negative weights"``: what excites and what inhibits it (black is zero).
+
+    >>> first_layer_rgb(np.random.randn(3, 3, 3, 8))["positive weights"].shape
+    (8, 3, 3, 3)
+    """
+    kernel = np.asarray(kernel, dtype="float32")
+    if kernel.ndim != 4 or kernel.shape[2] != 3:
+        raise ValueError(f"a first-layer kernel has shape (kh, kw, 3, filters) for RGB input, "
+                         f"got {kernel.shape}")
+    filters = np.moveaxis(kernel, -1, 0)
+    low, high = filters.min(axis=(1, 2, 3), keepdims=True), filters.max(axis=(1, 2, 3), keepdims=True)
+    largest = np.maximum(np.abs(filters).max(axis=(1, 2, 3), keepdims=True), 1e-12)
+    return {"normalised": (filters - low) / np.maximum(high - low, 1e-12),
+            "positive weights": np.maximum(filters, 0) / largest,
+            "negative weights": np.maximum(-filters, 0) / largest}
 
 
 def figure_grid(width: float, height: float, rows: int = 1, columns: int = 1, title: str = ""):
@@ -116,11 +171,11 @@ def figure_grid(width: float, height: float, rows: int = 1, columns: int = 1, ti
 
 
 def plot_channel_grid(activation: np.ndarray, title: str = "") -> Figure:
-    """Draw ``activations.channel_grid(activation)`` (every channel of a layer) as a Figure,
+    """Draw ``channel_grid(activation)`` (every channel of a layer) as a Figure,
     16 channels a row (32 or 64 for layers with more than 128 or 512)."""
     count = activation.shape[-1]
     columns = min(16 if count <= 128 else 32 if count <= 512 else 64, count)
-    grid = activations.channel_grid(activation, columns=columns)
+    grid = channel_grid(activation, columns=columns)
     figure, (axes,) = figure_grid(12, max(1.5, 12 * grid.shape[0] / grid.shape[1] + 0.8))
     cmap = matplotlib.colormaps["magma"].with_extremes(bad="white")  # 0 (silent) is black
     axes.imshow(grid, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
@@ -133,12 +188,12 @@ def plot_channel_grid(activation: np.ndarray, title: str = "") -> Figure:
 def plot_first_layer_filters(kernel: np.ndarray, title: str = "first-layer filters",
                              columns: int = 16) -> Figure:
     """Draw first-layer filters in colour, one tiled image per view of
-    ``activations.first_layer_rgb``: normalised, positive weights, negative weights."""
-    views = activations.first_layer_rgb(kernel)
+    ``first_layer_rgb``: normalised, positive weights, negative weights."""
+    views = first_layer_rgb(kernel)
     figure, axes = figure_grid(13, 3.2, 1, 3, f"{title} ({len(views['normalised'])} filters of "
                                              f"{kernel.shape[0]}x{kernel.shape[1]}x3)")
     for each, (name, view) in zip(axes, views.items()):
-        each.imshow(activations.tile(view, columns, fill=1.0), interpolation="nearest")
+        each.imshow(tile(view, columns, fill=1.0), interpolation="nearest")
         each.set_title(name, fontsize=11)
     return figure
 

@@ -9,7 +9,7 @@ from coursekit import config
 
 keras = config.import_keras()
 
-from coursekit import activations, checks  # noqa: E402
+from coursekit import activations, checks, pictures  # noqa: E402
 
 
 def _direct(model, name, batch):
@@ -81,7 +81,7 @@ def test_models_loaded_from_disk_work_too(tiny_sequential, tiny_images, tmp_path
 def test_channel_grid_tiles_each_normalised_channel_in_place():
     activation = np.random.default_rng(1).normal(size=(5, 4, 11)).astype("float32")
     activation[:, :, 3] = 2.0  # a dead (constant) channel
-    grid = activations.channel_grid(activation, columns=4, gap=1)
+    grid = pictures.channel_grid(activation, columns=4, gap=1)
     assert grid.shape == (3 * 5 + 2, 4 * 4 + 3)
     for k in range(11):
         top, left = (k // 4) * 6, (k % 4) * 5
@@ -96,7 +96,7 @@ def test_channel_grid_tiles_each_normalised_channel_in_place():
 def test_filter_weights_and_first_layer_rgb(tiny_sequential):
     kernel = activations.filter_weights(tiny_sequential, "conv_a")
     np.testing.assert_array_equal(kernel, tiny_sequential.get_layer("conv_a").get_weights()[0])
-    views = activations.first_layer_rgb(kernel)
+    views = pictures.first_layer_rgb(kernel)
     assert views["normalised"].shape == (4, 3, 3, 3)
     filters = np.moveaxis(kernel, -1, 0)
     largest = np.abs(filters).max(axis=(1, 2, 3), keepdims=True)

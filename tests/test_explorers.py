@@ -1,16 +1,17 @@
-"""Lesson 6's explorers (coursekit.explorers): set control values, check what is drawn."""
+"""Lesson 7's explorers (coursekit.explorers): set the choices, check the frame the browser gets,
+what Python draws, what a static copy and an exported folder hold."""
 
 from __future__ import annotations
 
 import base64
 import io
+import json
 
-import ipywidgets
 import matplotlib
 import numpy as np
 import pytest
+import traitlets
 from matplotlib.colors import Normalize
-from matplotlib.figure import Figure
 from PIL import Image
 
 from coursekit import config
@@ -20,28 +21,20 @@ keras = config.import_keras()
 from coursekit import activations, explorers, gradcam, patterns, pictures  # noqa: E402
 
 
-def _drawn(output: ipywidgets.Output) -> np.ndarray:
-    """The picture an Output shows now (what the student sees)."""
-    (entry,) = output.outputs
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(entry["data"]["image/png"]))))
+def _decoded(url: str) -> np.ndarray:
+    """The pixels of a data URL, as the browser decodes them."""
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
 
 
-def _map_in(picture: np.ndarray, shape: tuple) -> np.ndarray:
-    """The feature map inside a ``feature_map_picture``, one pixel per activation."""
-    factor = max(1, -(-288 // max(shape)))
-    top = pictures.FEATURE_MAP_TOP
-    return picture[top:top + shape[0] * factor:factor, 0:shape[1] * factor:factor]
+def _channel_in(frame: dict, channel: int) -> np.ndarray:
+    """Channel ``channel``'s colour indices from an activation frame's sprite (as explorer.js)."""
+    sprite, height, width = _decoded(frame["sprite"]), frame["height"], frame["width"]
+    top, left = channel // frame["columns"] * height, channel % frame["columns"] * width
+    return sprite[top:top + height, left:left + width]
 
 
 def _colored(plane):
     return matplotlib.colormaps["viridis"](Normalize()(plane), bytes=True)[..., :3]
-
-
-def _outputs(widget):
-    """All Output widgets inside a container, in display order."""
-    if isinstance(widget, ipywidgets.Output):
-        return [widget]
-    return [found for child in getattr(widget, "children", ()) for found in _outputs(child)]
 
 
 def _counting(monkeypatch, module, name):
@@ -55,81 +48,68 @@ def _counting(monkeypatch, module, name):
     return calls, original
 
 
+def test_colour_index_is_the_colour_imshow_draws():
+    plane = np.random.default_rng(0).normal(size=(30, 30)).astype("float32")
+    table = matplotlib.colormaps["viridis"](np.arange(256), bytes=True)[:, :3]
+    np.testing.assert_array_equal(table[explorers.colour_index(plane)], _colored(plane))
+    assert (explorers.colour_index(np.full((3, 3), 2.0)) == 0).all()  # a silent channel
+
+
 # ---------------------------------------------------------------- activation explorer
 
 @pytest.mark.parametrize("fixture", ["tiny_sequential", "tiny_functional", "tiny_nested"])
-def test_setting_layer_and_channel_draws_exactly_that_map(fixture, request, tiny_images):
+def test_setting_layer_and_channel_sends_exactly_that_map(fixture, request, tiny_images):
     model, image = request.getfixturevalue(fixture), tiny_images[0]
     view = explorers.activation_explorer(model, image)
-    map_output = _outputs(view.widget)[0]
     for name, stack in activations.feature_maps(model, image).items():
-        view.controls["layer"].value = name
-        assert view.controls["channel"].max == stack.shape[-1] - 1
-        view.controls["channel"].value = channel = stack.shape[-1] - 1
+        view.layer = name
+        assert view.count(name) == stack.shape[-1] and view.frame["key"] == f"0|{name}"
+        view.channel = channel = stack.shape[-1] - 1
         np.testing.assert_array_equal(view.render(), stack[:, :, channel])
-        np.testing.assert_array_equal(_map_in(_drawn(map_output), stack.shape[:2]),
-                                      _colored(stack[:, :, channel]))
-        np.testing.assert_array_equal(view.figure(), _drawn(map_output))  # the static fallback
+        table = matplotlib.colormaps["viridis"](np.arange(256), bytes=True)[:, :3]
+        np.testing.assert_array_equal(table[_channel_in(view.frame, channel)], _colored(stack[:, :, channel]))
+        np.testing.assert_allclose(view.frame["high"][channel], stack[:, :, channel].max(), rtol=1e-6)
+    assert view.figure().dtype == np.uint8  # the static PNG shown without a front end
 
 
-def test_controls_are_labelled_and_show_shapes(tiny_sequential, tiny_images):
+def test_menu_lists_layers_with_shapes(tiny_sequential, tiny_images):
     view = explorers.activation_explorer(tiny_sequential, tiny_images[0])
-    layer, channel = view.controls["layer"], view.controls["channel"]
-    assert layer.description == "Layer" and channel.description == "Channel"
-    assert [label for label, _ in layer.options] == [
-        "conv_a  (30, 30, 4)", "pool_a  (15, 15, 4)", "conv_b  (13, 13, 8)", "pool_b  (6, 6, 8)"]
-    assert "coursekit-activation-explorer" in view.widget._dom_classes
-    before = _drawn(_outputs(view.widget)[0])
-    view.controls["channel"].value = 1  # two silent channels still get their own caption
-    assert not np.array_equal(before, _drawn(_outputs(view.widget)[0]))
+    assert [(entry["name"], entry["shape"]) for entry in view.spec["layers"]] == [
+        ("conv_a", [30, 30, 4]), ("pool_a", [15, 15, 4]), ("conv_b", [13, 13, 8]), ("pool_b", [6, 6, 8])]
+    assert view.kind == "activation" and len(view.spec["photos"]) == 1
 
 
-def test_channel_slider_follows_the_layer_and_clamps(tiny_sequential, tiny_images):
+def test_channel_follows_the_layer_and_clamps(tiny_sequential, tiny_images):
     view = explorers.activation_explorer(tiny_sequential, tiny_images[0], layer="conv_b", channel=7)
-    assert view.controls["channel"].value == 7
-    view.controls["layer"].value = "conv_a"  # 4 channels
-    assert view.controls["channel"].max == 3 and view.controls["channel"].value == 3
+    view.layer = "conv_a"  # 4 channels
+    assert view.channel == 3
     expected = activations.feature_maps(tiny_sequential, tiny_images[0], ["conv_a"])["conv_a"]
     np.testing.assert_array_equal(view.render(), expected[:, :, 3])
+    with pytest.raises(traitlets.TraitError, match="channel 4 is not allowed; choose 0 to 3"):
+        view.channel = 4
+    with pytest.raises(traitlets.TraitError, match="layer 'out' is not allowed; choose conv_a"):
+        view.layer = "out"
 
 
 def test_activations_are_computed_once_per_image(tiny_sequential, tiny_images, monkeypatch):
     calls, original = _counting(monkeypatch, activations, "feature_maps")
     view = explorers.activation_explorer(tiny_sequential, tiny_images)
     assert len(calls) == 1 and calls[0][1] == ["conv_a", "pool_a", "conv_b", "pool_b"]
+    frames = 0
+    view.observe(lambda change: None, names="frame")
     for name in ("conv_b", "pool_a", "conv_a"):
-        view.controls["layer"].value = name
+        view.layer = name
         for channel in range(4):
-            view.controls["channel"].value = channel
-    assert len(calls) == 1
-    view.controls["layer"].value = "conv_b"
-    view.controls["image"].value = 2
+            key = view.frame["key"]
+            view.channel = channel
+            frames += view.frame["key"] != key
+    assert len(calls) == 1 and frames == 0  # a channel move needs no new frame
+    view.layer, view.image = "conv_b", 2
     assert len(calls) == 2
     np.testing.assert_array_equal(
         view.render(), original(tiny_sequential, tiny_images[2], ["conv_b"])["conv_b"][:, :, 3])
-    view.controls["image"].value = 0  # seen before: no recomputation
+    view.image = 0  # seen before: no recomputation
     assert len(calls) == 2
-
-
-def test_a_layer_change_draws_once(tiny_sequential, tiny_images, monkeypatch):
-    shown = []
-    monkeypatch.setattr(explorers.widgets, "show_figure", lambda *args: shown.append(args))
-    view = explorers.activation_explorer(tiny_sequential, tiny_images[0], channel=3)
-    before = len(shown)
-    view.controls["layer"].value = "conv_b"  # channel stays 3: the range change draws nothing
-    assert len(shown) == before + 1
-
-
-def test_all_channels_grid_on_demand(tiny_sequential, tiny_images, monkeypatch):
-    drawn = []
-    monkeypatch.setattr(explorers.widgets, "show_figure", lambda *args: drawn.append(args))
-    view = explorers.activation_explorer(tiny_sequential, tiny_images[0], layer="pool_a")
-    assert not any(isinstance(figure, Figure) for figure, _ in drawn)  # pictures only
-    view.controls["grid"].value = True
-    figure, output = drawn[-1]
-    assert output is _outputs(view.widget)[2]
-    expected = activations.channel_grid(activations.feature_maps(tiny_sequential, tiny_images[0])["pool_a"])
-    np.testing.assert_array_equal(figure.axes[0].images[0].get_array().filled(np.nan), expected)
 
 
 def test_bad_arguments_say_what_exists(tiny_sequential, tiny_images):
@@ -151,21 +131,19 @@ def test_bad_arguments_say_what_exists(tiny_sequential, tiny_images):
 def test_gradcam_explorer_on_a_nested_model_caches_heatmaps(tiny_nested, tiny_images, monkeypatch):
     calls, original = _counting(monkeypatch, gradcam, "heatmap")
     view = explorers.gradcam_explorer(tiny_nested, tiny_images, class_names=["cat", "dog"])
-    assert [view.controls[k].description for k in ("image", "class", "layer", "blend")] == [
-        "Image", "Class", "Layer", "Blend"]
-    assert view.controls["layer"].value == "base_out"  # the last conv layer, inside the base
+    assert view.layer == "base_out" and view.kind == "gradcam"  # the last conv layer, in the base
     assert len(calls) == 1
-    view.controls["blend"].value = 0.8  # re-mixes only
+    view.blend = 0.8  # re-mixes only, in the browser
     assert len(calls) == 1
-    view.controls["class"].value = 0
-    view.controls["layer"].value = "base_relu1"
+    view.klass, view.layer = 0, "base_relu1"
     heat = original(tiny_nested, tiny_images[0], "base_relu1", 0)
     np.testing.assert_allclose(view.render(), pictures.overlay(tiny_images[0], heat, 0.8), atol=1e-6)
-    view.controls["image"].value = 1
+    np.testing.assert_array_equal(_decoded(view.frame["heat"]), np.clip(np.floor(heat * 256), 0, 255))
+    view.image = 1
     heat = original(tiny_nested, tiny_images[1], "base_relu1", 0)
     np.testing.assert_allclose(view.render(), pictures.overlay(tiny_images[1], heat, 0.8), atol=1e-6)
     count = len(calls)
-    view.controls["image"].value = 0
+    view.image = 0
     assert len(calls) == count  # cached
 
 
@@ -175,16 +153,14 @@ def test_gradcam_explorer_lists_every_class(classes, strip_classifier):
     names = [f"kind {k}" for k in range(classes)]
     image = np.random.default_rng(0).uniform(0, 1, (8, 8 * classes, 3)).astype("float32")
     view = explorers.gradcam_explorer(model, image, class_names=names)
-    assert [label for label, _ in view.controls["class"].options] == ["predicted"] + names
-    assert view.controls["layer"].value == "s_maps"
+    assert view.spec["class_names"] == names and view.layer == "s_maps"
     predicted = gradcam.predicted_class(model, image)
+    assert view.spec["predicted"] == [predicted] and view.key() == f"0|{predicted}|s_maps"
     np.testing.assert_allclose(view.render(), pictures.overlay(
         image, gradcam.heatmap(model, image, "s_maps", predicted), 0.4), atol=1e-6)
-    view.controls["class"].value = classes - 1
-    top = pictures.FEATURE_MAP_TOP
-    drawn = _drawn(_outputs(view.widget)[0])
-    expected = np.round(view.render() * 255).astype(np.uint8)
-    np.testing.assert_array_equal(drawn[top:top + 8, 8 * classes + 8:2 * 8 * classes + 8], expected)
+    view.klass = classes - 1
+    np.testing.assert_allclose(view.render(), pictures.overlay(
+        image, gradcam.heatmap(model, image, "s_maps", classes - 1), 0.4), atol=1e-6)
     with pytest.raises(ValueError, match=f"{classes} classes but 2 class names"):
         explorers.gradcam_explorer(model, image, class_names=["a", "b"])
 
@@ -199,15 +175,63 @@ def test_gradcam_explorer_bad_layer_says_why(tiny_functional, tiny_images):
 def test_filter_pattern_explorer_caches_per_layer_and_filter(tiny_sequential, monkeypatch):
     calls, original = _counting(monkeypatch, patterns, "filter_patterns")
     view = explorers.filter_pattern_explorer(tiny_sequential, steps=3)
-    assert (view.controls["layer"].description, view.controls["filter"].description) == ("Layer", "Filter")
-    view.controls["layer"].value = "conv_b"
-    assert view.controls["filter"].max == 7
-    view.controls["filter"].value = 5
+    view.layer = "conv_b"
+    assert view.count("conv_b") == 8
+    view.channel = 5
     np.testing.assert_allclose(view.render(), original(tiny_sequential, "conv_b", [5], steps=3)[0])
     before = len(calls)
-    view.controls["filter"].value = 2
-    view.controls["filter"].value = 5
+    view.channel = 2
+    view.channel = 5
     assert len(calls) == before + 1 and calls[-1][:2] == ("conv_b", [2])  # 5 came from the cache
+
+
+# ---------------------------------------------------------------- static copies and the export
+
+def test_static_copy_holds_every_frame_its_controls_ask_for(tiny_sequential, tiny_images):
+    view = explorers.activation_explorer(tiny_sequential, tiny_images[:2])
+    data = explorers.static_data(view)
+    assert set(data["frames"]) == {f"{i}|{name}" for i in (0, 1) for name in view.source.shapes}
+    view.image, view.layer = 1, "conv_b"
+    assert data["frames"]["1|conv_b"]["sprite"] and "note" not in data["state"]["spec"]
+    np.testing.assert_array_equal(_channel_in(data["frames"]["1|conv_b"], 7), _channel_in(view.frame, 7))
+    small = explorers.static_data(view, budget=view.source.values("conv_a") + view.source.values("conv_b"))
+    assert [entry["name"] for entry in small["state"]["spec"]["layers"]] == ["conv_a", "conv_b"]
+    assert "2 of the 4 layers" in small["state"]["spec"]["note"]
+    cam = explorers.gradcam_explorer(tiny_sequential, tiny_images[:2], ["cat", "dog"])
+    frames = explorers.static_data(cam)["frames"]
+    assert set(frames) == {f"{i}|{k}|{n}" for i in (0, 1) for k in (0, 1) for n in ("conv_a", "conv_b")}
+    heat = gradcam.heatmap(tiny_sequential, tiny_images[1], "conv_a", 0)
+    np.testing.assert_array_equal(_decoded(frames["1|0|conv_a"]["heat"]), np.clip(np.floor(heat * 256), 0, 255))
+    pattern = explorers.static_data(explorers.filter_pattern_explorer(tiny_sequential, steps=2))
+    assert pattern["state"]["spec"]["filters"] == {"conv_a": 4, "pool_a": 4, "conv_b": 8, "pool_b": 8}
+    assert len(pattern["frames"]) == 24
+
+
+def test_site_mode_adds_the_static_page_to_the_display(tiny_sequential, tiny_images, monkeypatch):
+    view = explorers.activation_explorer(tiny_sequential, tiny_images[0])
+    monkeypatch.delenv("COURSEKIT_SITE", raising=False)
+    data, _ = view._repr_mimebundle_()
+    assert "text/html" not in data and base64.b64decode(data["image/png"])[:4] == b"\x89PNG"
+    assert "application/vnd.jupyter.widget-view+json" in data
+    monkeypatch.setenv("COURSEKIT_SITE", "1")
+    html = view._repr_mimebundle_()[0]["text/html"]
+    assert 'type="module"' in html and "http" not in html.split("data:text/javascript")[0]
+
+
+def test_export_writes_a_folder_and_never_into_other_files(tiny_nested, tiny_images, tmp_path):
+    page = explorers.export_explorer(tiny_nested, tiny_images, tmp_path / "mine", ["cat", "dog"])
+    assert sorted(path.name for path in page.parent.iterdir()) == ["explorer-data.js", "index.html"]
+    text = (page.parent / "explorer-data.js").read_text()
+    data = json.loads(text[text.index("{"):text.rindex("}") + 1])
+    assert set(data) == {"activation", "gradcam"}
+    assert {entry["name"] for entry in data["activation"]["state"]["spec"]["layers"]} >= {"base_conv1", "base_out"}
+    assert "<script src=\"http" not in page.read_text()
+    explorers.export_explorer(tiny_nested, tiny_images, tmp_path / "mine")  # again: replaces it
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "cat.jpg").write_bytes(b"x")
+    with pytest.raises(ValueError, match="holds other files \\(cat.jpg\\)"):
+        explorers.export_explorer(tiny_nested, tiny_images, tmp_path / "photos")
+    assert (tmp_path / "photos" / "cat.jpg").read_bytes() == b"x"
 
 
 # ---------------------------------------------------------------- the real lesson-5 transfer model
@@ -223,15 +247,13 @@ def test_explorers_on_the_real_nested_transfer_model():
     transfer = pretrained.transfer_model(base, preprocess_input)
     photo = np.random.default_rng(7).uniform(0, 255, (224, 224, 3)).astype("float32")
     view = explorers.activation_explorer(transfer, photo)
-    options = [value for _, value in view.controls["layer"].options]
+    options = [entry["name"] for entry in view.spec["layers"]]
     assert "block_1_expand_relu" in options and options[-1] == "out_relu"
-    view.controls["layer"].value = "block_6_expand_relu"
-    view.controls["channel"].value = 5
+    view.layer, view.channel = "block_6_expand_relu", 5
     by_hand = keras.Model(base.input, base.get_layer("block_6_expand_relu").output)
     expected = np.asarray(by_hand(preprocess_input(photo[None].copy())))[0, :, :, 5]
     np.testing.assert_allclose(view.render(), expected, rtol=1e-4, atol=1e-4)
-    np.testing.assert_array_equal(_map_in(_drawn(_outputs(view.widget)[0]), expected.shape),
-                                  _colored(view.render()))
+    data = explorers.static_data(view)
+    assert "note" in data["state"]["spec"] and "0|block_6_expand_relu" in data["frames"]
     cam = explorers.gradcam_explorer(transfer, photo[None], class_names=["cats", "dogs"])
-    assert cam.controls["layer"].value == "out_relu"
-    assert cam.render().shape == (224, 224, 3)
+    assert cam.layer == "out_relu" and cam.render().shape == (224, 224, 3)

@@ -76,3 +76,31 @@ def test_probe_is_built_once_and_follows_the_weights(tiny_sequential, tiny_image
     np.testing.assert_allclose(again, -logit, rtol=1e-5)
     assert head.activation.__name__ == "sigmoid"  # the model itself is untouched
 
+
+
+def test_a_model_is_freed_after_probes_patterns_gradcam_and_an_explorer():
+    """The caches hold models weakly: once the student drops a model, its memory comes back."""
+    import gc
+    import weakref
+
+    from coursekit import activations, explorers, gradcam, patterns
+
+    def use_and_drop():
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3, activation="relu", name="c"),
+                                  keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2, activation="softmax")])
+        image = np.random.default_rng(0).uniform(0, 255, (16, 16, 3)).astype("float32")
+        activations.feature_maps(model, image)
+        patterns.filter_patterns(model, "c", [0, 1], steps=2)
+        gradcam.heatmap(model, image, "c", 1)
+        view = explorers.activation_explorer(model, image)
+        view.channel = 2
+        view.close()  # the widget registry keeps a displayed widget until it is closed
+        assert len(model_layers._CACHES) >= 1
+        return weakref.ref(model)
+
+    before = len(model_layers._CACHES)
+    freed = use_and_drop()
+    gc.collect()
+    assert freed() is None, "a cache still holds the model"
+    assert len(model_layers._CACHES) == before

@@ -56,13 +56,13 @@ def test_figures_draw_what_the_functions_compute():
     stack = rng.normal(size=(6, 6, 8)).astype("float32")
     grid_figure = pictures.plot_channel_grid(stack, "conv_b")
     np.testing.assert_array_equal(grid_figure.axes[0].images[0].get_array().filled(np.nan),
-                                  activations.channel_grid(stack))
+                                  pictures.channel_grid(stack))
     kernel = rng.normal(size=(3, 3, 3, 4))
     filters = pictures.plot_first_layer_filters(kernel, columns=2)
     assert [axes.get_title() for axes in filters.axes] == [
         "normalised", "positive weights", "negative weights"]
     tiles = filters.axes[1].images[0].get_array()  # 2 x 2 filters of 3x3, 1 white pixel apart
-    positive = activations.first_layer_rgb(kernel)["positive weights"]
+    positive = pictures.first_layer_rgb(kernel)["positive weights"]
     np.testing.assert_array_equal(tiles[4:7, 4:7], positive[3])
     assert tiles.shape == (7, 7, 3) and (tiles[3] == 1).all()
     patterns = rng.uniform(size=(3, 5, 5, 3))
