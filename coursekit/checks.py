@@ -97,12 +97,14 @@ def check_choice(answer: Any, correct: set | frozenset | list | tuple | str, opt
     return _say(True, "Correct!") if given == wanted else _say(False, f"Not quite: you chose {sorted(given)}. {hint}".strip())
 
 
-def check_noise_yardstick(answer: Any, accuracy: float, count: int) -> bool:
-    """Check the noise yardstick of an ``accuracy`` measured on ``count`` photos, in photos: two
-    standard errors of the number of correct answers, ``2 * sqrt(count * p * (1 - p))``."""
-    return check_close(answer, 2 * math.sqrt(count * accuracy * (1 - accuracy)), tolerance=0.02,
-                       name="yardstick", hint="The number of correct answers is a binomial count: its "
-                       "standard error is sqrt(n p (1 - p)) photos; the yardstick is two of them.")
+def check_noise_yardstick(answer: Any, accuracy_a: float, accuracy_b: float, count: int) -> bool:
+    """Check the course's noise yardstick for two accuracies measured on ``count`` photos each
+    (``compare.yardstick``): two standard errors of their difference, as a fraction."""
+    from coursekit import compare
+
+    return check_close(answer, compare.yardstick(accuracy_a, accuracy_b, count), tolerance=0.02, name="yardstick",
+                       hint="Each accuracy's standard error is sqrt(p (1 - p) / n); the difference's is the square "
+                            "root of the sum of their squares; the yardstick is two of those.")
 
 
 # ---------------------------------------------------------------- lesson 0: start here

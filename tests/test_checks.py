@@ -48,7 +48,7 @@ def test_generic_checks_never_raise(weird, capsys):
     assert checks.check_answer(weird, 3) is False
     assert checks.check_close(weird, 0.5) is False
     assert checks.check_choice(weird, {"a"}) is False
-    assert checks.check_noise_yardstick(weird, 0.8, 1000) is False
+    assert checks.check_noise_yardstick(weird, 0.8, 0.8, 1000) is False
     assert capsys.readouterr().out.count("❌") == 4
 
 
@@ -66,15 +66,17 @@ def test_check_choice_ignores_case_and_order_and_validates_options(capsys):
     assert "is not one of the options" in capsys.readouterr().out
 
 
-def test_noise_yardstick_is_two_standard_errors_of_the_count(capsys):
-    accuracy, count = 0.81, 1000
-    right = 2 * np.sqrt(count * accuracy * (1 - accuracy))                     # about 24.8 photos
-    assert checks.check_noise_yardstick(right, accuracy, count)
+def test_noise_yardstick_is_two_standard_errors_of_the_difference(capsys):
+    baseline, best, count = 0.81, 0.84, 1000
+    errors = [np.sqrt(p * (1 - p) / count) for p in (baseline, best)]
+    right = 2 * np.sqrt(errors[0] ** 2 + errors[1] ** 2)                      # about 0.034
+    assert checks.check_noise_yardstick(right, baseline, best, count)
     assert verdicts(checks.check_noise_yardstick, [
         right / 2,                                       # one standard error
-        count * accuracy * (1 - accuracy),               # the variance
-        2 * np.sqrt(accuracy * (1 - accuracy) / count),  # a fraction, not photos
-    ], accuracy, count) == [False] * 3
+        2 * errors[0],                                   # one accuracy's noise only
+        2 * (errors[0] + errors[1]),                     # errors added, not squared
+        right * count,                                   # in photos, not a fraction
+    ], baseline, best, count) == [False] * 4
 
 
 # ---------------------------------------------------------------- lesson 0
