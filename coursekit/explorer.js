@@ -261,7 +261,7 @@ export function render({ model, el }) {
       canvas.style.width = `${Math.max(224, picture.width)}px`;
       caption.textContent = `${state.layer}, filter ${state.channel}: the input that excites it most`;
     }
-    root.dataset.drawn = key; // what is on screen now (tests and benchmarks wait for it)
+    root.dataset.drawn = JSON.stringify(state); // what is on screen now (tests wait for it)
   }
 
   const redraw = () => { showState(); draw(); };

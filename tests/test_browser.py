@@ -1,9 +1,12 @@
 """Real browser: JupyterLab started by the README's `make lab`, driven in headless Chromium.
 
-Opens lesson 0 and lesson 6 (quick mode), runs all cells, and checks what a student sees:
-no error output; in lesson 6 the activation explorer renders, and moving the channel slider
-and changing the layer each change the drawn feature map. Screenshots go to
-test-artifacts/browser/. Needs Debian's `chromium` (`.ci/run` installs it; Playwright comes from
+Live: opens lesson 0 and lesson 7 (quick mode) in JupyterLab, runs all cells, and checks what a
+student sees: no error output; in lesson 7 the activation explorer (anywidget) renders, and
+moving the channel slider and changing the layer each change the drawn feature map.
+Static, with no kernel and no server: the course site's lesson 7 page (tools/site.py) and an
+exported explorer (explorers.export_explorer), opened from disk; moving layer, image and channel
+draws exactly the precomputed frame / the feature map Python computes, and no request leaves
+the local files. Screenshots go to test-artifacts/browser/. Needs Debian's `chromium` (`.ci/run` installs it; Playwright comes from
 the test extra and uses that binary, since browser downloads are impossible here).
 Set COURSEKIT_REQUIRE_BROWSER=1 (CI does) to fail instead of skipping when Chromium is missing.
 """
@@ -16,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -168,35 +172,206 @@ def test_lesson_0_runs_without_errors_and_its_slider_redraws(lab, browser):
 LESSON_7 = REPO / "notebooks" / "07_seeing_what_cnns_learn.ipynb"
 
 
+def _drawn(explorer) -> dict:
+    """The state an explorer last drew (explorer.js writes it on its root after each drawing)."""
+    return json.loads(explorer.get_attribute("data-drawn") or "{}")
+
+
+def _wait_drawn(page, explorer, **state) -> None:
+    """Wait until the explorer has drawn ``state`` (layer, channel, image...)."""
+    page.wait_for_function(
+        "([root, want]) => { const s = JSON.parse(root.dataset.drawn || '{}');"
+        " return Object.entries(want).every(([k, v]) => s[k] === v); }",
+        arg=[explorer.element_handle(), state], timeout=60_000)
+
+
+def _canvas(explorer, selector: str = "canvas.ck-map"):
+    """The pixels a canvas shows (height, width, RGB), read back from the page."""
+    import numpy as np
+
+    width, height, data = explorer.locator(selector).evaluate(
+        "c => [c.width, c.height, Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)]")
+    return np.asarray(data, dtype=np.uint8).reshape(height, width, 4)[:, :, :3]
+
+
+def _move(page, explorer, label: str, presses: int = 1) -> None:
+    """Move the range control labelled ``label`` with the keyboard, as a student would
+    (``presses`` < 0: to the left)."""
+    explorer.locator("label", has_text=label).locator("input[type=range]").focus()
+    for _ in range(abs(presses)):
+        page.keyboard.press("ArrowRight" if presses > 0 else "ArrowLeft")
+
+
 @pytest.mark.skipif(not LESSON_7.exists(), reason="lesson 7 is not written yet")
-def test_lesson_6_activation_explorer_follows_channel_and_layer(lab, browser):
+def test_lesson_7_activation_explorer_follows_channel_and_layer(lab, browser):
+    """Live: the anywidget front end in JupyterLab, Python computing a frame per layer."""
     page = _open_and_run_all(browser, lab, LESSON_7.name, timeout_s=600)
     assert _error_outputs(page) == []
     explorer = page.locator(".coursekit-activation-explorer").first
     explorer.scroll_into_view_if_needed()
-    image = explorer.locator(".widget-output img").first
-    image.wait_for(state="visible", timeout=60_000)
-    explorer.screenshot(path=str(ARTIFACTS / "lesson6_1_initial.png"))
-    first = image.get_attribute("src")
-
-    channel = explorer.locator(".widget-slider", has=page.locator(".widget-label", has_text="Channel")).first
-    channel.locator(".noUi-handle").focus()
-    for _ in range(3):
-        page.keyboard.press("ArrowRight")
-    _wait_for_new_image(page, explorer, first)
-    explorer.screenshot(path=str(ARTIFACTS / "lesson6_2_channel_moved.png"))
-    second = explorer.locator(".widget-output img").first.get_attribute("src")
-    assert second != first
-
-    layer = explorer.locator(".widget-dropdown", has=page.locator(".widget-label", has_text="Layer")).first
-    select = layer.locator("select")
-    options = select.locator("option").all_inner_texts()
-    current = select.input_value()
-    target = next(i for i, text in enumerate(options) if select.locator("option").nth(i).get_attribute("value") != current)
-    select.select_option(index=target)
-    _wait_for_new_image(page, explorer, second)
-    explorer.screenshot(path=str(ARTIFACTS / "lesson6_3_layer_changed.png"))
-    third = explorer.locator(".widget-output img").first.get_attribute("src")
-    assert third not in (first, second)
-    page.screenshot(path=str(ARTIFACTS / "lesson6_page.png"), full_page=False)
+    page.wait_for_function("root => root.dataset.drawn", arg=explorer.element_handle(), timeout=60_000)
+    explorer.screenshot(path=str(ARTIFACTS / "lesson7_1_initial.png"))
+    first, start = _canvas(explorer), _drawn(explorer)
+    _move(page, explorer, "Channel", 3)
+    _wait_drawn(page, explorer, channel=start["channel"] + 3)
+    explorer.screenshot(path=str(ARTIFACTS / "lesson7_2_channel_moved.png"))
+    second = _canvas(explorer)
+    assert (second != first).any()
+    select = explorer.locator("label", has_text="Layer").locator("select")
+    values = select.locator("option").evaluate_all("options => options.map(o => o.value)")
+    target = next(value for value in values if value != start["layer"])
+    select.select_option(value=target)  # live: Python computes this layer's frame
+    _wait_drawn(page, explorer, layer=target)
+    explorer.screenshot(path=str(ARTIFACTS / "lesson7_3_layer_changed.png"))
+    third = _canvas(explorer)
+    assert third.shape != second.shape or (third != second).any()
+    page.screenshot(path=str(ARTIFACTS / "lesson7_page.png"), full_page=False)
     page.close()
+
+
+# ---------------------------------------------------------------- static pages, no kernel
+
+def _frames_on(page, index: int) -> dict:
+    """The precomputed frames of the index-th static explorer on a site page, as embedded."""
+    text = page.locator(".coursekit-static-explorer + script[type='application/json']").nth(index).text_content()
+    return json.loads(text)["frames"]
+
+
+def _tile(frame: dict, channel: int):
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    sprite = np.asarray(Image.open(io.BytesIO(base64.b64decode(frame["sprite"].split(",", 1)[1]))))
+    top, left = channel // frame["columns"] * frame["height"], channel % frame["columns"] * frame["width"]
+    return sprite[top:top + frame["height"], left:left + frame["width"]]
+
+
+def _viridis(index):
+    import matplotlib
+
+    return matplotlib.colormaps["viridis"](index.astype(int), bytes=True)[..., :3]
+
+
+def _no_outside_requests(context, pages: list[str]) -> list[str]:
+    """Open ``pages``; return every request that left the local files (none may)."""
+    outside = []
+    page = context.new_page()
+    page.on("request", lambda request: outside.append(request.url)
+            if not request.url.startswith(("file://", "data:", "blob:")) else None)
+    for url in pages:
+        page.goto(url)
+        page.wait_for_load_state("load")
+    page.close()
+    return outside
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The course site with lesson 7 in quick mode (tools/site.py --quick 07), or the one
+    COURSEKIT_SITE_DIR names (CI builds it once with `make site`)."""
+    if os.environ.get("COURSEKIT_SITE_DIR"):
+        return Path(os.environ["COURSEKIT_SITE_DIR"])
+    out = tmp_path_factory.mktemp("site") / "html"
+    subprocess.run([sys.executable, str(REPO / "tools" / "site.py"), "--quick", "07", "--out", str(out)],
+                   check=True, cwd=REPO)
+    return out
+
+
+def test_static_site_explorer_shows_the_precomputed_frame(site, browser):
+    """No kernel, no server: the lesson-7 page from disk; layer and channel moves draw exactly
+    the precomputed maps (colour index -> viridis), every request stays on disk."""
+    import numpy as np
+
+    url = (site / "lessons" / f"{LESSON_7.stem}.html").as_uri()
+    assert _no_outside_requests(browser, [(site / "index.html").as_uri(), url]) == []
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    explorer = page.locator(".coursekit-activation-explorer").first
+    explorer.scroll_into_view_if_needed()
+    page.wait_for_function("root => root.dataset.drawn", arg=explorer.element_handle(), timeout=30_000)
+    frames = _frames_on(page, 0)
+    start = _drawn(explorer)
+    select = explorer.locator("label", has_text="Layer").locator("select")
+    layers = select.locator("option").evaluate_all("options => options.map(o => o.value)")
+    for layer, channel in ((layers[-1], 2), (layers[1], 3)):
+        select.select_option(value=layer)
+        _move(page, explorer, "Channel", channel - _drawn(explorer)["channel"])
+        _wait_drawn(page, explorer, layer=layer, channel=channel)
+        frame = frames[f"{start['image']}|{layer}"]
+        np.testing.assert_array_equal(_canvas(explorer), _viridis(_tile(frame, channel)))
+    explorer.screenshot(path=str(ARTIFACTS / "site_lesson7_explorer.png"))
+    assert errors == []
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def exported(quick_root, tmp_path_factory):
+    """The course CNN (lesson 4's recipe, quick size) exported over 8 real validation photos."""
+    import numpy as np
+
+    from coursekit import config, explorers, recipes
+
+    keras = config.import_keras()
+    keras.utils.set_random_seed(0)
+    model = recipes.SCRATCH_CNN.build(quick=True)
+    size = model.input_shape[1:3]
+    paths = sorted((quick_root / "validation" / "cats").iterdir())[:4] + \
+        sorted((quick_root / "validation" / "dogs").iterdir())[:4]
+    photos = np.stack([keras.utils.img_to_array(keras.utils.load_img(path, target_size=size)) for path in paths])
+    index = explorers.export_explorer(model, photos, tmp_path_factory.mktemp("export") / "my_cnn",
+                                      class_names=["cats", "dogs"], titles=[path.name for path in paths])
+    return model, photos, index
+
+
+def test_exported_explorer_opens_from_disk_and_draws_the_activations(exported, browser):
+    """The exported folder from file://: the picture for a layer, channel and image is the
+    feature map Python computes for them; Grad-CAM's overlay follows its layer control."""
+    import numpy as np
+
+    from coursekit import activations, gradcam, pictures
+
+    model, photos, index = exported
+    assert _no_outside_requests(browser, [index.as_uri()]) == []
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(index.as_uri())
+    explorer = page.locator(".coursekit-activation-explorer")
+    page.wait_for_function("root => root.dataset.drawn", arg=explorer.element_handle(), timeout=30_000)
+    select = explorer.locator("label", has_text="Layer").locator("select")
+    layers = select.locator("option").evaluate_all("options => options.map(o => o.value)")
+    for layer, channel, image in ((layers[2], 5, 3), (layers[-1], 1, 6)):
+        select.select_option(value=layer)
+        _move(page, explorer, "Image", image - _drawn(explorer)["image"])
+        _move(page, explorer, "Channel", channel - _drawn(explorer)["channel"])
+        _wait_drawn(page, explorer, layer=layer, channel=channel, image=image)
+        plane = activations.feature_maps(model, photos[image], [layer])[layer][:, :, channel]
+        expected = matplotlib_colours(plane)
+        np.testing.assert_array_equal(_canvas(explorer), expected)
+    explorer.screenshot(path=str(ARTIFACTS / "export_activation.png"))
+    cam = page.locator(".coursekit-gradcam-explorer")
+    cam.locator("label", has_text="Layer").locator("select").select_option(index=0)
+    first_layer = cam.locator("label", has_text="Layer").locator("select").input_value()
+    _wait_drawn(page, cam, layer=first_layer)
+    state = _drawn(cam)
+    chosen = gradcam.predicted_class(model, photos[state["image"]])
+    heat = gradcam.heatmap(model, photos[state["image"]], first_layer, chosen)
+    expected = np.round(pictures.overlay(photos[state["image"]], heat, state["blend"]) * 255)
+    difference = np.abs(_canvas(cam).astype(float) - expected)
+    assert difference.mean() < 3 and np.percentile(difference, 99) < 40  # bilinear in JS vs Pillow
+    cam.screenshot(path=str(ARTIFACTS / "export_gradcam.png"))
+    assert errors == []
+    page.close()
+
+
+def matplotlib_colours(plane):
+    """What ``imshow(plane, cmap="viridis")`` colours each value."""
+    import matplotlib
+    from matplotlib.colors import Normalize
+
+    return matplotlib.colormaps["viridis"](Normalize()(plane), bytes=True)[..., :3]

@@ -17,6 +17,7 @@ build fails if a page would load a script or style sheet from the internet.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import re
@@ -36,6 +37,7 @@ from coursekit import config  # noqa: E402
 
 FULL_COPIES = REPO / ".cache" / "executed" / "full"
 QUICK_COPIES = REPO / ".cache" / "site" / "executed"
+FRONT_END = Path(config.__file__).with_name("explorer.js")  # as coursekit.explorers.FRONT_END
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 
 
@@ -89,12 +91,19 @@ def _title(notebook) -> str:
 
 def stage_notebook(executed: Path, target: Path) -> str:
     """Copy an executed lesson for Sphinx: no saved widget state (MyST-NB would load a widget
-    manager from a CDN for it), the Colab badge image served locally. Returns the title."""
+    manager from a CDN for it), the Colab badge image served locally, the explorers' static
+    copies with the current front-end module. Returns the title."""
     notebook = nbformat.read(executed, as_version=4)
     notebook.metadata.pop("widgets", None)
+    front_end = base64.b64encode(FRONT_END.read_bytes()).decode("ascii")
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             cell.source = cell.source.replace(COLAB_BADGE, "../_static/colab-badge.svg")
+        for output in cell.get("outputs", []):  # explorers: today's front end, same frames
+            if "text/html" in output.get("data", {}):
+                output.data["text/html"] = re.sub(r"data:text/javascript;base64,[A-Za-z0-9+/=]+",
+                                                  f"data:text/javascript;base64,{front_end}",
+                                                  output.data["text/html"])
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, target)
     return _title(notebook)
@@ -159,6 +168,13 @@ lessons quote come from these records.
 """
 
 
+def remote_assets(folder: Path) -> list[str]:
+    """Every script, style sheet or module a page in ``folder`` would load from the internet."""
+    pattern = r'<(?:script|link)[^>]*(?:src|href)="(?:https?:)?//[^"]+"[^>]*>|import[^;"]*"https?://[^"]+"'
+    return [f"{page.relative_to(folder)}: {found[:120]}" for page in folder.rglob("*.html")
+            for found in re.findall(pattern, page.read_text(encoding="utf-8"))]
+
+
 def build(names: list[str], quick: bool, output: Path, timeout: int) -> float:
     """Build the site into ``output``; return the seconds it took."""
     start = time.perf_counter()
@@ -176,9 +192,7 @@ def build(names: list[str], quick: bool, output: Path, timeout: int) -> float:
     shutil.rmtree(output, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", str(staging), str(output)],
                    check=True, cwd=REPO)
-    remote = [f"{page.relative_to(output)}: {found}" for page in output.rglob("*.html")
-              for found in re.findall(r'<(?:script|link)[^>]*(?:src|href)="(?:https?:)?//[^"]+"[^>]*>',
-                                      page.read_text(encoding="utf-8"))]
+    remote = remote_assets(output)
     if remote:
         raise SystemExit("pages load from the internet:\n" + "\n".join(remote[:10]))
     return time.perf_counter() - start
