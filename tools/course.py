@@ -220,7 +220,8 @@ def time_block(notebook, lesson_name: str, record: dict | None) -> str:
     text = (f"**Time:** about {time['minutes']} minutes of a {LAB_MINUTES}-minute lab, for a student meeting these "
             f"ideas for the first time: reading {core['words']:,} words at {WORDS_PER_MINUTE} words a minute "
             f"({core['words'] / WORDS_PER_MINUTE:.0f} min), reading, running and looking at {core['code_cells']} "
-            f"code cells at about a minute each, {exercises} at about {MINUTES_PER_EXERCISE} minutes each{quick}. ")
+            f"code cells at about a minute each, {exercises} at about {MINUTES_PER_EXERCISE} minutes"
+            f"{' each' if core['exercises'] != 1 else ''}{quick}. ")
     if time["further"]:
         text += f"*Going further* adds about {_plural(time['further'], 'minute')} of reading and running. "
     if record is None:
