@@ -7,18 +7,21 @@ package, in ``tools/`` of the course repository.
 from __future__ import annotations
 
 import argparse
+import textwrap
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m coursekit", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    prefetch = commands.add_parser("prefetch", help="fetch datasets and weights once (then work offline)")
-    prefetch.add_argument("--quick", action="store_true", help="also build the quick-mode subsets")
+    parser.add_argument("command", choices=["prefetch"],
+                        help="prefetch: fetch datasets and weights once (then work offline)")
+    parser.add_argument("--quick", action="store_true", help="also build the quick-mode subsets")
     args = parser.parse_args(argv)
-    if args.command == "prefetch":
-        from coursekit import datasets
+    from coursekit import datasets  # after parsing: --help needs no data modules
 
-        print(datasets.prefetch(quick=True if args.quick else None).to_string(index=False))
+    for row in datasets.prefetch(quick=True if args.quick else None).itertuples():
+        line = f"{row.item}: {row.status}" + (f" -> {row.path}" if isinstance(row.path, str) else "")
+        print(textwrap.fill(line, 100, subsequent_indent="    ", break_long_words=False,
+                            break_on_hyphens=False))
     return 0
 
 

@@ -167,24 +167,29 @@ def environment_report(display: bool = True) -> dict[str, str]:
     return report
 
 
-#: Projector-friendly matplotlib settings (``lecture_mode``).
-LECTURE_RC = {"figure.figsize": (12, 7), "figure.dpi": 100, "font.size": 16, "axes.titlesize": 20,
+#: Projector-friendly matplotlib settings (``lecture_mode``), equal to what ``rcParams`` holds.
+LECTURE_RC = {"figure.figsize": [12, 7], "figure.dpi": 100, "font.size": 16, "axes.titlesize": 20,
               "axes.labelsize": 18, "xtick.labelsize": 14, "ytick.labelsize": 14,
               "legend.fontsize": 14, "lines.linewidth": 2.5, "image.cmap": "viridis"}
+_BEFORE_LECTURE: dict = {}  # the settings lecture_mode(True) replaced
 
 
 def lecture_mode(on: bool = True) -> None:
     """Make figures and widgets projector-friendly (``LECTURE_RC``), or undo it; also switched
     on by ``COURSEKIT_LECTURE=1`` (``start_lesson``). The one helper that changes global
-    matplotlib settings, and only when you call it."""
+    matplotlib settings, and only when you call it: ``lecture_mode(False)`` puts back the
+    settings it replaced, except those you changed since."""
     import matplotlib
 
+    rc = matplotlib.rcParams
     if on:
         os.environ["COURSEKIT_LECTURE"] = "1"  # widgets read this to size their controls
-        matplotlib.rcParams.update(LECTURE_RC)
+        _BEFORE_LECTURE.update({key: _BEFORE_LECTURE.get(key, rc[key]) for key in LECTURE_RC})
+        rc.update(LECTURE_RC)
     else:
         os.environ.pop("COURSEKIT_LECTURE", None)
-        matplotlib.rcParams.update(matplotlib.rcParamsDefault)
+        rc.update({key: value for key, value in _BEFORE_LECTURE.items() if rc[key] == LECTURE_RC[key]})
+        _BEFORE_LECTURE.clear()
 
 
 def lecture_on() -> bool:

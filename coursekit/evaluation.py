@@ -1,4 +1,4 @@
-"""Evaluating a trained classifier honestly (lesson 3), for any number of classes: one row per
+"""Evaluating a trained classifier honestly (lesson 4), for any number of classes: one row per
 image (``predict_frame``), and the confusion matrix and per-class report computed from it
 (scikit-learn's ``ConfusionMatrixDisplay`` draws the matrix).
 """
@@ -9,10 +9,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-
-from coursekit import config
-
-keras = config.import_keras()
 
 
 def class_probabilities(outputs) -> np.ndarray:

@@ -120,7 +120,7 @@ _DEFECTS = [
     ("all-white PNG", 1, ("blank",), "{stem}.png", lambda p: _encode(_plain(p, 255, 0), "PNG")),
     ("grey JPEG with faint noise", 1, ("blank",), "{stem}.jpg",
      lambda p: _encode(_plain(p, 128, 1.5), "JPEG")),
-    ("decompression bomb (20000 x 20000 PNG, 50 KB)", 1, ("palette", "huge"), "{stem}.png",
+    ("decompression bomb (20000 x 20000 PNG, 50 KB)", 1, ("huge",), "{stem}.png",
      lambda p: _png_bomb()),
     ("macOS .DS_Store", 0, ("not_image", "hidden_file"), ".DS_Store", lambda p: _DS_STORE),
     ("macOS AppleDouble '._' file", 1, ("not_image", "hidden_file"), "._{stem}.jpg", lambda p: _APPLE_DOUBLE),

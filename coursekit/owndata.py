@@ -23,6 +23,7 @@ import pandas as pd
 from filelock import FileLock
 
 from coursekit import config
+from coursekit.downloads import fingerprint
 from coursekit.quarantine import leave_out, repaired_name, save_rgb
 from coursekit.scan import FIXABLE, scan
 from coursekit.splits import check_leakage, quick_subset, split
@@ -72,14 +73,9 @@ def _layout(source: Path) -> tuple[int, dict[str, list[str]]]:
 
 def _fingerprint(source: Path) -> str:
     """A cheap fingerprint of the folder: every path with its size and modification time."""
-    digest = hashlib.sha256(_RECIPE.encode())
-    for folder, directories, files in os.walk(source):
-        directories.sort()
-        for name in sorted(directories + files):
-            info = os.lstat(os.path.join(folder, name))
-            relative = Path(folder, name).relative_to(source).as_posix()
-            digest.update(f"{relative}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:10]
+    entries = [Path(folder, name).relative_to(source).as_posix()
+               for folder, directories, files in os.walk(source) for name in directories + files]
+    return hashlib.sha256((_RECIPE + fingerprint(source, entries)).encode()).hexdigest()[:10]
 
 
 def _sort_out(report: pd.DataFrame, prefix: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -141,16 +137,19 @@ def _check_counts(source: Path, kept: pd.DataFrame, left_out: pd.DataFrame,
                                "at least 1 needed; copies of one image stay together): add images")
 
 
-def _publish(dest: Path, files: dict[str, tuple[Path, bool]], folders, left_out: pd.DataFrame) -> None:
-    """Write ``target -> (source, convert)`` and the empty ``folders`` into a temporary folder,
-    then rename it to ``dest``: the copy appears whole or not at all."""
+def publish(dest: Path, files: dict[str, tuple[Path, bool]], folders, left_out=None) -> None:
+    """Write ``target -> (source, convert)``, the ``folders`` (and ``left_out.csv``) into a
+    temporary folder beside ``dest``, then rename it to ``dest`` (replacing an old one): the
+    copy appears whole or not at all."""
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}-") as scratch:
         root = Path(scratch) / "data"
         for folder in folders:  # every class in every split, so Keras numbers the classes alike
             (root / folder).mkdir(parents=True, exist_ok=True)
         for target, (source, convert) in files.items():
             (save_rgb if convert else shutil.copyfile)(source, root / target)
-        left_out.to_csv(root / "left_out.csv", index=False)
+        if left_out is not None:
+            left_out.to_csv(root / "left_out.csv", index=False)
+        shutil.rmtree(dest, ignore_errors=True)
         os.replace(root, dest)
 
 
@@ -163,7 +162,7 @@ def _build(source: Path, depth: int, classes: dict[str, list[str]], dest: Path) 
     files = {f"{row.split}/{row.label}/{name}": (source / row.path, row.convert)
              for row, name in zip(kept.itertuples(), names)}
     labels = classes.get("", classes.get("train"))
-    _publish(dest, files, [f"{name}/{label}" for name in kept["split"].unique() for label in labels],
+    publish(dest, files, [f"{name}/{label}" for name in kept["split"].unique() for label in labels],
              left_out)
     with pd.option_context("display.max_colwidth", 80, "display.width", 200):
         print(f"{source}: {len(kept)} images prepared in {dest}; {len(left_out)} files left out"
@@ -196,7 +195,7 @@ def prepare(folder: str | os.PathLike, quick: bool | None = None) -> Path:
         if not target.is_dir():
             chosen = quick_subset([path.relative_to(full).as_posix() for path in full.glob("*/*/*")],
                                   QUICK_PER_CLASS)
-            _publish(target, {path: (full / path, False) for path in chosen},
+            publish(target, {path: (full / path, False) for path in chosen},
                      [path.relative_to(full).as_posix() for path in full.glob("*/*") if path.is_dir()],
                      pd.read_csv(full / "left_out.csv", keep_default_na=False))
     return target

@@ -1,5 +1,5 @@
-"""Pretrained ImageNet models (lesson 5): a ``keras.applications`` base with its real weights
-(from the registry in ``coursekit.datasets``, through Keras' cache), cached feature extraction,
+"""Pretrained ImageNet models (lesson 6): a ``keras.applications`` base with its real weights
+(from the registry in ``coursekit.downloads``, through Keras' cache), cached feature extraction,
 a new head, the transfer model and fine-tuning.
 """
 
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from coursekit import config, datasets
+from coursekit import config, downloads
 from coursekit.cnn import output_layer
-from coursekit.datasets import WeightsUnavailable  # noqa: F401 - raised here, caught by lessons
+from coursekit.downloads import WeightsUnavailable  # raised here, caught by lessons
 
 keras = config.import_keras()
 
@@ -59,7 +59,7 @@ def _spec(name: str, alpha: float | None):
 
 
 def weights_file(name: str = "mobilenet_v2", alpha: float | None = None,
-                 include_top: bool = False) -> datasets.KerasFile:
+                 include_top: bool = False) -> downloads.KerasFile:
     """Return the weight file of a base (name, URL, checksum) from the registry: the 224-pixel
     file, exactly as ``keras.applications`` caches it under ``$KERAS_HOME/models``.
 
@@ -71,7 +71,7 @@ def weights_file(name: str = "mobilenet_v2", alpha: float | None = None,
     """
     spec, alpha = _spec(name, alpha)
     file_name = spec.files[0 if include_top else 1].format(alpha=alpha and float(alpha))
-    return datasets.keras_file(file_name, application=spec.module)
+    return downloads.keras_file(file_name, application=spec.module)
 
 
 def _application(name: str, alpha, input_shape, include_top: bool, weights_path: str | None):
@@ -107,7 +107,7 @@ def pretrained_base(name: str = "mobilenet_v2", input_shape=(224, 224, 3),
                       UserWarning, stacklevel=2)
     else:
         try:
-            datasets.fetch_keras_file(file, internet=download)
+            downloads.fetch_keras_file(file, internet=download)
         except WeightsUnavailable as error:
             raise WeightsUnavailable(
                 f"{error}\nOn a machine that can never get the weights, weights=None builds the "
@@ -123,7 +123,7 @@ def imagenet_classifier(name: str = "mobilenet_v2", alpha: float | None = None,
     after saying in one line that its weights (a file a course mirror may lack) cannot be had."""
     file = weights_file(name, alpha, include_top=True)
     try:
-        datasets.fetch_keras_file(file, internet=download)
+        downloads.fetch_keras_file(file, internet=download)
     except WeightsUnavailable:
         print(f"Top-5 predictions skipped: {file.name} (the ImageNet classifier) is not in "
               f"{file.path.parent} and could not be had from a mirror or {file.url}; the lesson "
@@ -136,8 +136,8 @@ def imagenet_class_names(download: bool = True) -> list[str]:
     """Return the 1000 ImageNet class names in index order, from the
     ``imagenet_class_index.json`` that ``decode_predictions`` reads (``WeightsUnavailable``
     when it cannot be had)."""
-    file = datasets.keras_file("imagenet_class_index.json")
-    datasets.fetch_keras_file(file, internet=download)
+    file = downloads.keras_file("imagenet_class_index.json")
+    downloads.fetch_keras_file(file, internet=download)
     index = json.loads(file.path.read_text())
     return [index[str(number)][1] for number in range(len(index))]
 
@@ -236,7 +236,7 @@ def unfreeze_from(base, first_trainable: str, keep_batchnorm_frozen: bool = True
 
     With ``keep_batchnorm_frozen`` (the default) BatchNormalization layers stay frozen: in
     Keras 3 only that keeps them in inference mode, because ``fit`` passes ``training=True`` to
-    every layer. Lesson 5 writes these lines out; the fine-tuning recipes call this.
+    every layer. Lesson 6 writes these lines out; the fine-tuning recipes call this.
 
     Example:
         >>> small = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="a"),

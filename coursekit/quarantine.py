@@ -15,7 +15,7 @@ from typing import Iterable
 import pandas as pd
 from PIL import Image
 
-from coursekit.datasets import sha256_file
+from coursekit.downloads import sha256_file
 from coursekit.scan import BROKEN, FIXABLE, ISSUES, to_rgb
 
 #: What ``quarantine`` moves out when not told otherwise: files no model should train on.

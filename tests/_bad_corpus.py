@@ -121,7 +121,7 @@ def build(root: Path, outside: Path) -> dict[str, tuple[str, ...]]:
     put("cats/deep_gray.png", encode(Image.fromarray(deep), "PNG"), "grayscale", "high_bit_depth")
     put("cats/deep_rgb.png", png_rgb16(photo(16)), "high_bit_depth")
     put("cats/tiny.png", encode(photo(17, (20, 20)), "PNG"), "too_small")
-    put("cats/bomb.png", png_bomb(20_000, 20_000), "palette", "huge")
+    put("cats/bomb.png", png_bomb(20_000, 20_000), "huge")  # not even opened: no mode
     put("cats/black.jpg", encode(Image.new("RGB", (160, 120)), "JPEG"), "blank")
     put("cats/white.png", encode(Image.new("RGB", (90, 60), "white"), "PNG"), "blank")
     put("cats/.DS_Store", b"\x00\x00\x00\x01Bud1" + bytes(1000), "not_image", "hidden_file")

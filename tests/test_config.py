@@ -98,17 +98,20 @@ def test_import_keras_is_quiet():
     assert "oneDNN" not in result.stderr and "cpu_feature_guard" not in result.stderr
 
 
-def test_lecture_mode_sets_and_resets_projector_settings(monkeypatch):
+def test_lecture_mode_restores_only_the_settings_it_set(monkeypatch):
+    """Undoing lecture mode puts back what it replaced, never matplotlib's defaults: your own
+    settings, from before or from while it was on, stay."""
     import matplotlib
 
     monkeypatch.delenv("COURSEKIT_LECTURE", raising=False)
-    default_size = matplotlib.rcParamsDefault["font.size"]
-    try:
+    with matplotlib.rc_context({"font.size": 11.0, "axes.grid": True, "image.cmap": "gray"}):
         config.lecture_mode()
-        assert matplotlib.rcParams["font.size"] >= 16
+        config.lecture_mode()  # twice: still the first call's "before" is kept
+        assert matplotlib.rcParams["font.size"] == 16 and config.lecture_on()
         assert tuple(matplotlib.rcParams["figure.figsize"]) == (12, 7)
-        assert config.lecture_on()
-    finally:
+        matplotlib.rcParams["image.cmap"] = "magma"  # yours, set while lecture mode was on
         config.lecture_mode(False)
-    assert matplotlib.rcParams["font.size"] == default_size
-    assert not config.lecture_on()
+        assert matplotlib.rcParams["font.size"] == 11.0 and matplotlib.rcParams["axes.grid"]
+        assert matplotlib.rcParams["image.cmap"] == "magma" and not config.lecture_on()
+        config.lecture_mode(False)  # off when already off changes nothing
+        assert matplotlib.rcParams["font.size"] == 11.0

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coursekit import evaluation, training
+from coursekit import config, evaluation, training
 
-keras = evaluation.keras
+keras = config.import_keras()
 CLASSES = ["cats", "dogs"]
 
 

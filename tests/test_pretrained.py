@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coursekit import config, datasets, pretrained
+from coursekit import config, downloads, pretrained
 from tests.conftest import mirror_folders
 
 keras = config.import_keras()
@@ -30,7 +30,7 @@ def _mirror_file(name: str) -> Path | None:
         for candidate in (Path(folder) / name, Path(folder) / "models" / name):
             if candidate.is_file():
                 return candidate
-    cached = datasets.keras_file(name).path
+    cached = downloads.keras_file(name).path
     return cached if cached.is_file() else None
 
 
@@ -61,7 +61,7 @@ def real_base(weights_home):
 
 def test_weight_files_come_from_the_one_registry(isolated):
     no_top = pretrained.weights_file("mobilenet_v2", 0.35)
-    assert no_top is datasets.keras_file(NO_TOP)  # the registry entry itself, with its sha256
+    assert no_top is downloads.keras_file(NO_TOP)  # the registry entry itself, with its sha256
     assert no_top.path == isolated / "keras" / "models" / NO_TOP
     assert pretrained.weights_file("mobilenet_v2", include_top=True).name == WITH_TOP
     vgg = pretrained.weights_file("vgg16")  # not in the registry: Keras' own URL, no checksum
@@ -106,8 +106,8 @@ def test_base_holds_exactly_the_arrays_of_the_imagenet_file(weights_home, real_b
 
     base, _ = real_base
     path = weights_home / "models" / NO_TOP
-    expected_sha = next(file.sha256 for file in datasets.KERAS_FILES if file.name == NO_TOP)
-    assert datasets.sha256_file(path) == expected_sha
+    expected_sha = next(file.sha256 for file in downloads.KERAS_FILES if file.name == NO_TOP)
+    assert downloads.sha256_file(path) == expected_sha
     compared = 0
     with h5py.File(path, "r") as stored:
         for layer in base.layers:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 import pandas as pd
@@ -36,7 +37,8 @@ def test_columns_types_and_labels(bad_corpus):
     assert row.at["cats/png_named.jpg", "format"] == "PNG"
     assert row.at["cats/png_named.jpg", "extension"] == ".jpg"
     assert row.at["cats/drawing.svg", "format"] == "SVG"
-    assert row.at["cats/bomb.png", "width"] == 20_000
+    assert row.at["cats/bomb.png", "format"] is None  # never opened: Pillow's message says why
+    assert "400000000 pixels" in row.at["cats/bomb.png", "note"]
     assert row.at["cats/deep_rgb.png", "bit_depth"] == 16
     assert row.at["cats/empty.jpg", "bytes"] == 0
     assert row.at["cats/photo copy.jpg", "duplicate_of"] == "cats/photo.jpg"
@@ -66,7 +68,34 @@ def test_one_thread_and_many_threads_agree(bad_corpus):
     for workers in (1, 8):
         pd.testing.assert_frame_equal(scan(root, workers=workers, progress=False)[columns],
                                       report[columns])
-    assert Image.MAX_IMAGE_PIXELS == 89_478_485  # Pillow's limit is back after the scan
+
+
+def test_scan_never_lifts_pillows_limit_not_even_for_a_moment(bad_corpus):
+    """Another thread opening images while a scan runs always has Pillow's protection."""
+    limit, seen, done = Image.MAX_IMAGE_PIXELS, set(), threading.Event()
+
+    def watch():
+        while not done.is_set():
+            seen.add(Image.MAX_IMAGE_PIXELS)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        report = scan(bad_corpus[0], workers=2, progress=False)
+    finally:
+        done.set()
+        watcher.join()
+    assert seen == {limit} and Image.MAX_IMAGE_PIXELS == limit
+    assert report.set_index("path").at["cats/bomb.png", "issues"] == ("huge",)
+
+
+def test_a_file_just_over_the_limit_is_huge_and_never_decoded(tmp_path):
+    (tmp_path / "cats").mkdir()
+    side = int(Image.MAX_IMAGE_PIXELS ** 0.5) + 1  # over the limit, under twice it: Pillow warns
+    (tmp_path / "cats" / "big.png").write_bytes(corpus.png_bomb(side, side))
+    with pytest.warns(Image.DecompressionBombWarning):
+        row = scan(tmp_path, progress=False).iloc[0]
+    assert row.issues == ("huge", "palette") and row.width == side and row.dhash is None
 
 
 def test_a_plain_script_without_a_main_guard_can_scan(bad_corpus, tmp_path):
