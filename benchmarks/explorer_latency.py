@@ -10,10 +10,10 @@ Two models, one run:
 
 For each model, on a real validation photo:
 
-* explorer: ``explorers.activation_explorer``; a channel move sets the Channel slider, a layer
-  change sets the Layer dropdown. Each is timed from setting the value until the new PNG is
-  in the Output (slice + draw + encode), i.e. everything the kernel does for it (the browser
-  then decodes a ~10 KB PNG).
+* explorer: ``explorers.activation_explorer``; a channel move sets ``view.channel``, a layer
+  change ``view.layer``. Each is timed from setting the value until the kernel's part is done:
+  nothing for a channel move (the browser draws it from the layer's frame it holds), the new
+  frame (every channel of the layer as one 8-bit PNG) for a layer change.
 * for reference, the same channel move drawn as a matplotlib figure (one figure reused, its
   image data replaced) through ``widgets.show_figure``: why the explorer draws its own
   picture with NumPy and Pillow.
@@ -98,26 +98,25 @@ def time_explorer(model, image, layers, moves: int) -> dict[str, list[float]]:
         start = time.perf_counter()
         view = explorers.activation_explorer(model, image, layers=layers)
         first = time.perf_counter() - start
-    layer_box, channel = view.controls["layer"], view.controls["channel"]
     result: dict[str, list[float]] = {"first": [first], "channel": [], "layer": []}
     cycle = itertools.cycle(layers)
     with _quiet():
         for move in range(moves + 3):  # 3 warm-up moves are not counted
             start = time.perf_counter()
-            channel.value = (channel.value + 1) % (channel.max + 1)
+            view.channel = (view.channel + 1) % view.count(view.layer)
             if move >= 3:
                 result["channel"].append(time.perf_counter() - start)
         for move in range(moves + 3):
             name = next(cycle)
-            if name == layer_box.value:
+            if name == view.layer:
                 name = next(cycle)
             start = time.perf_counter()
-            layer_box.value = name
+            view.layer = name  # the new frame (every channel of the layer, one PNG) is ready
             if move >= 3:
                 result["layer"].append(time.perf_counter() - start)
     # The explorer really shows the layer and channel it was set to.
-    expected = activations.feature_maps(model, image, [layer_box.value])[layer_box.value]
-    assert np.array_equal(view.render(), expected[:, :, channel.value])
+    expected = activations.feature_maps(model, image, [view.layer])[view.layer]
+    assert np.array_equal(view.render(), expected[:, :, view.channel])
     return result
 
 

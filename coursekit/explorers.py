@@ -241,7 +241,7 @@ class _GradCam(_Source):
     def __init__(self, model, batch, titles, shapes, class_names):
         predicted = [gradcam.predicted_class(model, image) for image in batch]
         super().__init__("gradcam", model, shapes, ["image", "klass", "layer"], titles=titles,
-                         photos=[_data_url(pictures.to_uint8(image)) for image in batch],
+                         photos=[_data_url(image, photo=True) for image in batch],
                          class_names=class_names, predicted=predicted)
         self.batch = batch
         self.heat = functools.lru_cache(maxsize=64)(  # once per (image, class, layer)
