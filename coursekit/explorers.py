@@ -121,17 +121,12 @@ class Explorer(anywidget.AnyWidget):
     @traitlets.validate("layer", "channel", "image", "klass", "blend")
     def _check(self, proposal):
         name, value = proposal["trait"].name, proposal["value"]
-        shapes, images = self.source.shapes, len(self.spec.get("titles", [])) or 1
-        layer = self.layer if self.layer in shapes else next(iter(shapes))
-        allowed = {"layer": (lambda: value in shapes, ", ".join(shapes)),
-                   "image": (lambda: 0 <= value < images, f"0 to {images - 1}"),
-                   "channel": (lambda: 0 <= value < self.count(layer),
-                               f"0 to {self.count(layer) - 1} at layer {layer!r}"),
-                   "klass": (lambda: -1 <= value < len(self.spec.get("class_names", [])),
-                             "-1 (predicted) or a class index"),
-                   "blend": (lambda: 0.0 <= value <= 1.0, "0 to 1")}
-        test, limits = allowed[name]
-        if not test():
+        layer = self.layer if self.layer in self.source.shapes else next(iter(self.source.shapes))
+        allowed = {"layer": list(self.source.shapes), "channel": range(self.count(layer)),
+                   "image": range(len(self.spec["titles"]) or 1), "blend": range(2),
+                   "klass": range(-1, len(self.spec.get("class_names", [])))}[name]
+        if not (0 <= value <= 1 if name == "blend" else value in allowed):
+            limits = ", ".join(allowed) if name == "layer" else f"{allowed.start} to {allowed.stop - 1}"
             raise traitlets.TraitError(f"{name} {value!r} is not allowed; choose {limits}")
         return value
 
@@ -193,17 +188,14 @@ def _start(model, shapes: dict, layer, last: bool = False) -> str:
 
 
 class _Source:
-    """What an explorer shows: ``spec`` for the browser, ``frame(view)`` for its choices, and
+    """What an explorer shows: ``spec`` for the browser, ``frame(view)`` for its choices,
+    ``render``/``picture``, ``values(layer)`` (8-bit values a static copy holds for a layer) and
     ``static_frames(layers)``: every frame a static page needs for those layers."""
 
     def __init__(self, kind: str, model, shapes: dict, key: list[str], **spec):
         self.kind, self.model, self.shapes = kind, model, shapes
         self.spec = {"key": key, "colours": _colour_tables(), **spec,
                      "layers": [{"name": name, "shape": list(shape)} for name, shape in shapes.items()]}
-
-    def values(self, layer: str) -> int:
-        """How many 8-bit values a static copy holds for ``layer``."""
-        raise NotImplementedError
 
 
 class _Activations(_Source):
@@ -390,23 +382,6 @@ def static_html(view: Explorer, budget: int = STATIC_VALUES) -> str:
             + _script(element_id, f'JSON.parse(document.getElementById("{element_id}-data").textContent)'))
 
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>body {{ font: 15px/1.5 system-ui, sans-serif; max-width: 1100px; margin: 1.5em auto; padding: 0 1em; }}</style>
-</head><body>
-<h1>{title}</h1>
-<p>Feature maps and Grad-CAM of the model <code>{model}</code> (input {shape}) on {count} images,
-precomputed: this page needs no Python and no server. Share the whole folder (zip it); open
-<code>index.html</code> in a browser.</p>
-<h2>Feature maps: choose a layer and a channel</h2>
-<div id="activation"></div>
-{gradcam}
-<script src="explorer-data.js"></script>
-{scripts}
-</body></html>
-"""
-
-
 def export_explorer(model, images, folder, class_names=None, titles=None) -> Path:
     """Write the activation and Grad-CAM explorers of ``model`` over ``images`` to ``folder``
     (created; it must be new, empty or an earlier export): ``index.html`` opens from disk in a
@@ -424,10 +399,7 @@ def export_explorer(model, images, folder, class_names=None, titles=None) -> Pat
         raise ValueError(f"folder {folder} holds other files ({', '.join(others[:5])}); "
                          f"export into a new or empty folder")
     views = {"activation": activation_explorer(model, images, titles=titles)}
-    try:
-        classes = gradcam.class_count(model)
-    except ValueError:
-        classes = 0
+    classes = gradcam.class_count(model) if len(model.outputs[0].shape) == 2 else 0
     if classes:
         names = [f"class {k}" for k in range(classes)] if class_names is None else class_names
         views["gradcam"] = gradcam_explorer(model, images, names, titles=titles)
@@ -437,7 +409,7 @@ def export_explorer(model, images, folder, class_names=None, titles=None) -> Pat
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "explorer-data.js").write_text(
         "window.COURSEKIT_EXPLORERS = " + json.dumps(data) + ";\n", encoding="utf-8")
-    page = _PAGE.format(
+    page = FRONT_END.with_name("explorer.html").read_text(encoding="utf-8").format(
         title=f"What {model.name} sees", model=model.name, count=len(views["activation"].spec["titles"]),
         shape="x".join(map(str, model.input_shape[1:])),
         gradcam='<h2>Grad-CAM: where the evidence for a class is</h2>\n<div id="gradcam"></div>'
