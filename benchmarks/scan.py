@@ -86,7 +86,7 @@ def main() -> None:
     root = datasets.load("cats_and_dogs_filtered", quick=False)
     print(f"cores: {len(os.sched_getaffinity(0))}")
     print(f"load_average_before: {os.getloadavg()[0]:.2f}")
-    # first: a cold start, as a student's first scan (the worker processes start inside it)
+    # first: a cold start, as a student's first scan (the thread pool starts inside it)
     cores = len(os.sched_getaffinity(0))
     files, images, cold_seconds, peak = measure(root)
     files, images, warm_seconds, warm_peak = measure(root)

@@ -1,13 +1,14 @@
 """``python -m coursekit prefetch``: fetch the datasets and weights once, then work offline.
 
-Course maintenance (lesson headers, student copies, slides, recorded results) lives outside the
-package, in ``tools/`` of the course repository.
+Course maintenance (headers, student copies, slides, records) is in the repository's ``tools/``.
 """
 
 from __future__ import annotations
 
 import argparse
 import textwrap
+
+from coursekit import datasets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,8 +17,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="prefetch: fetch datasets and weights once (then work offline)")
     parser.add_argument("--quick", action="store_true", help="also build the quick-mode subsets")
     args = parser.parse_args(argv)
-    from coursekit import datasets  # after parsing: --help needs no data modules
-
     for row in datasets.prefetch(quick=True if args.quick else None).itertuples():
         line = f"{row.item}: {row.status}" + (f" -> {row.path}" if isinstance(row.path, str) else "")
         print(textwrap.fill(line, 100, subsequent_indent="    ", break_long_words=False,

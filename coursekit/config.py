@@ -6,7 +6,7 @@ a variable and the next call sees it. Importing this module imports neither Tens
 ``COURSEKIT_QUICK``    ``1``/``true``: every lesson runs on a small subset with few epochs.
 ``COURSEKIT_DATA``     datasets, cached features and models (default ``~/coursekit_data``).
 ``COURSEKIT_MIRROR``   folders or ``file://``/``http://`` URLs holding the course files,
-                       separated by ``os.pathsep`` (see :mod:`coursekit.datasets`).
+                       separated by ``os.pathsep`` (see :mod:`coursekit.downloads`).
 ``COURSEKIT_LECTURE``  ``1``/``true``: projector-friendly figures (``lecture_mode``).
 ``KERAS_HOME``         Keras' own cache (default ``~/.keras``); ``prefetch()`` fills it.
 """
@@ -175,10 +175,9 @@ _BEFORE_LECTURE: dict = {}  # the settings lecture_mode(True) replaced
 
 
 def lecture_mode(on: bool = True) -> None:
-    """Make figures and widgets projector-friendly (``LECTURE_RC``), or undo it; also switched
-    on by ``COURSEKIT_LECTURE=1`` (``start_lesson``). The one helper that changes global
-    matplotlib settings, and only when you call it: ``lecture_mode(False)`` puts back the
-    settings it replaced, except those you changed since."""
+    """Make figures and widgets projector-friendly (``LECTURE_RC``; ``COURSEKIT_LECTURE=1`` at
+    ``start_lesson``), the one helper that changes global matplotlib settings, when you call it;
+    ``lecture_mode(False)`` puts back what it replaced, except the settings you changed since."""
     import matplotlib
 
     rc = matplotlib.rcParams

@@ -219,10 +219,8 @@ def prefetch(datasets=None, keras_files: bool = True, quick: bool | None = None)
     rows = []
     for kind, item in tqdm(items, desc="prefetch", unit="item"):
         try:
-            if kind == "dataset":
-                path, status = load(item, quick=quick), "verified"
-            else:
-                path, status = item.path, downloads.fetch_keras_file(item)
+            path, status = ((load(item, quick=quick), "verified") if kind == "dataset"
+                            else (item.path, downloads.fetch_keras_file(item)))
         except (DatasetUnavailable, WeightsUnavailable) as error:
             why, optional = str(error).splitlines()[0], kind != "dataset" and item.optional
             path, status = None, f"optional, not here: {optional} ({why})" if optional else f"missing: {why}"

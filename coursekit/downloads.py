@@ -46,9 +46,8 @@ _MOBILENET_V2 = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224"
 KERAS_FILES: tuple[KerasFile, ...] = (
     KerasFile(f"{_MOBILENET_V2}_no_top.h5", f"{_KERAS_APPS}mobilenet_v2/{_MOBILENET_V2}_no_top.h5",
               "db51335132b1d77598da38a1365e77bb0d16690ab10c62abb89c476fff4ff42f"),
-    KerasFile(f"{_MOBILENET_V2}.h5", f"{_KERAS_APPS}mobilenet_v2/{_MOBILENET_V2}.h5", None,
-              "only lesson 6's top-5 ImageNet predictions cell uses this classifier; without it "
-              "that cell says so and the lesson goes on"),
+    KerasFile(f"{_MOBILENET_V2}.h5", f"{_KERAS_APPS}mobilenet_v2/{_MOBILENET_V2}.h5", None,  # + classifier
+              "only lesson 6's top-5 ImageNet predictions cell uses it, and says so when it is absent"),
     KerasFile("imagenet_class_index.json",  # the class names decode_predictions reads
               "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json",
               "a1e7a966a1f601d39e4b43e119b3e7dd4a2ad3ea08cf69847cbaf021013767bc"),
@@ -65,13 +64,11 @@ def keras_file(name: str, application: str | None = None) -> KerasFile:
         >>> keras_file("vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", "vgg16").url.split("/")[-2:]
         ['vgg16', 'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5']
     """
-    for entry in KERAS_FILES:
-        if entry.name == name:
-            return entry
-    if application is None:
-        known = ", ".join(entry.name for entry in KERAS_FILES)
-        raise ValueError(f"unknown Keras file {name!r}; the registry has: {known}")
-    return KerasFile(name, f"{_KERAS_APPS}{application}/{name}", None)
+    found = next((entry for entry in KERAS_FILES if entry.name == name), None)
+    if found or application:
+        return found or KerasFile(name, f"{_KERAS_APPS}{application}/{name}", None)
+    known = ", ".join(entry.name for entry in KERAS_FILES)
+    raise ValueError(f"unknown Keras file {name!r}; the registry has: {known}")
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -122,18 +119,15 @@ def fetch(name: str, url: str, target: Path, sha256: str | None, internet: bool)
     download ``url``. Returns (where it came from, or None, and the problems met on the way)."""
     sources = []
     for entry in config.mirrors():
-        if urllib.parse.urlparse(entry).scheme in ("http", "https"):
+        parsed = urllib.parse.urlparse(entry)
+        if parsed.scheme in ("http", "https"):
             sources.append((f"mirror {entry}", f"{entry.rstrip('/')}/{urllib.parse.quote(name)}"))
-            continue
-        folder = Path(urllib.request.url2pathname(urllib.parse.urlparse(entry).path)
-                      if entry.startswith("file:") else entry).expanduser()
-        if (folder / name).is_file():
-            sources.append((f"mirror {folder / name}", (folder / name).resolve().as_uri()))
-    problems = [] if sources else ["no COURSEKIT_MIRROR entry holds it"]
-    if internet:
-        sources.append((f"downloaded from {url}", url))
-    else:
-        problems.append("downloads were switched off")
+        elif (file := Path(urllib.request.url2pathname(parsed.path) if parsed.scheme == "file"
+                           else entry).expanduser() / name).is_file():
+            sources.append((f"mirror {file}", file.resolve().as_uri()))
+    problems = (([] if sources else ["no COURSEKIT_MIRROR entry holds it"])
+                + ([] if internet else ["downloads were switched off"]))
+    sources += [(f"downloaded from {url}", url)] if internet else []
     for source, location in sources:
         try:
             download(location, target, sha256=sha256, progress=source.startswith("downloaded"))

@@ -30,7 +30,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from PIL import Image
 
-from coursekit.scan import PIPELINE_EXTENSIONS
+from coursekit.scan import PIPELINE_EXTENSIONS, require_columns
 
 
 def image_table(root: str | os.PathLike) -> pd.DataFrame:
@@ -66,9 +66,7 @@ def image_table(root: str | os.PathLike) -> pd.DataFrame:
 
 
 def _check_table(table: pd.DataFrame, columns=("file", "label")) -> None:
-    missing = [column for column in columns if column not in table]
-    if missing:
-        raise ValueError(f"table has no {missing} column(s): pass the DataFrame image_table() returns")
+    require_columns(table, columns, "the DataFrame image_table() returns")
     if len(table) == 0:
         raise ValueError("table is empty: no images to analyse")
 

@@ -71,13 +71,6 @@ def _layout(source: Path) -> tuple[int, dict[str, list[str]]]:
     return depth, classes
 
 
-def _fingerprint(source: Path) -> str:
-    """A cheap fingerprint of the folder: every path with its size and modification time."""
-    entries = [Path(folder, name).relative_to(source).as_posix()
-               for folder, directories, files in os.walk(source) for name in directories + files]
-    return hashlib.sha256((_RECIPE + fingerprint(source, entries)).encode()).hexdigest()[:10]
-
-
 def _sort_out(report: pd.DataFrame, prefix: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
     """The usable rows of a scan report (with ``convert``), and the left-out ones with why."""
     report = report.assign(path=prefix + report["path"], reason=leave_out(report))
@@ -138,9 +131,8 @@ def _check_counts(source: Path, kept: pd.DataFrame, left_out: pd.DataFrame,
 
 
 def publish(dest: Path, files: dict[str, tuple[Path, bool]], folders, left_out=None) -> None:
-    """Write ``target -> (source, convert)``, the ``folders`` (and ``left_out.csv``) into a
-    temporary folder beside ``dest``, then rename it to ``dest`` (replacing an old one): the
-    copy appears whole or not at all."""
+    """Write ``target -> (source, convert)``, the ``folders`` (and ``left_out.csv``) into a temporary
+    folder, then rename it to ``dest`` (replacing an old one): it appears whole or not at all."""
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}-") as scratch:
         root = Path(scratch) / "data"
         for folder in folders:  # every class in every split, so Keras numbers the classes alike
@@ -186,7 +178,10 @@ def prepare(folder: str | os.PathLike, quick: bool | None = None) -> Path:
     source = source.resolve()
     depth, classes = _layout(source)
     quick = config.quick_mode() if quick is None else quick
-    full = config.data_dir() / "own" / f"{source.name}-{_fingerprint(source)}"
+    entries = [Path(folder, name).relative_to(source).as_posix()  # each with its size and mtime
+               for folder, directories, files in os.walk(source) for name in directories + files]
+    key = hashlib.sha256((_RECIPE + fingerprint(source, entries)).encode()).hexdigest()[:10]
+    full = config.data_dir() / "own" / f"{source.name}-{key}"
     target = full.with_name(full.name + "-quick") if quick else full
     full.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(f"{full}.lock"):

@@ -16,7 +16,7 @@ import pandas as pd
 from PIL import Image
 
 from coursekit.downloads import sha256_file
-from coursekit.scan import BROKEN, FIXABLE, ISSUES, to_rgb
+from coursekit.scan import BROKEN, FIXABLE, ISSUES, require_columns, to_rgb
 
 #: What ``quarantine`` moves out when not told otherwise: files no model should train on.
 DEFAULT_QUARANTINE = BROKEN | {"blank", "duplicate", "label_conflict", "hidden_file", "symlink"}
@@ -96,8 +96,7 @@ def _plan_moves(report: pd.DataFrame, folder: Path, to: Path, issues) -> list[di
     unknown = sorted(set(issues) - set(ISSUES))
     if unknown:
         raise ValueError(f"unknown issue codes {unknown}; the codes are {list(ISSUES)}")
-    if not {"path", "issues", "sha256"} <= set(report):
-        raise ValueError("report needs the path, issues and sha256 columns: pass the table scan() returned")
+    require_columns(report, ("path", "issues", "sha256"))
     entries, problems = [], []
     for row in report[report["issues"].map(lambda codes: bool(set(issues) & set(codes)))].itertuples():
         relative = PurePosixPath(row.path)

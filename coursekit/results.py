@@ -73,7 +73,7 @@ def folders() -> list[Path]:
 
 
 def load(lesson: str) -> dict:
-    """Return the committed record of a lesson: ``"04_training_a_cnn"`` or just ``"03"``.
+    """Return the committed record of a lesson: ``"04_training_a_cnn"`` or just ``"04"``.
 
     The record holds ``lesson``, ``mode``, ``commit``, ``date``, ``machine``, ``seconds``,
     ``cell_seconds`` and ``figures`` (what the lesson's ``record(...)`` calls saved). Raises

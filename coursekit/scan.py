@@ -414,6 +414,13 @@ def _reason(row: dict) -> str:
     return "; ".join(explained) + (f" ({detail})" if detail and explained else detail)
 
 
+def require_columns(table: pd.DataFrame, columns, what: str = "the table scan() returned") -> None:
+    """Raise a ValueError naming the columns ``table`` lacks, and what to pass instead."""
+    missing = [column for column in columns if column not in table]
+    if missing:
+        raise ValueError(f"the table has no {missing} column(s): pass {what}")
+
+
 def true_format(path: str | os.PathLike) -> str | None:
     """Return the real format of a file by decoding it in full with Pillow, or None if it is no
     image: the replacement for ``imghdr.what`` (gone in Python 3.13), which read a few bytes.

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from coursekit.quarantine import leave_out
-from coursekit.scan import BROKEN, close_pairs, scan
+from coursekit.scan import BROKEN, close_pairs, require_columns, scan
 
 
 def _fractions(fractions) -> dict[str, float]:
@@ -34,16 +34,10 @@ def _fractions(fractions) -> dict[str, float]:
     return named
 
 
-def _check_columns(data: pd.DataFrame, columns: Iterable[str], what: str) -> None:
-    missing = [column for column in columns if column not in data]
-    if missing:
-        raise ValueError(f"data has no {missing} column(s): pass {what}")
-
-
 def excluded(data: pd.DataFrame) -> pd.DataFrame:
     """Return the rows ``split`` leaves out, with the ``reason``: broken files and links (not
     what ``repair`` converts), label conflicts, and files without a class folder."""
-    _check_columns(data, ("path", "label", "issues", "format"), "the table scan() returned")
+    require_columns(data, ("path", "label", "issues", "format"))
     reasons = leave_out(data, BROKEN | {"symlink", "label_conflict"}).where(
         data["label"].map(lambda value: isinstance(value, str)), "no class folder")
     return data.loc[reasons != "", ["path", "label"]].assign(reason=reasons[reasons != ""])
@@ -75,7 +69,7 @@ def split(data: pd.DataFrame | str | os.PathLike, fractions=(0.7, 0.15, 0.15),
     named = _fractions(fractions)
     if not isinstance(seed, int):
         raise ValueError(f"seed must be an int, got {seed!r}")
-    _check_columns(data, ("path", "label", "issues", "sha256", "group"), "the table scan() returned")
+    require_columns(data, ("path", "label", "issues", "sha256", "group"))
     usable = data.drop(excluded(data).index)
     groups = usable.groupby("group").agg(label=("label", "first"), size=("path", "size"),
                                          content=("sha256", "min"))
@@ -108,8 +102,8 @@ def check_leakage(data: pd.DataFrame | Mapping[str, pd.DataFrame], split_column:
     if isinstance(data, Mapping):
         data = pd.concat([report.assign(**{split_column: name}) for name, report in data.items()],
                          ignore_index=True)
-    _check_columns(data, ("path", "sha256", "pixel_sha256", "dhash", split_column),
-                   "split()'s table or a dict of scan reports")
+    require_columns(data, ("path", "sha256", "pixel_sha256", "dhash", split_column),
+                    "split()'s table or a dict of scan reports")
     rows = data.reset_index(drop=True)
     pairs = []
     for column in ("sha256", "pixel_sha256"):

@@ -318,7 +318,7 @@ def test_prefetch_fills_keras_cache_from_mirror(isolated, course_mirror, no_netw
     # no mirror holds the classifier file and the download fails: optional, the row says which
     # cell goes without it and why it is not here; no row says missing (issue 16)
     optional = status["mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224.h5"]
-    assert optional.startswith("optional, not here: only lesson 6's top-5 ImageNet predictions cell")
+    assert optional.startswith("optional, not here: only lesson 6's top-5 ImageNet predictions cell uses it")
     assert "no network in this test" in optional and not report["status"].str.startswith("missing").any()
     path = downloads.keras_file("imagenet_class_index.json").path
     assert path == isolated / "keras" / "models" / "imagenet_class_index.json"
@@ -412,7 +412,7 @@ def test_two_processes_filling_the_cache_at_once(isolated, course_mirror):
 
 
 def test_a_lesson_gets_its_weights_from_the_mirror_without_prefetch(isolated, course_mirror, no_network):
-    """Lessons 5 and 6 must not depend on lesson 0 having run prefetch() first."""
+    """Lessons 6 and 7 must not depend on lesson 0 having run prefetch() first."""
     from coursekit import pretrained
 
     assert not (isolated / "keras" / "models").exists()

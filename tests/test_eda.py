@@ -10,7 +10,7 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-from coursekit import eda, widgets
+from coursekit import eda, views, widgets
 from tests._bad_corpus import photo
 
 
@@ -154,7 +154,7 @@ def test_plots_return_titled_figures(table):
 
 
 def test_sample_browser_view(table, monkeypatch):
-    view = widgets.sample_browser(table, max_side=32)
+    view = views.sample_browser(table, max_side=32)
     assert set(view.controls) == {"label", "index"}
     assert view.controls["label"].description and view.controls["index"].description
     assert view.render("dark", 2).dtype == np.uint8 and max(view.render("dark", 2).shape[:2]) <= 32

@@ -21,7 +21,7 @@ LAYERS: dict[str, set[str]] = {
              "eda", "results", "__main__"},
     "models": {"cnn", "shapes", "model_layers", "pretrained"},
     "training": {"recipes", "training", "evaluation", "compare"},
-    "views": {"activations", "patterns", "gradcam", "pictures", "widgets", "explorers", "checks"},
+    "views": {"activations", "patterns", "gradcam", "pictures", "widgets", "views", "explorers", "checks"},
 }
 #: Modules that must import without TensorFlow (the doctests get ``keras`` from the conftest).
 WITHOUT_TENSORFLOW = ["config", "downloads", "scan", "quarantine", "splits", "owndata", "datasets",

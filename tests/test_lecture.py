@@ -1,19 +1,19 @@
-"""Lecture mode: projector-sized figures (config) and widgets (every View)."""
+"""Lecture mode: projector-sized figures (config, tests/test_config.py) and widgets (every View)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from coursekit import widgets
+from coursekit import views
 
 
 def test_views_are_projector_sized_in_lecture_mode(monkeypatch):
     image = np.zeros((8, 8, 3), np.uint8)
     monkeypatch.delenv("COURSEKIT_LECTURE", raising=False)
-    normal = widgets.brightness_demo(image)
+    normal = views.brightness_demo(image)
     assert "coursekit-lecture" not in normal.widget._dom_classes
     monkeypatch.setenv("COURSEKIT_LECTURE", "1")
-    big = widgets.brightness_demo(image)
+    big = views.brightness_demo(image)
     assert "coursekit-lecture" in big.widget._dom_classes
     assert big.controls["brightness"].layout.width == "80%"
     assert "font-size: 20px" in big.widget.children[0].value
@@ -21,7 +21,7 @@ def test_views_are_projector_sized_in_lecture_mode(monkeypatch):
 
 
 def test_view_display_carries_widget_and_static_fallback():
-    view = widgets.brightness_demo(np.full((8, 8, 3), 100, np.uint8))
+    view = views.brightness_demo(np.full((8, 8, 3), 100, np.uint8))
     bundle = view._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     import base64

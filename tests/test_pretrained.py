@@ -1,4 +1,4 @@
-"""coursekit.pretrained, lesson 5: real ImageNet bases, weight-file errors, the classifier branches,
+"""coursekit.pretrained, lesson 6: real ImageNet bases, weight-file errors, the classifier branches,
 cached features, the head and transfer model for any class count, and fine-tuning flags.
 
 The tests that need ImageNet weights copy them from the course mirror (../shared/weights or
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from coursekit import config, downloads, pretrained
-from tests.conftest import mirror_folders
+from tests.conftest import mirror_folders, skip_or_fail
 
 keras = config.import_keras()
 
@@ -39,7 +39,7 @@ def weights_home(tmp_path_factory):
     """A Keras cache holding the mirror's no-top MobileNetV2(0.35) weights (skip without them)."""
     source = _mirror_file(NO_TOP)
     if source is None:
-        pytest.skip(f"neither a course mirror nor Keras' cache holds {NO_TOP}")
+        skip_or_fail(f"neither a course mirror nor Keras' cache holds {NO_TOP}")
     home = tmp_path_factory.mktemp("keras_home")
     (home / "models").mkdir()
     shutil.copy(source, home / "models" / NO_TOP)
@@ -316,7 +316,7 @@ def test_imagenet_class_names_come_from_keras_cache(isolated):
     with pytest.raises(pretrained.WeightsUnavailable, match=CLASS_INDEX):
         pretrained.imagenet_class_names(download=False)
     if source is None:
-        pytest.skip(f"neither a course mirror nor Keras' cache holds {CLASS_INDEX}")
+        skip_or_fail(f"neither a course mirror nor Keras' cache holds {CLASS_INDEX}")
     (isolated / "keras" / "models").mkdir(parents=True)
     shutil.copy(source, isolated / "keras" / "models" / CLASS_INDEX)
     names = pretrained.imagenet_class_names(download=False)
@@ -325,7 +325,7 @@ def test_imagenet_class_names_come_from_keras_cache(isolated):
 
 
 def test_visualize_helpers_look_inside_the_transfer_model(real_base):
-    """Lesson 6 on this lesson's model: augmentation + preprocess_input ops + nested base."""
+    """Lesson 7 on lesson 6's model: augmentation + preprocess_input ops + nested base."""
     from coursekit import activations, gradcam, model_layers
 
     base, preprocess_input = real_base

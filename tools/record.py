@@ -1,21 +1,27 @@
 """Record the lessons' results: run them in full mode and write ``results/<lesson>.json``.
 
-    python tools/record.py                    # lessons 03-06 (what `make results` runs)
+    python tools/record.py                    # all eight lessons, 00-07 (what `make results` runs)
     python tools/record.py 05 06              # chosen lessons (number or file name)
     python tools/record.py 00 --quick --out /tmp/record-try    # a quick try, never into results/
 
-Each lesson runs top to bottom in a fresh kernel (nbclient) on a temporary copy, so no output
-ever lands in ``notebooks/``; by default each gets a fresh, empty data folder
-(``COURSEKIT_DATA``; ``--shared-data DIR`` shares one), and the course mirror comes from
-``COURSEKIT_MIRROR`` (or ``../shared/datasets`` and ``../shared/weights`` beside the
-repository). After the full run the lesson runs once more in quick mode, with a fresh data
-folder, to time it (``quick_seconds``; ``--no-quick-timing`` skips that).
+Each lesson runs top to bottom in a fresh kernel (papermill, in a process of its own with the
+lesson's environment) on a temporary copy, so no output ever lands in ``notebooks/``; by default
+each gets a fresh, empty data folder (``COURSEKIT_DATA``; ``--shared-data DIR`` shares one), and
+the course mirror comes from ``COURSEKIT_MIRROR`` (or ``../shared/datasets`` and
+``../shared/weights`` beside the repository). After the full run the lesson runs once more in
+quick mode, with a fresh data folder, to time it (``quick_seconds``; ``--no-quick-timing`` skips
+that). A cell that runs longer than its timeout fails the lesson at once: 40 minutes in full mode
+(lesson 5 trains for about 20 in one cell), ``COURSEKIT_CELL_TIMEOUT`` or 120 s in quick mode
+(``--cell-timeout`` sets both). The executed notebooks stay in ``.cache/executed/full/`` and
+``.cache/executed/quick/`` (the course site is built from them); a failed run's in
+``.cache/executed/failed/``.
 
 The record (JSON): ``lesson``, ``mode`` ("full"), ``commit`` (git HEAD) and ``dirty`` (the
-working tree differed from it), ``date`` (UTC), ``machine`` (CPU model, cores, GPUs, load
-average before and after, Python, TensorFlow, Keras, NumPy), ``seconds`` (wall time of the
-whole notebook, kernel start included), ``quick_seconds``, ``cell_seconds`` (the slowest code
-cells) and ``figures`` (what the lesson's ``coursekit.results.record(...)`` calls reported).
+working tree differed from it outside ``results/``), ``date`` (UTC), ``machine`` (CPU model,
+cores, GPUs, load average before and after, Python, TensorFlow, Keras, NumPy), ``seconds`` (wall
+time of the whole notebook, kernel start included), ``quick_seconds``, ``cell_seconds`` (the
+slowest code cells) and ``figures`` (what the lesson's ``coursekit.results.record(...)`` calls
+reported).
 """
 
 from __future__ import annotations
@@ -33,13 +39,18 @@ import tempfile
 import time
 from pathlib import Path
 
-import nbclient
 import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results"
-DEFAULT_LESSONS = ["04", "05", "06", "07"]
+EXECUTED = REPO / ".cache" / "executed"
+DEFAULT_LESSONS = ["00", "01", "02", "03", "04", "05", "06", "07"]
 SLOWEST_CELLS = 5
+FULL_CELL_TIMEOUT = 40 * 60  # seconds; lesson 5 trains its variants in one cell
+
+
+class LessonFailed(RuntimeError):
+    """A cell of the lesson raised or ran past its timeout; the message ends with papermill's report."""
 
 
 def lesson_path(name: str) -> Path:
@@ -100,60 +111,67 @@ def default_mirror() -> str:
     return os.pathsep.join(str(folder) for folder in folders if folder.is_dir())
 
 
-def execute(path: Path, quick: bool, data: Path | None, cell_timeout: int) -> tuple[float, dict, object]:
+def cell_timeout_for(quick: bool) -> int:
+    """Seconds one cell may run: COURSEKIT_CELL_TIMEOUT (as `make test`) or 120 in quick mode, 40 min in full."""
+    return int(os.environ.get("COURSEKIT_CELL_TIMEOUT") or 120) if quick else FULL_CELL_TIMEOUT
+
+
+def execute(path: Path, quick: bool, data: Path | None, cell_timeout: int | None,
+            keep: Path | None = None) -> tuple[float, dict, object]:
     """Run a temporary copy of a lesson in a fresh kernel; return (seconds, figures, executed notebook).
 
-    ``data`` None gives the run a fresh, empty data folder. Raises nbclient's CellExecutionError
-    (with the executed copy saved beside the temporary notebook) when a cell fails.
+    ``data`` None gives the run a fresh, empty data folder; ``keep`` (a folder) receives the
+    executed notebook under ``full/`` or ``quick/``, and the copy of a failed run under
+    ``failed/``. Raises ``LessonFailed`` when a cell fails or runs past ``cell_timeout`` seconds
+    (None: ``cell_timeout_for(quick)``).
     """
     with tempfile.TemporaryDirectory(prefix=f"record-{path.stem[:2]}-") as scratch:
         scratch = Path(scratch)
-        copy = scratch / path.name
+        copy, executed = scratch / path.name, scratch / f"executed-{path.name}"
         shutil.copy2(path, copy)
         env = {**os.environ, "COURSEKIT_QUICK": "1" if quick else "0", "COURSEKIT_MIRROR": default_mirror(),
                "COURSEKIT_DATA": str(data or scratch / "data"), "COURSEKIT_RECORD": str(scratch / "figures.json"),
                "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
-        notebook = nbformat.read(copy, as_version=4)
-        client = nbclient.NotebookClient(notebook, timeout=cell_timeout, kernel_name="python3",
-                                         resources={"metadata": {"path": str(scratch)}})
-        start = time.perf_counter()
-        try:
-            client.execute(env=env)
-        except nbclient.exceptions.CellExecutionError:
-            failed = Path(tempfile.gettempdir()) / f"record-failed-{path.name}"
-            nbformat.write(notebook, failed)
-            print(f"  a cell failed: the executed copy is {failed}", file=sys.stderr)
-            raise
-        seconds = time.perf_counter() - start
+        command = [sys.executable, "-m", "papermill", str(copy), str(executed), "--cwd", str(scratch),
+                   "--kernel", "python3", "--no-progress-bar", "--log-level", "WARNING",
+                   "--execution-timeout", str(cell_timeout or cell_timeout_for(quick))]
+        run = subprocess.run(command, env=env, capture_output=True, text=True)
+        where = (keep / ("failed" if run.returncode else "quick" if quick else "full")) if keep else None
+        if where and executed.is_file():
+            where.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(executed, where / path.name)
+        if where and not run.returncode:
+            (keep / "failed" / path.name).unlink(missing_ok=True)  # an old failure is history now
+        if run.returncode:
+            kept = f"; the executed copy is {where / path.name}" if where and executed.is_file() else ""
+            raise LessonFailed(f"{path.stem} failed in {'quick' if quick else 'full'} mode{kept}:\n"
+                               f"{run.stderr[-3000:]}")
+        notebook = nbformat.read(executed, as_version=4)
         figures_file = scratch / "figures.json"
         figures = json.loads(figures_file.read_text()) if figures_file.is_file() else {}
-    return seconds, figures, notebook
+    return float(notebook.metadata.papermill.duration), figures, notebook
 
 
 def slowest_cells(notebook, count: int = SLOWEST_CELLS) -> list[dict]:
-    """Return the ``count`` slowest code cells: index in the notebook, seconds, first line."""
-    timed = []
-    for index, cell in enumerate(notebook.cells):
-        timing = cell.metadata.get("execution", {})
-        if cell.cell_type == "code" and "iopub.execute_input" in timing and "shell.execute_reply" in timing:
-            began, ended = (datetime.datetime.fromisoformat(timing[key].replace("Z", "+00:00"))
-                            for key in ("iopub.execute_input", "shell.execute_reply"))
-            first_line = next((line for line in cell.source.splitlines() if line.strip()), "")
-            timed.append({"cell": index, "seconds": round((ended - began).total_seconds(), 1),
-                          "source": first_line[:80]})
+    """Return the ``count`` slowest code cells: index in the notebook, seconds (papermill's), first line."""
+    timed = [{"cell": index, "seconds": round(cell.metadata.papermill["duration"], 1),
+              "source": next((line for line in cell.source.splitlines() if line.strip()), "")[:80]}
+             for index, cell in enumerate(notebook.cells)
+             if cell.cell_type == "code" and cell.metadata.get("papermill", {}).get("duration") is not None]
     return sorted(timed, key=lambda entry: -entry["seconds"])[:count]
 
 
 def record_lesson(path: Path, quick: bool, shared_data: Path | None, quick_timing: bool,
-                  cell_timeout: int) -> dict:
-    """Run one lesson (and, for a full record, time it in quick mode) and return its record."""
+                  cell_timeout: int | None = None, keep: Path | None = None) -> dict:
+    """Run one lesson (and, for a full record, time it in quick mode) and return its record;
+    ``keep``: where the executed notebooks go (``execute``)."""
     commit, dirty = git_state()
     load_before = [round(value, 2) for value in os.getloadavg()]
     date = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    seconds, figures, notebook = execute(path, quick, shared_data, cell_timeout)
+    seconds, figures, notebook = execute(path, quick, shared_data, cell_timeout, keep)
     quick_seconds = None
     if quick_timing and not quick:
-        quick_seconds = round(execute(path, True, shared_data, cell_timeout)[0], 1)
+        quick_seconds = round(execute(path, True, shared_data, cell_timeout, keep)[0], 1)
     about = machine() | {"load_average_before": load_before,
                          "load_average_after": [round(value, 2) for value in os.getloadavg()]}
     record = {"lesson": path.stem, "mode": "quick" if quick else "full", "commit": commit, "dirty": dirty,
@@ -165,12 +183,13 @@ def record_lesson(path: Path, quick: bool, shared_data: Path | None, quick_timin
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tools/record.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("lessons", nargs="*", default=DEFAULT_LESSONS, help="lesson numbers or files (default 04-07)")
+    parser.add_argument("lessons", nargs="*", default=DEFAULT_LESSONS, help="lesson numbers or files (default: all, 00-07)")
     parser.add_argument("--out", default=str(RESULTS), help="folder for the records (default results/)")
     parser.add_argument("--quick", action="store_true", help="quick mode (a try: needs --out outside results/)")
     parser.add_argument("--shared-data", metavar="DIR", help="one data folder for all runs instead of fresh ones")
     parser.add_argument("--no-quick-timing", action="store_true", help="skip the quick-mode timing run")
-    parser.add_argument("--cell-timeout", type=int, default=4 * 3600, help="seconds one cell may take")
+    parser.add_argument("--cell-timeout", type=int, help="seconds one cell may take (default: 40 min in full "
+                        "mode, COURSEKIT_CELL_TIMEOUT or 120 in quick mode)")
     args = parser.parse_args(argv)
     out = Path(args.out).resolve()
     if args.quick and out == RESULTS.resolve():
@@ -181,9 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{path.stem}: running in {'quick' if args.quick else 'full'} mode ...", flush=True)
         try:
             record = record_lesson(path, args.quick, Path(args.shared_data) if args.shared_data else None,
-                                   not args.no_quick_timing, args.cell_timeout)
-        except nbclient.exceptions.CellExecutionError as error:
-            print(f"{path.stem}: FAILED\n{str(error)[-3000:]}", file=sys.stderr, flush=True)
+                                   not args.no_quick_timing, args.cell_timeout, EXECUTED)
+        except LessonFailed as error:
+            print(f"{path.stem}: FAILED: {error}", file=sys.stderr, flush=True)
             failed.append(path.stem)
             continue
         out.mkdir(parents=True, exist_ok=True)
