@@ -194,12 +194,9 @@ def _canvas(explorer, selector: str = "canvas.ck-map"):
     return np.asarray(data, dtype=np.uint8).reshape(height, width, 4)[:, :, :3]
 
 
-def _move(page, explorer, label: str, presses: int = 1) -> None:
-    """Move the range control labelled ``label`` with the keyboard, as a student would
-    (``presses`` < 0: to the left)."""
-    explorer.locator("label", has_text=label).locator("input[type=range]").focus()
-    for _ in range(abs(presses)):
-        page.keyboard.press("ArrowRight" if presses > 0 else "ArrowLeft")
+def _set(explorer, label: str, value: int) -> None:
+    """Set the range control labelled ``label`` as dragging it would (input and change events)."""
+    explorer.locator("label", has_text=label).locator("input[type=range]").fill(str(value))
 
 
 @pytest.mark.skipif(not LESSON_7.exists(), reason="lesson 7 is not written yet")
@@ -212,7 +209,7 @@ def test_lesson_7_activation_explorer_follows_channel_and_layer(lab, browser):
     page.wait_for_function("root => root.dataset.drawn", arg=explorer.element_handle(), timeout=60_000)
     explorer.screenshot(path=str(ARTIFACTS / "lesson7_1_initial.png"))
     first, start = _canvas(explorer), _drawn(explorer)
-    _move(page, explorer, "Channel", 3)
+    _set(explorer, "Channel", start["channel"] + 3)
     _wait_drawn(page, explorer, channel=start["channel"] + 3)
     explorer.screenshot(path=str(ARTIFACTS / "lesson7_2_channel_moved.png"))
     second = _canvas(explorer)
@@ -300,7 +297,7 @@ def test_static_site_explorer_shows_the_precomputed_frame(site, browser):
     layers = select.locator("option").evaluate_all("options => options.map(o => o.value)")
     for layer, channel in ((layers[-1], 2), (layers[1], 3)):
         select.select_option(value=layer)
-        _move(page, explorer, "Channel", channel - _drawn(explorer)["channel"])
+        _set(explorer, "Channel", channel)
         _wait_drawn(page, explorer, layer=layer, channel=channel)
         frame = frames[f"{start['image']}|{layer}"]
         np.testing.assert_array_equal(_canvas(explorer), _viridis(_tile(frame, channel)))
@@ -347,8 +344,8 @@ def test_exported_explorer_opens_from_disk_and_draws_the_activations(exported, b
     layers = select.locator("option").evaluate_all("options => options.map(o => o.value)")
     for layer, channel, image in ((layers[2], 5, 3), (layers[-1], 1, 6)):
         select.select_option(value=layer)
-        _move(page, explorer, "Image", image - _drawn(explorer)["image"])
-        _move(page, explorer, "Channel", channel - _drawn(explorer)["channel"])
+        _set(explorer, "Image", image)
+        _set(explorer, "Channel", channel)
         _wait_drawn(page, explorer, layer=layer, channel=channel, image=image)
         plane = activations.feature_maps(model, photos[image], [layer])[layer][:, :, channel]
         expected = matplotlib_colours(plane)

@@ -50,11 +50,12 @@ def lessons(names: list[str]) -> list[Path]:
     return chosen
 
 
-def execute_quick(lesson: Path, timeout: int) -> Path:
+def execute_quick(lesson: Path, timeout: int, fresh: bool = False) -> Path:
     """Run ``lesson`` in quick mode in a fresh kernel (a temporary copy) with COURSEKIT_SITE=1;
-    keep the executed copy in QUICK_COPIES and return it (reused while newer than the lesson)."""
+    keep the executed copy in QUICK_COPIES and return it (reused while newer than the lesson,
+    unless ``fresh``)."""
     target = QUICK_COPIES / lesson.name
-    if target.is_file() and target.stat().st_mtime > lesson.stat().st_mtime:
+    if not fresh and target.is_file() and target.stat().st_mtime > lesson.stat().st_mtime:
         return target
     mirror = os.environ.get("COURSEKIT_MIRROR") or os.pathsep.join(
         str(REPO.parent / "shared" / name) for name in ("datasets", "weights"))
@@ -73,12 +74,12 @@ def execute_quick(lesson: Path, timeout: int) -> Path:
     return target
 
 
-def source_of(lesson: Path, quick: bool, timeout: int) -> tuple[Path, str]:
+def source_of(lesson: Path, quick: bool, timeout: int, fresh: bool = False) -> tuple[Path, str]:
     """The executed copy a page shows and how it was made."""
     full = FULL_COPIES / lesson.name
     if full.is_file() and not quick:
         return full, "full mode (make results)"
-    return execute_quick(lesson, timeout), "quick mode (executed for this site)"
+    return execute_quick(lesson, timeout, fresh), "quick mode (executed for this site)"
 
 
 def _title(notebook) -> str:
@@ -175,7 +176,7 @@ def remote_assets(folder: Path) -> list[str]:
             for found in re.findall(pattern, page.read_text(encoding="utf-8"))]
 
 
-def build(names: list[str], quick: bool, output: Path, timeout: int) -> float:
+def build(names: list[str], quick: bool, output: Path, timeout: int, fresh: bool = False) -> float:
     """Build the site into ``output``; return the seconds it took."""
     start = time.perf_counter()
     staging = REPO / "build" / "site-src"
@@ -186,7 +187,7 @@ def build(names: list[str], quick: bool, output: Path, timeout: int) -> float:
     shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", staging / "_static" / "mathjax")
     pages = []
     for lesson in lessons(names):
-        executed, how = source_of(lesson, quick, timeout)
+        executed, how = source_of(lesson, quick, timeout, fresh)
         pages.append((lesson, stage_notebook(executed, staging / "lessons" / lesson.name), how))
     (staging / "index.md").write_text(landing_page(pages), encoding="utf-8")
     shutil.rmtree(output, ignore_errors=True)
@@ -206,8 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cell-timeout", type=int,
                         default=int(os.environ.get("COURSEKIT_CELL_TIMEOUT", "300")),
                         help="seconds a cell may run before the build fails (quick-mode runs)")
+    parser.add_argument("--fresh", action="store_true", help="run quick-mode lessons again")
     args = parser.parse_args(argv)
-    seconds = build(args.lessons, args.quick, args.out, args.cell_timeout)
+    seconds = build(args.lessons, args.quick, args.out, args.cell_timeout, args.fresh)
     size = sum(path.stat().st_size for path in args.out.rglob("*") if path.is_file())
     print(f"site: {args.out / 'index.html'} ({size / 1e6:.1f} MB) built in {seconds:.0f} s")
     return 0
