@@ -178,9 +178,8 @@ def lecture_mode(on: bool = True) -> None:
     """Make figures and widgets projector-friendly (``LECTURE_RC``; ``COURSEKIT_LECTURE=1`` at
     ``start_lesson``), the one helper that changes global matplotlib settings, when you call it;
     ``lecture_mode(False)`` puts back what it replaced, except the settings you changed since."""
-    import matplotlib
+    from matplotlib import rcParams as rc
 
-    rc = matplotlib.rcParams
     if on:
         os.environ["COURSEKIT_LECTURE"] = "1"  # widgets read this to size their controls
         _BEFORE_LECTURE.update({key: _BEFORE_LECTURE.get(key, rc[key]) for key in LECTURE_RC})

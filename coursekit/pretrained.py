@@ -125,9 +125,8 @@ def imagenet_classifier(name: str = "mobilenet_v2", alpha: float | None = None,
     try:
         downloads.fetch_keras_file(file, internet=download)
     except WeightsUnavailable:
-        print(f"Top-5 predictions skipped: {file.name} (the ImageNet classifier) is not in "
-              f"{file.path.parent} and could not be had from a mirror or {file.url}; the lesson "
-              "goes on without it.")
+        print(f"Top-5 predictions skipped: {file.name} (the ImageNet classifier) is not in {file.path.parent} "
+              f"and could not be had from a mirror or {file.url}; the lesson goes on without it.")
         return None
     return _application(name, alpha, (224, 224, 3), True, str(file.path))
 

@@ -236,14 +236,16 @@ def to_rgb(image: Image.Image) -> Image.Image:
         >>> to_rgb(clear).getpixel((0, 0)), to_rgb(Image.new("I;16", (1, 1), 65535)).mode
         ((255, 255, 255), 'RGB')
     """
+    frame = image.tell()
     image.seek(0)
-    image.load()
-    if image.mode in HIGH_DEPTH_MODES:
-        image = to_gray(image)
-    if image.mode in ALPHA_MODES or "transparency" in image.info:
-        rgba = image.convert("RGBA")
+    first = image.copy()  # frame 0, decoded, as an image of its own
+    image.seek(frame)  # the caller's image stays on the frame it was on
+    if first.mode in HIGH_DEPTH_MODES:
+        first = to_gray(first)
+    if first.mode in ALPHA_MODES or "transparency" in first.info:
+        rgba = first.convert("RGBA")
         return Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
-    return image.convert("RGB")
+    return first.convert("RGB")
 
 
 def _pixel_sha256(path: str) -> str | None:

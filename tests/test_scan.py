@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from coursekit import config
-from coursekit.scan import BROKEN, ISSUES, PIPELINE_EXTENSIONS, dhash, scan, true_format
+from coursekit.scan import BROKEN, ISSUES, PIPELINE_EXTENSIONS, dhash, scan, to_rgb, true_format
 from tests import _bad_corpus as corpus
 from tests.conftest import REPO
 
@@ -96,6 +96,17 @@ def test_a_file_just_over_the_limit_is_huge_and_never_decoded(tmp_path):
     with pytest.warns(Image.DecompressionBombWarning):
         row = scan(tmp_path, progress=False).iloc[0]
     assert row.issues == ("huge", "palette") and row.width == side and row.dhash is None
+
+
+def test_to_rgb_converts_the_first_frame_and_leaves_the_image_on_its_frame():
+    import io
+
+    with Image.open(io.BytesIO(corpus.animated("GIF"))) as image:
+        image.seek(2)
+        converted = to_rgb(image)
+        assert image.tell() == 2, "to_rgb moved the caller's image to another frame"
+        image.seek(0)
+        assert converted.tobytes() == image.convert("RGB").tobytes()
 
 
 def test_a_plain_script_without_a_main_guard_can_scan(bad_corpus, tmp_path):
