@@ -38,10 +38,13 @@ def import_graph(package=PACKAGE) -> dict[str, set[str]]:
             if isinstance(node, ast.Import):
                 found |= {alias.name.split(".")[1] for alias in node.names
                           if alias.name.startswith("coursekit.")}
-            elif isinstance(node, ast.ImportFrom) and node.module == "coursekit":
-                found |= {alias.name for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("coursekit."):
-                found.add(node.module.split(".")[1])
+            elif isinstance(node, ast.ImportFrom):  # absolute, or relative (from . import x)
+                module = (".".join(filter(None, ["coursekit", node.module])) if node.level == 1
+                          else node.module or "")
+                if module == "coursekit":
+                    found |= {alias.name for alias in node.names}
+                elif module.startswith("coursekit."):
+                    found.add(module.split(".")[1])
         graph[name] = found & modules - {name}
     return graph
 
@@ -63,6 +66,15 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     for node in sorted(graph):
         visit(node, [])
     return found
+
+
+def test_the_graph_reads_every_form_of_import(tmp_path):
+    (tmp_path / "a.py").write_text("import coursekit.b\nfrom coursekit import c\n"
+                                   "def f():\n    from coursekit.d import x\n    from . import e\n"
+                                   "    from .b import y\n")
+    for name in "bcde":
+        (tmp_path / f"{name}.py").write_text("")
+    assert import_graph(tmp_path)["a"] == {"b", "c", "d", "e"}
 
 
 def test_the_cycle_finder_finds_the_old_circle():
