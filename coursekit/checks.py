@@ -122,11 +122,6 @@ def wide_images(root) -> int:
     return count
 
 
-def check_training_images(answer, root) -> bool:
-    """Lesson 0's old exercise (its answer stands in the text): goes when the lesson asks check_wide_images."""
-    return check_answer(answer, sum(1 for path in (Path(root) / "train").rglob("*") if path.is_file()), name="count")
-
-
 def check_wide_images(answer: Any, root) -> bool:
     """Check lesson 0's count of training images that are wider than they are tall."""
     return check_answer(answer, wide_images(root), name="count",
