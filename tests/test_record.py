@@ -34,7 +34,9 @@ def test_cell_timeouts_per_mode(monkeypatch):
 
 def test_executed_copies_are_kept_per_mode_with_papermills_cell_times(tmp_path):
     lesson = _lesson(tmp_path, "import os, time\nfrom coursekit import results", "time.sleep(1.5)",
-                     "results.record(quick=os.environ['COURSEKIT_QUICK'] == '1')\nprint('done')")
+                     "results.record(quick=os.environ['COURSEKIT_QUICK'] == '1')\nprint('done')",
+                     "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()\n"
+                     "print(os.environ['COURSEKIT_SITE'])")
     keep = tmp_path / "executed"
     entry = record.record_lesson(lesson, quick=False, shared_data=None, quick_timing=True, keep=keep)
     assert entry["mode"] == "full" and entry["figures"] == {"quick": False} and entry["quick_seconds"] > 0
@@ -42,6 +44,8 @@ def test_executed_copies_are_kept_per_mode_with_papermills_cell_times(tmp_path):
     for mode in ("full", "quick"):
         executed = nbformat.read(keep / mode / lesson.name, as_version=4)
         assert executed.cells[2].outputs[-1]["text"].strip().endswith("done")
+        figure, site = executed.cells[3].outputs  # the figure stays in the copy (inline, not Agg)
+        assert "image/png" in figure["data"] and site["text"] == "1\n"
     assert not (keep / "failed").exists()
 
 

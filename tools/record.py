@@ -129,9 +129,12 @@ def execute(path: Path, quick: bool, data: Path | None, cell_timeout: int | None
         scratch = Path(scratch)
         copy, executed = scratch / path.name, scratch / f"executed-{path.name}"
         shutil.copy2(path, copy)
-        env = {**os.environ, "COURSEKIT_QUICK": "1" if quick else "0", "COURSEKIT_MIRROR": default_mirror(),
+        # No MPLBACKEND: the kernel's inline backend keeps every figure in the executed copy (the
+        # site's pages); COURSEKIT_SITE=1: explorers carry their static copy there too.
+        env = {**{key: value for key, value in os.environ.items() if key != "MPLBACKEND"},
+               "COURSEKIT_QUICK": "1" if quick else "0", "COURSEKIT_MIRROR": default_mirror(),
                "COURSEKIT_DATA": str(data or scratch / "data"), "COURSEKIT_RECORD": str(scratch / "figures.json"),
-               "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
+               "COURSEKIT_SITE": "1", "PYTHONHASHSEED": "0"}
         command = [sys.executable, "-m", "papermill", str(copy), str(executed), "--cwd", str(scratch),
                    "--kernel", "python3", "--no-progress-bar", "--log-level", "WARNING",
                    "--execution-timeout", str(cell_timeout or cell_timeout_for(quick))]
