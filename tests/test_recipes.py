@@ -39,25 +39,28 @@ def test_every_field_of_a_recipe_changes_its_cache_key():
         training.cache_key(SCRATCH_CNN, "data", False), "equal recipes share their model"
 
 
-def test_lesson4_variants_differ_only_in_their_regularizers():
-    """The comparison is fair by construction: data, network, epochs, schedule and early
-    stopping are the same for every variant; a baseline has no regularizer, the others do."""
-    variants = recipes.LESSON4_VARIANTS
-    regularizers = {"name", "augmentation", "dropout", "l2"}
+def test_lesson5_variants_differ_only_in_their_regularizers():
+    """The comparison is fair by construction: data, blocks, epochs and schedule are the same for
+    every variant, and none stops early; a baseline has no regularizer, the others do (the
+    average-pooling head counts: it has no weights to memorise with)."""
+    variants = recipes.LESSON5_VARIANTS
+    regularizers = {"name", "augmentation", "dropout", "l2", "head"}
     same = lambda recipe: {k: v for k, v in dataclasses.asdict(recipe).items()  # noqa: E731
                            if k not in regularizers}
-    regularized = {name: bool(recipe.augmentation or recipe.dropout or recipe.l2)
-                   for name, recipe in variants.items()}
+    regularized = {name: bool(recipe.augmentation or recipe.dropout or recipe.l2
+                              or recipe.head == "average") for name, recipe in variants.items()}
     assert not regularized.pop("baseline") and all(regularized.values())
     for recipe in variants.values():
         assert same(recipe) == same(variants["baseline"]), recipe.name
     assert len({recipe.name for recipe in variants.values()}) == len(variants)
     assert any(recipe.l2 for recipe in variants.values()), "L2 is trained like the others"
+    assert all(recipe.patience is None for recipe in variants.values()), "one budget for all"
+    assert variants["baseline"].head == "flatten", "a baseline that can memorise"
 
 
-def test_lesson4_exercise_options_name_the_recipes_strengths():
+def test_lesson5_exercise_options_name_the_recipes_strengths():
     """Exercise 2's sensible options are the rotation and zoom the variants train with."""
-    strengths = [recipe.augmentation for recipe in recipes.LESSON4_VARIANTS.values()
+    strengths = [recipe.augmentation for recipe in recipes.LESSON5_VARIANTS.values()
                  if recipe.augmentation]
     assert strengths
     for augmentation in strengths:
@@ -122,7 +125,7 @@ def _tiny_transfer(recipe, num_classes, size):
 
 
 def test_fine_tuning_continues_the_cached_first_stage(tiny_root, tmp_path, monkeypatch, capsys):
-    """Lesson 5's two stages in miniature: stage 2 loads stage 1, never trains it again."""
+    """Lesson 6's two stages in miniature: stage 2 loads stage 1, never trains it again."""
     monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
     monkeypatch.setitem(recipes._BUILDERS, "tiny_transfer", _tiny_transfer)
     frozen = Recipe("tiny-frozen", image_size=16, quick_image_size=16, epochs=1, quick_epochs=1,
