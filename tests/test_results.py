@@ -177,7 +177,8 @@ def test_markers_bind_records_settings_code_constants_and_digests():
             "on 2<!--fig 04:machine.cores--> cores. 30<!--fig code:EPOCHS--> epochs (2<!--fig code:EPOCHS@quick--> in quick mode), "
             "60<!--fig code:TWICE--> epochs, 15<!--fig code:FRACTIONS[1]--> % for validation, 100<!--fig code:PER_CLASS--> photos; "
             "2000<!--fig digest:cats_and_dogs_filtered/train--> photos, 500<!--fig digest:cats_and_dogs_filtered/validation/cats--> cats, "
-            "100<!--fig py:owndata.QUICK_PER_CLASS[\"train\"]--> training images in quick mode; ImageNet's "
+            "100<!--fig py:owndata.QUICK_PER_CLASS[\"train\"]--> training images in quick mode, near copies at most "
+            "20<!--fig py:scan.scan.near_threshold--> bits apart; ImageNet's "
             "1,281,167<!--fig cite:Russakovsky et al. 2015, table 2--> photos; at 1.5<!--fig example:a slider position-->. "
             "<!-- lesson-time -->**Time:** about 78 minutes<!-- /lesson-time --> `0.9<!--fig 04:val_accuracy-->` is shown as code.")
     code = "EPOCHS = 2 if QUICK else 30\nTWICE = 2 * EPOCHS\nFRACTIONS = (0.7, 0.15, 0.15)\nSIDE, PER_CLASS = 16, 100\n"

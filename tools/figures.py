@@ -15,7 +15,7 @@ GitHub, nbconvert and Sphinx/MyST-NB render the comment invisibly. Sources:
   ``NAME = 25 if QUICK else 60``: the full-mode value; ``code:NAME@quick``: the quick one;
   ``code:NAME[1]``: an item);
 - ``py:module.attribute``: a constant of ``coursekit`` (``py:owndata.QUICK_PER_CLASS["train"]``,
-  ``py:recipes.SCRATCH_CNN.epochs``);
+  ``py:recipes.SCRATCH_CNN.epochs``, or a function's default argument: ``py:scan.scan.near_threshold``);
 - ``digest:dataset/split/class``: how many files ``coursekit/digests/<dataset>.sha256`` lists there;
 - ``cite:reference``: a figure from a publication (not checked; the reference is required);
 - ``example:why``: a number that is neither a measurement nor a setting (a hypothetical).
@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 import json
 import re
 import sys
@@ -203,8 +204,10 @@ def _path(value, path: str, what: str):
     for name, index in re.findall(r"\.?([A-Za-z_]\w*)|\[([^\]]+)\]", path):
         key = ast.literal_eval(index) if index else name
         try:
-            value = value[key] if index or isinstance(value, dict) else getattr(value, key)
-        except (KeyError, IndexError, TypeError, AttributeError):
+            value = value[key] if index or isinstance(value, dict) else (
+                getattr(value, key) if hasattr(value, key) or not callable(value)
+                else inspect.signature(value).parameters[key].default)  # a function's default argument
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError):
             raise SourceError(f"{what} has no {path!r}") from None
     return value
 
