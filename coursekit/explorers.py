@@ -169,22 +169,18 @@ def _batch(images, titles) -> tuple[np.ndarray, list[str]]:
     return batch, titles
 
 
-def _shapes(model, layers) -> dict[str, tuple]:
-    """{name: output shape} of the layers to offer (default: every layer with feature maps)."""
+def _layers(model, layers, layer, last: bool = False) -> tuple[dict, str]:
+    """{name: output shape} of the layers to offer (default: every layer with feature maps) and
+    the one to start at (``layer``, else the first or, with ``last``, the last)."""
     shapes = model_layers.layer_shapes(model, layers)
     flat = {name: shape for name, shape in shapes.items() if len(shape) != 3}
-    if flat:
-        raise ValueError(f"layers without feature maps (output shapes {flat}) cannot be shown; "
-                         f"layers with maps: {', '.join(model_layers.feature_map_layers(model))}")
-    return shapes
-
-
-def _start(model, shapes: dict, layer, last: bool = False) -> str:
     start = list(shapes)[-1 if last else 0] if layer is None else model_layers.get_layer(model, layer).name
-    if start not in shapes:
-        raise ValueError(f"layer {start!r} is not one this explorer can show; choose one of: "
-                         f"{', '.join(shapes)}")
-    return start
+    if flat or start not in shapes:
+        raise ValueError(f"layers without feature maps (output shapes {flat}) cannot be shown; "
+                         f"layers with maps: {', '.join(model_layers.feature_map_layers(model))}"
+                         if flat else f"layer {start!r} is not one this explorer can show; choose "
+                         f"one of: {', '.join(shapes)}")
+    return shapes, start
 
 
 class _Source:
@@ -307,8 +303,7 @@ def activation_explorer(model, image, layers=None, layer=None, channel: int = 0,
     ``image`` is one image or a batch (then an 'Image' slider picks one). ``layers`` defaults
     to every feature-map layer. ``render()`` returns the 2-D map drawn now.
     """
-    shapes = _shapes(model, layers)
-    start = _start(model, shapes, layer)
+    shapes, start = _layers(model, layers, layer)
     if not 0 <= int(channel) < shapes[start][-1]:
         raise ValueError(f"channel {channel} is out of range: layer {start!r} has channels 0 to "
                          f"{shapes[start][-1] - 1}")
@@ -319,8 +314,8 @@ def activation_explorer(model, image, layers=None, layer=None, channel: int = 0,
 def filter_pattern_explorer(model, layers=None, steps: int = 30, layer=None) -> Explorer:
     """Return an explorer: 'Layer' menu and 'Filter' slider -> the pattern that filter likes most
     (``patterns.filter_patterns``, ``steps`` steps). ``render()``: the pattern drawn now."""
-    shapes = _shapes(model, layers)
-    return Explorer(_Patterns(model, shapes, steps), layer=_start(model, shapes, layer))
+    shapes, start = _layers(model, layers, layer)
+    return Explorer(_Patterns(model, shapes, steps), layer=start)
 
 
 def gradcam_explorer(model, images, class_names, layers=None, layer=None, alpha: float = 0.4,
@@ -335,8 +330,8 @@ def gradcam_explorer(model, images, class_names, layers=None, layer=None, alpha:
     if len(class_names) != gradcam.class_count(model):
         raise ValueError(f"model {model.name!r} has {gradcam.class_count(model)} classes but "
                          f"{len(class_names)} class names were given: {class_names}")
-    shapes = _shapes(model, model_layers.gradcam_layers(model) if layers is None else layers)
-    start = _start(model, shapes, layer, last=True)
+    shapes, start = _layers(model, model_layers.gradcam_layers(model) if layers is None else layers,
+                            layer, last=True)
     return Explorer(_GradCam(model, *_batch(images, titles), shapes, class_names), layer=start,
                     blend=float(alpha))
 
