@@ -18,9 +18,9 @@ CELL_TIMEOUT ?= 120
 # Tests run in quick mode, with data and Keras' cache inside the project (never your ~/.keras).
 TEST_ENV := COURSEKIT_QUICK=1 COURSEKIT_DATA=$(CACHE)/data KERAS_HOME=$(CACHE)/keras \
             MPLBACKEND=Agg PYTHONHASHSEED=0 JUPYTER_PLATFORM_DIRS=1 COURSEKIT_CELL_TIMEOUT=$(CELL_TIMEOUT)
-# Two workers; each notebook, test file or slow test is one unit, the long ones first
+# Two workers; each notebook, test file or test class is one unit, the long ones first
 # (tests/conftest.py). Skips are counted and listed at the end.
-PYTEST_OPTS := -n 2 --dist loadgroup --no-loadscope-reorder --nbval-lax --nbval-current-env \
+PYTEST_OPTS := -n 2 --dist loadscope --no-loadscope-reorder --nbval-lax --nbval-current-env \
           --nbval-cell-timeout=$(CELL_TIMEOUT) --doctest-modules --durations=25
 # The lowest TensorFlow and Keras that pyproject.toml promises, in a venv of their own.
 MIN_VENV ?= .cache/venv-min

@@ -1,4 +1,10 @@
-"""Shared fixtures: an isolated data folder and Keras cache, the CI mirror, tiny archives."""
+"""Shared fixtures: an isolated data folder and Keras cache, the CI mirror, tiny archives; and the
+rules of a CI run: no quiet skips, the long units scheduled first.
+
+``COURSEKIT_NO_SKIPS=1`` (``.ci/run`` sets it): a test that lacks data fails instead of skipping
+(``skip_or_fail``), and any other skip fails the run at the end, with each skip and its reason
+listed. Without it a skip is still counted: the run's last lines say how many tests skipped and why.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,18 @@ from coursekit import config
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+
+def no_skips() -> bool:
+    """True in CI (``COURSEKIT_NO_SKIPS=1``): a skipped test is a failure there."""
+    return os.environ.get("COURSEKIT_NO_SKIPS", "") not in ("", "0")
+
+
+def skip_or_fail(reason: str):
+    """Skip a test that lacks data or weights; fail it instead under ``COURSEKIT_NO_SKIPS=1``."""
+    if no_skips():
+        pytest.fail(f"{reason} (COURSEKIT_NO_SKIPS=1: missing data is a failure here)", pytrace=False)
+    pytest.skip(reason)
 
 
 def mirror_folders() -> list[str]:
@@ -36,7 +54,7 @@ def course_mirror(monkeypatch):
     """Point COURSEKIT_MIRROR at the real course files, or skip when they are not here."""
     folders = mirror_folders()
     if not folders:
-        pytest.skip("the course mirror (../shared/datasets) is not present")
+        skip_or_fail("the course mirror (../shared/datasets) is not present")
     monkeypatch.setenv("COURSEKIT_MIRROR", os.pathsep.join(folders))
     return folders
 
@@ -47,7 +65,7 @@ def quick_root():
     from coursekit import datasets
 
     if not mirror_folders() and not (config.data_dir() / "cats_and_dogs_filtered").is_dir():
-        pytest.skip("the course mirror (../shared/datasets) is not present")
+        skip_or_fail("the course mirror (../shared/datasets) is not present")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("COURSEKIT_MIRROR", os.pathsep.join(mirror_folders()))
         return datasets.load("cats_and_dogs_filtered", quick=True)
@@ -78,6 +96,64 @@ def bad_corpus(tmp_path_factory):
     expected = _bad_corpus.build(base / "folder", base / "outside")
     snapshot = _bad_corpus.snapshot(base / "folder")
     return base / "folder", expected, snapshot, scan(base / "folder", progress=False)
+
+
+# ---------------------------------------------------------------- the CI run's rules
+# `make test` runs `pytest -n 2 --dist loadscope --no-loadscope-reorder`: xdist hands each worker
+# whole scopes (a notebook, whose cells share one kernel; a test file; a test class), in the order
+# below. Each lesson's run on a student's folder is a class of its own
+# (tests/test_own_data_lessons.py), so the eight spread over both workers. The long scopes (tests
+# marked `slow`, notebooks under nbval) go first and the short files fill in behind them, so the
+# two workers finish close together. `-m "not slow"` leaves the slow tests out.
+# (xdist's `loadgroup` would need `xdist_group` marks, which pytest 9 no longer passes on.)
+
+def _long_first(item) -> int:
+    return 0 if item.get_closest_marker("slow") or item.path.suffix == ".ipynb" else 1
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=_long_first)  # stable: each file keeps its own order
+
+
+_SKIPPED: list = []
+_NBVAL_SKIPPED: list = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and not hasattr(report, "wasxfail"):
+        # a notebook cell marked NBVAL_SKIP (e.g. %tensorboard, which needs a browser) is skipped
+        # by the notebook's own choice, visible in the notebook: counted apart, never a failure
+        notebook = str(getattr(report, "fspath", "")).endswith(".ipynb")
+        (_NBVAL_SKIPPED if notebook else _SKIPPED).append(report)
+
+
+def pytest_collectreport(report):
+    if report.skipped:
+        _SKIPPED.append(report)
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    return longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if hasattr(config, "workerinput"):
+        return
+    write = terminalreporter.write_line
+    write(f"skipped tests: {len(_SKIPPED)}; notebook cells marked NBVAL_SKIP: {len(_NBVAL_SKIPPED)}")
+    for report in _SKIPPED:
+        write(f"  SKIPPED {report.nodeid}: {_skip_reason(report)}")
+    for report in _NBVAL_SKIPPED:
+        write(f"  NBVAL_SKIP {report.nodeid}")
+    if _SKIPPED and no_skips():
+        write("COURSEKIT_NO_SKIPS=1: every SKIPPED test above fails this run", red=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _SKIPPED and no_skips() and not hasattr(session.config, "workerinput") and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 # ---------------------------------------------------------------- tiny models (lesson 6 modules)

@@ -1,8 +1,9 @@
 """Colab: the first cells of every lesson and student copy, run in a simulated Colab (a fake
-``google.colab`` module).
+``google.colab`` module), and the install cell's dependencies against what Colab ships.
 
 There is no network here, so the pip install is recorded instead of run; everything else is the
-real cell code run by a real IPython shell, as Colab's kernel would run it.
+real cell code run by a real IPython shell, as Colab's kernel would run it. ``.ci/colab-sim``
+runs the real install in a Colab-like virtual environment (it downloads TensorFlow).
 """
 
 from __future__ import annotations
@@ -103,3 +104,28 @@ def test_no_code_cell_mounts_drive():
         cells = nbformat.read(path, as_version=4).cells
         assert not [cell.source for cell in cells if cell.cell_type == "code" and "drive.mount" in cell.source], \
             f"{path.name}: a code cell mounts Google Drive"
+
+
+#: What Colab ships (googlecolab/backend-info, pip-freeze.txt, 2026-08-19) of each package the
+#: install cell asks for: a floor above these makes the install cell replace a Colab package.
+COLAB = {"tensorflow": "2.20.0", "keras": "3.13.2", "tensorboard": "2.20.0", "ipywidgets": "7.7.1",
+         "anywidget": "0.9.21", "numpy": "2.1.3", "pandas": "2.2.3", "matplotlib": "3.10.0",
+         "seaborn": "0.13.2", "scikit-learn": "1.6.1", "scipy": "1.16.3", "pillow": "11.3.0",
+         "tqdm": "4.67.3", "filelock": "3.32.3", "pooch": "1.9.0"}
+#: The one Colab package the install cell upgrades, on purpose: the course's widgets are tested
+#: with ipywidgets 8 (Colab's custom widget manager, which the setup cell enables, renders them).
+UPGRADED_ON_COLAB = {"ipywidgets"}
+
+
+def test_the_install_cell_keeps_colabs_own_packages():
+    """Every runtime dependency is one Colab has, at a version its floor accepts (but ipywidgets)."""
+    from packaging.requirements import Requirement
+
+    from tests.test_packaging import _pyproject
+
+    requirements = [Requirement(r) for r in _pyproject()["project"]["dependencies"]]
+    names = {r.name.lower() for r in requirements}
+    assert names == set(COLAB), f"add the Colab version of {sorted(names - set(COLAB))} to COLAB"
+    rejected = [f"{r.name} {r.specifier} (Colab: {COLAB[r.name.lower()]})" for r in requirements
+                if COLAB[r.name.lower()] not in r.specifier and r.name.lower() not in UPGRADED_ON_COLAB]
+    assert not rejected, f"the install cell would replace Colab's own: {rejected}"

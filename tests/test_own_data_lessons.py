@@ -4,11 +4,10 @@ pointing at a small three-class folder of real images with a broken file in it
 ``datasets.describe()`` gives for that folder (so it used it, not the course's photos), and
 leaves the folder byte-identical (every file hashed, the listing with sizes and times compared).
 
-One test per lesson. ``make test`` runs the lessons in ``IN_CI`` (the CI budget: every lesson
-on the default photos under nbval, and these once more on the student's folder);
-``COURSEKIT_OWN_DATA_LESSONS=all`` (or ``03,05``) runs the others too::
-
-    COURSEKIT_OWN_DATA_LESSONS=all make test PYTEST_ARGS="-k students_folder"
+One test per lesson, every lesson, in ``make test`` and CI (marked ``slow``: each is scheduled as
+a unit of its own, first). A cell that runs longer than ``COURSEKIT_CELL_TIMEOUT`` seconds (the
+Makefile's ``CELL_TIMEOUT``, 120 by default) fails the test, so a stalled kernel is reported, not
+waited out. One lesson: ``make test PYTEST_ARGS="-k 'students_folder and 04_'"``.
 
 ``COURSEKIT_OWN_DATA_FOLDERS=all`` runs them on the real scraped two-class folder and the
 three-class grayscale Fashion-MNIST folder as well (``own_folders.scraped``, ``fashion``).
@@ -23,14 +22,11 @@ import nbformat
 import pytest
 
 from tests import own_folders
-from tests.conftest import REPO, mirror_folders
+from tests.conftest import REPO, mirror_folders, skip_or_fail
 
-LESSONS = sorted((REPO / "notebooks").glob("0*.ipynb"))
-#: Lessons whose own-data path differs most from the default one (lesson 0's switch, lesson 1's
-#: copy of the student's folder, lesson 2 on mixed sizes and modes), at the lowest cost; the
-#: training lessons (03-06) cost minutes each on two cores, and run on request.
-IN_CI = {"00", "01", "02"}
-REQUESTED = os.environ.get("COURSEKIT_OWN_DATA_LESSONS", "")
+LESSONS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+#: Seconds one cell may run (quick mode); the Makefile passes the same limit to nbval.
+CELL_TIMEOUT = int(os.environ.get("COURSEKIT_CELL_TIMEOUT", "120"))
 
 
 def _fashion_source() -> Path:
@@ -38,7 +34,7 @@ def _fashion_source() -> Path:
     for folder in mirror_folders():
         if (Path(folder) / "fashion-mnist" / own_folders.FASHION_FILES[0]).is_file():
             return Path(folder) / "fashion-mnist"
-    pytest.skip("Fashion-MNIST is not in the course mirror (../shared/datasets/fashion-mnist)")
+    skip_or_fail("Fashion-MNIST is not in the course mirror (../shared/datasets/fashion-mnist)")
 
 
 #: The folders each lesson runs on: ``tiny`` in CI; ``COURSEKIT_OWN_DATA_FOLDERS=scraped,fashion``
@@ -75,32 +71,42 @@ def _printed(notebook) -> str:
     return "\n".join(parts)
 
 
-def _marks(path: Path):
-    number = path.stem[:2]
-    chosen = IN_CI | ({number} if REQUESTED == "all" or number in REQUESTED.split(",") else set())
-    return [] if number in chosen else [pytest.mark.skip(
-        reason=f"not in the CI budget; COURSEKIT_OWN_DATA_LESSONS={number} runs it")]
+def test_every_lesson_is_run():
+    """The lesson list is not empty and holds lessons 00 to the last one, none missing."""
+    numbers = [int(path.stem[:2]) for path in LESSONS]
+    assert numbers and numbers == list(range(len(numbers))), numbers
 
 
-@pytest.mark.parametrize("lesson", [pytest.param(path, marks=_marks(path), id=path.stem)
-                                    for path in LESSONS])
-def test_lesson_runs_on_a_students_folder(lesson, own_folder, monkeypatch):
-    from nbclient import NotebookClient
+@pytest.mark.slow
+class _LessonOnAStudentsFolder:
+    """One lesson, top to bottom, on the student's folder (a class per lesson, below: xdist's
+    `--dist loadscope` gives each class to one worker, so the lessons spread over both)."""
 
-    from coursekit import datasets
+    lesson: Path
 
-    own_folder, classes = own_folder
-    before = own_folders.fingerprint(own_folder)
-    monkeypatch.setenv("COURSEKIT_QUICK", "1")
-    monkeypatch.setenv("COURSEKIT_DATASET", str(own_folder))  # the kernel inherits it
-    monkeypatch.setenv("COURSEKIT_MIRROR", os.pathsep.join(mirror_folders()))
-    expected = datasets.describe(datasets.load())
-    assert classes in expected
-    notebook = nbformat.read(lesson, as_version=4)
-    NotebookClient(notebook, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(lesson.parent)}}).execute()
-    assert expected in _printed(notebook), f"{lesson.name} did not use the folder COURSEKIT_DATASET names"
-    assert own_folders.fingerprint(own_folder) == before, f"{lesson.name} changed the student's folder"
+    def test_runs_on_a_students_folder(self, own_folder, monkeypatch):
+        from nbclient import NotebookClient
+
+        from coursekit import datasets
+
+        own_folder, classes = own_folder
+        before = own_folders.fingerprint(own_folder)
+        monkeypatch.setenv("COURSEKIT_QUICK", "1")
+        monkeypatch.setenv("COURSEKIT_DATASET", str(own_folder))  # the kernel inherits it
+        monkeypatch.setenv("COURSEKIT_MIRROR", os.pathsep.join(mirror_folders()))
+        expected = datasets.describe(datasets.load())
+        assert classes in expected
+        notebook = nbformat.read(self.lesson, as_version=4)
+        NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3",
+                       resources={"metadata": {"path": str(self.lesson.parent)}}).execute()
+        name = self.lesson.name
+        assert expected in _printed(notebook), f"{name} did not use the folder COURSEKIT_DATASET names"
+        assert own_folders.fingerprint(own_folder) == before, f"{name} changed the student's folder"
+
+
+for _path in LESSONS:  # TestLesson00_start_here, ...: one class per lesson
+    _name = f"TestLesson{_path.stem}"
+    globals()[_name] = type(_name, (_LessonOnAStudentsFolder,), {"lesson": _path, "__doc__": _path.name})
 
 
 def test_the_folder_builders_are_deterministic_and_the_fingerprint_sees_a_touch(quick_root, tmp_path):
