@@ -1,6 +1,7 @@
 """How long the course website takes to build in quick mode, and how heavy its pages are.
 
     python benchmarks/site_build.py            # every lesson, executed afresh in quick mode
+    python benchmarks/site_build.py 00 07      # chosen lessons
 
 Runs ``tools/site.py --quick --fresh`` (each lesson in a fresh kernel, quick mode, then Sphinx)
 into a temporary folder and prints ``name: value unit`` lines: the size of each lesson page
@@ -27,8 +28,8 @@ def main() -> int:
           f"load average {os.getloadavg()[0]:.2f}")
     out = Path(tempfile.mkdtemp()) / "site"
     start = time.perf_counter()
-    subprocess.run([sys.executable, str(REPO / "tools" / "site.py"), "--quick", "--fresh", "--out", str(out)],
-                   check=True, cwd=REPO)
+    subprocess.run([sys.executable, str(REPO / "tools" / "site.py"), "--quick", "--fresh", "--out", str(out),
+                    *sys.argv[1:]], check=True, cwd=REPO)
     seconds = time.perf_counter() - start
     for page in sorted((out / "lessons").glob("*.html")):
         html = page.read_text(encoding="utf-8")

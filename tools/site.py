@@ -68,7 +68,11 @@ def execute_quick(lesson: Path, timeout: int, fresh: bool = False) -> Path:
         print(f"  executing {lesson.name} in quick mode", flush=True)
         client = nbclient.NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                                          resources={"metadata": {"path": scratch}})
-        client.execute(env=env)
+        try:
+            client.execute(env=env)
+        except nbclient.exceptions.CellExecutionError as error:
+            raise SystemExit(f"{lesson.name} failed in quick mode, so the site is not built:\n"
+                             f"{str(error)[-1500:]}") from error
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, target)
     return target
