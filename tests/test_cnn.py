@@ -1,4 +1,4 @@
-"""coursekit.cnn, lessons 3-4: the output-layer rule, the lecture CNN for any number of classes,
+"""coursekit.cnn, lessons 3-5: the output-layer rule, the lecture CNN for any number of classes,
 the augmentation block and convolution by hand."""
 
 from __future__ import annotations
@@ -137,15 +137,15 @@ def test_sobel_x_finds_a_vertical_edge():
         cnn.apply_kernel(np.zeros((4, 4, 3)), np.eye(3))
 
 
-# ---------------------------------------------------------------- lesson 3-4 views and checks
-# (the kernel editor and augmentation preview live in coursekit.widgets, the checks in
+# ---------------------------------------------------------------- lesson 3 and 5 views and checks
+# (the kernel editor and augmentation preview live in coursekit.views, the checks in
 # coursekit.checks; they are thin layers over the functions tested above)
 
 def test_kernel_editor_renders_what_apply_kernel_computes():
-    from coursekit import widgets
+    from coursekit import views
 
     photo = np.random.default_rng(5).integers(0, 256, (40, 50, 3)).astype("uint8")
-    view = widgets.kernel_editor(photo)
+    view = views.kernel_editor(photo)
     gray = (photo.astype("float32") @ np.array([0.299, 0.587, 0.114], "float32")) / 255
     sobel = cnn.KERNEL_PRESETS["sobel x (vertical edges)"]
     np.testing.assert_allclose(view.render(), cnn.apply_kernel(gray, sobel), atol=1e-5)
@@ -160,7 +160,7 @@ def test_kernel_editor_renders_what_apply_kernel_computes():
                                atol=1e-5)
     assert "image/png" in view._repr_mimebundle_()
     with pytest.raises(ValueError, match="preset"):
-        widgets.kernel_editor(photo, preset="emboss-o-matic")
+        views.kernel_editor(photo, preset="emboss-o-matic")
 
 
 def _editor_kernel(view) -> np.ndarray:
@@ -169,10 +169,10 @@ def _editor_kernel(view) -> np.ndarray:
 
 
 def test_augmentation_preview_renders_augment_grid_and_caches():
-    from coursekit import widgets
+    from coursekit import views
 
     photo = np.random.default_rng(6).integers(0, 256, (32, 32, 3)).astype("uint8")
-    view = widgets.augmentation_preview(photo, count=4, seed=2)
+    view = views.augmentation_preview(photo, count=4, seed=2)
     expected = cnn.augment_grid(photo, count=4, seed=2, flip="horizontal", rotation=0.1,
                                    zoom=0.2, translation=0.1, contrast=0.0)
     np.testing.assert_array_equal(view.render(), expected)

@@ -209,7 +209,7 @@ def test_quick_mode_trains_the_recipe_on_small_images(tiny_root, tmp_path, monke
 
 
 def test_save_trained_is_found_by_train_or_load(tiny_root, tmp_path, monkeypatch):
-    """Lesson 3 trains by hand with the recipe's numbers; lessons 4-6 load that model."""
+    """Lesson 4 trains by hand with the recipe's numbers; lessons 6 and 7 load that model."""
     monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
     train_ds, val_ds = _lesson_data(tiny_root)
     model = training.compile_model(TINY.build(quick=False), TINY.learning_rate)
@@ -275,7 +275,7 @@ def test_history_frame_and_best_epoch():
 
 def test_plots_have_titles_and_labels():
     history = _history([0.69, 0.6, 0.62], [0.5, 0.6, 0.58], best=2)
-    figure = training.plot_history(history, title="Lesson 3")
+    figure = training.plot_history(history, title="Lesson 4")
     accuracy, loss = figure.axes
     assert accuracy.get_ylabel() == "accuracy" and loss.get_xlabel() == "epoch"
     assert len(accuracy.get_lines()) == 3  # training, validation, kept epoch
