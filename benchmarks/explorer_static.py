@@ -6,7 +6,7 @@
   Budget: at most 3 MB.
 * redraw: from a control move (the input event a slider or menu fires) until the explorer has
   drawn the new choice and the browser has painted the next frame, timed inside the page
-  (``performance.now``), for the Channel, Image and Layer controls of the activation explorer
+  (``performance.now``; so at least one display frame, about 16.7 ms at 60 Hz), for the Channel, Image and Layer controls of the activation explorer
   and the Blend and Layer controls of Grad-CAM, on the exported folder opened from disk, and on
   the course site's lesson-7 page when ``build/site`` holds one (``make site``). Budget: median
   under 50 ms.
@@ -82,7 +82,7 @@ def time_page(context, url: str, controls: list[tuple[int, str]], moves: int, la
     for index, control in controls:
         times = page.evaluate(TIME_MOVES, [index, control, moves + 3])[3:]  # 3 warm-up moves
         median, p95 = float(np.median(times)), float(np.percentile(times, 95))
-        name = f"{label}_{control.lower()}_move"
+        name = f"{label}_{'gradcam_' if index else ''}{control.lower()}_move"
         print(f"{name}_median: {median:.1f} ms")
         print(f"{name}_p95: {p95:.1f} ms")
         medians.append(median)
