@@ -464,7 +464,8 @@ def check_fine_tuned_layers(answer, model, fine_tune_from=None) -> bool:
     except ValueError as error:
         return _say(False, f"Fine-tuning from {first!r} does not fit this base: {error}")
     if isinstance(answer, str) or not isinstance(answer, (list, tuple, set, np.ndarray)):
-        return _say(False, f"Give a list of layer names, e.g. ['name_a', 'name_b'], got {answer!r}.")
+        return _say(False, "Replace the ... with a list of layer names first." if answer is ... else
+                    f"Give a list of layer names, e.g. ['name_a', 'name_b'], got {answer!r}.")
     given, kinds = set(map(str, answer)), {layer.name: type(layer).__name__ for layer in base.layers}
     norms = sorted(name for name in given - expected if kinds.get(name) == "BatchNormalization")
     return _say(given == expected, "Correct!" if given == expected else
