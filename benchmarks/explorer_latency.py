@@ -43,6 +43,7 @@ import os
 import platform
 import time
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -151,8 +152,8 @@ def time_naive(source_model, feed, layers, moves: int) -> dict[str, list[float]]
         probe = keras.Model(source_model.inputs, source_model.get_layer(layer_name).output)
         activation = probe.predict(feed[None], verbose=0)[0]
         title = f"{layer_name} {activation.shape} · channel {channel_index}"
-        widgets.show_figure(pictures.feature_map_picture(activation[:, :, channel_index], title),
-                             output)
+        colours = matplotlib.colormaps["viridis"](explorers.colour_index(activation[:, :, channel_index]))
+        widgets.show_figure(pictures.captioned(pictures.to_uint8(colours), [title]), output)
         return activation
 
     result: dict[str, list[float]] = {"channel": [], "layer": []}

@@ -91,10 +91,11 @@ def _colour_tables() -> dict:
 
 
 class Explorer(anywidget.AnyWidget):
-    """An explorer: ``kind``, ``spec`` and the choices (``layer``, ``channel``, ``image``,
-    ``klass`` (-1: predicted), ``blend``, ``grid``) synced with the browser; ``frame`` is what
-    the choices show, computed in Python when a choice needs a new one. ``render()`` returns the
-    array drawn now, ``figure()`` a captioned picture of it (the PNG shown without a front end)."""
+    """The choices (``layer``, ``channel``, ``image``, ``klass`` (-1: predicted), ``blend``,
+    ``grid``) synced with the browser, and ``frame``, what they show, computed when a choice needs
+    a new one (``frame_for``). ``render()``: the array drawn now; ``figure()``: a picture of it
+    (the PNG shown without a front end). ``values(layer)``: how many 8-bit values a static copy
+    holds for a layer; ``static_frames(layers)``: every frame it needs for them."""
 
     _esm = FRONT_END.read_text(encoding="utf-8")  # text: a file path would make anywidget
     # watch the file and hold every explorer (and its model) in that watcher forever
@@ -108,21 +109,22 @@ class Explorer(anywidget.AnyWidget):
     grid = traitlets.Bool(False).tag(sync=True)
     frame = traitlets.Dict().tag(sync=True)
 
-    def __init__(self, source, **choices):
-        self.source = source
-        super().__init__(kind=source.kind, spec=source.spec, **choices)
+    def __init__(self, kind: str, key: list[str], model, shapes: dict, batch=None, **spec):
+        self.model, self.shapes, self.batch = model, shapes, batch
+        layers = [{"name": name, "shape": list(shape)} for name, shape in shapes.items()]
+        super().__init__(kind=kind, spec={"key": key, "colours": _colour_tables(), "layers": layers,
+                                          "titles": [], **spec})
         self.observe(self._update, names=list(_CHOICES))
-        self._update()
 
     def count(self, layer: str) -> int:
         """How many channels (filters) the slider offers at ``layer``."""
-        return int(self.source.shapes[layer][-1])
+        return int(self.shapes[layer][-1])
 
     @traitlets.validate("layer", "channel", "image", "klass", "blend")
     def _check(self, proposal):
         name, value = proposal["trait"].name, proposal["value"]
-        layer = self.layer if self.layer in self.source.shapes else next(iter(self.source.shapes))
-        allowed = {"layer": list(self.source.shapes), "channel": range(self.count(layer)),
+        layer = self.layer if self.layer in self.shapes else next(iter(self.shapes))
+        allowed = {"layer": list(self.shapes), "channel": range(self.count(layer)),
                    "image": range(len(self.spec["titles"]) or 1), "blend": range(2),
                    "klass": range(-1, len(self.spec.get("class_names", [])))}[name]
         if not (0 <= value <= 1 if name == "blend" else value in allowed):
@@ -133,21 +135,31 @@ class Explorer(anywidget.AnyWidget):
     def key(self) -> str:
         """Which frame the choices need: the values named by ``spec["key"]`` joined by "|"."""
         values = {name: getattr(self, name) for name in _CHOICES}
-        if values["klass"] < 0 and "predicted" in self.spec:
-            values["klass"] = self.spec["predicted"][self.image]
+        values["klass"] = self.chosen()
         return "|".join(str(values[name]) for name in self.spec["key"])
+
+    def chosen(self) -> int:
+        """The class Grad-CAM explains: the one chosen, or the predicted one."""
+        return self.spec["predicted"][self.image] if self.klass < 0 and "predicted" in self.spec \
+            else self.klass
 
     def _update(self, change=None) -> None:
         if change is not None and change["name"] == "layer" and self.channel >= self.count(self.layer):
             self.channel = self.count(self.layer) - 1  # the slider's range follows the layer
         if self.frame.get("key") != self.key():
-            self.frame = {"key": self.key(), **self.source.frame(self)}
-
-    def render(self) -> np.ndarray:
-        return self.source.render(self)
+            self.frame = {"key": self.key(), **self.frame_for()}
 
     def figure(self) -> np.ndarray:
-        return self.source.picture(self)
+        picture = self.render()
+        if picture.ndim == 2:  # a feature map, coloured as the browser does, enlarged
+            factor = max(1, 288 // max(picture.shape))
+            picture = matplotlib.colormaps["viridis"](colour_index(picture), bytes=True)[..., :3]
+            picture = picture.repeat(factor, 0).repeat(factor, 1)
+        title = self.spec["titles"][self.image] + " · " if self.spec["titles"] else ""
+        what = f"class {self.spec['class_names'][self.chosen()]}" if self.kind == "gradcam" else \
+            f"{'filter' if self.kind == 'pattern' else 'channel'} {self.channel}"
+        return pictures.captioned(pictures.to_uint8(picture), [
+            f"{title}{self.layer} {tuple(self.shapes[self.layer])} · {what}"])
 
     def _repr_mimebundle_(self, **kwargs):
         data, metadata = super()._repr_mimebundle_(**kwargs)
@@ -160,12 +172,11 @@ class Explorer(anywidget.AnyWidget):
 def _batch(images, titles) -> tuple[np.ndarray, list[str]]:
     batch = np.asarray(images, dtype=np.float32)
     batch = batch[None] if batch.ndim == 3 else batch
-    if batch.ndim != 4 or len(batch) == 0:
-        raise ValueError(f"images must be one image (height, width, channels) or a batch "
-                         f"(n, height, width, channels), got shape {np.shape(images)}")
     titles = [f"image {i}" for i in range(len(batch))] if titles is None else list(map(str, titles))
-    if len(titles) != len(batch):
-        raise ValueError(f"{len(titles)} titles for {len(batch)} images")
+    if batch.ndim != 4 or len(batch) == 0 or len(titles) != len(batch):
+        raise ValueError(f"images must be one image (height, width, channels) or a batch "
+                         f"(n, height, width, channels) with one title each, got shape "
+                         f"{np.shape(images)} and {len(titles)} titles")
     return batch, titles
 
 
@@ -183,117 +194,80 @@ def _layers(model, layers, layer, last: bool = False) -> tuple[dict, str]:
     return shapes, start
 
 
-class _Source:
-    """What an explorer shows: ``spec`` for the browser, ``frame(view)`` for its choices,
-    ``render``/``picture``, ``values(layer)`` (8-bit values a static copy holds for a layer) and
-    ``static_frames(layers)``: every frame a static page needs for those layers."""
-
-    def __init__(self, kind: str, model, shapes: dict, key: list[str], **spec):
-        self.kind, self.model, self.shapes = kind, model, shapes
-        self.spec = {"key": key, "colours": _colour_tables(), **spec,
-                     "layers": [{"name": name, "shape": list(shape)} for name, shape in shapes.items()]}
-
-
-class _Activations(_Source):
-    def __init__(self, model, batch, titles, shapes):
-        super().__init__("activation", model, shapes, ["image", "layer"], titles=titles,
+class _Activations(Explorer):
+    def __init__(self, model, batch, titles, shapes, **choices):
+        super().__init__("activation", ["image", "layer"], model, shapes, batch, titles=titles,
                          photos=[_data_url(image, photo=True) for image in batch])
-        self.batch = batch
         self.maps = functools.lru_cache(maxsize=4)(  # once per image: one forward pass
             lambda index: activations.feature_maps(model, batch[index], list(shapes)))
+        self.set_trait("layer", choices["layer"])  # computes the first frame
+        self.channel = choices["channel"]
 
-    def frame(self, view, level: int = 1) -> dict:
-        return _sheet(self.maps(view.image)[view.layer], level)
+    def frame_for(self) -> dict:
+        return _sheet(self.maps(self.image)[self.layer], 1)
 
-    def render(self, view) -> np.ndarray:
-        return self.maps(view.image)[view.layer][:, :, view.channel]
-
-    def picture(self, view) -> np.ndarray:
-        return pictures.feature_map_picture(view.render(), (
-            f"{self.spec['titles'][view.image]} · {view.layer} {self.shapes[view.layer]} · "
-            f"channel {view.channel}"))
+    def render(self) -> np.ndarray:
+        return self.maps(self.image)[self.layer][:, :, self.channel]
 
     def values(self, layer: str) -> int:
         return len(self.batch) * int(np.prod(self.shapes[layer]))
 
     def static_frames(self, layers) -> dict:
-        frames = {}
-        for index in range(len(self.batch)):
-            maps = activations.feature_maps(self.model, self.batch[index], layers)
-            frames.update({f"{index}|{name}": {"key": f"{index}|{name}", **_sheet(maps[name], 9)}
-                           for name in layers})
-        return frames
+        return {f"{index}|{name}": {"key": f"{index}|{name}", **_sheet(stack, 9)}
+                for index, image in enumerate(self.batch)
+                for name, stack in activations.feature_maps(self.model, image, layers).items()}
 
 
-class _GradCam(_Source):
-    def __init__(self, model, batch, titles, shapes, class_names):
-        predicted = [gradcam.predicted_class(model, image) for image in batch]
-        super().__init__("gradcam", model, shapes, ["image", "klass", "layer"], titles=titles,
+class _GradCam(Explorer):
+    def __init__(self, model, batch, titles, shapes, class_names, **choices):
+        super().__init__("gradcam", ["image", "klass", "layer"], model, shapes, batch, titles=titles,
                          photos=[_data_url(image, photo=True) for image in batch],
-                         class_names=class_names, predicted=predicted)
-        self.batch = batch
+                         class_names=class_names,
+                         predicted=[gradcam.predicted_class(model, image) for image in batch])
         self.heat = functools.lru_cache(maxsize=64)(  # once per (image, class, layer)
             lambda index, chosen, name: gradcam.heatmap(model, batch[index], name, chosen))
+        self.set_trait("layer", choices["layer"])  # computes the first frame
+        self.blend = choices["blend"]
 
-    def _current(self, view):
-        chosen = self.spec["predicted"][view.image] if view.klass < 0 else view.klass
-        return chosen, self.heat(view.image, chosen, view.layer)
+    def frame_for(self) -> dict:
+        return _heat(self.heat(self.image, self.chosen(), self.layer), 1)
 
-    def frame(self, view) -> dict:
-        return _heat(self._current(view)[1], 1)
-
-    def render(self, view) -> np.ndarray:
-        return pictures.overlay(self.batch[view.image], self._current(view)[1], view.blend)
-
-    def picture(self, view) -> np.ndarray:
-        chosen, heat = self._current(view)
-        names = self.spec["class_names"]
-        return pictures.gradcam_picture(self.batch[view.image], heat, view.blend, (
-            f"{self.spec['titles'][view.image]}: model predicts "
-            f"{names[self.spec['predicted'][view.image]]}; heat for '{names[chosen]}' at {view.layer}"))
+    def render(self) -> np.ndarray:
+        return pictures.overlay(self.batch[self.image], self.heat(self.image, self.chosen(), self.layer),
+                                self.blend)
 
     def values(self, layer: str) -> int:
         return len(self.batch) * len(self.spec["class_names"]) * int(np.prod(self.shapes[layer][:2]))
 
     def static_frames(self, layers) -> dict:
-        frames = {}
-        for chosen in range(len(self.spec["class_names"])):  # every layer and image at once
-            for name, heat in gradcam.heatmaps(self.model, self.batch, layers, chosen).items():
-                frames.update({f"{index}|{chosen}|{name}": {"key": f"{index}|{chosen}|{name}",
-                                                            **_heat(heat[index], 9)}
-                               for index in range(len(self.batch))})
-        return frames
+        return {f"{index}|{chosen}|{name}": {"key": f"{index}|{chosen}|{name}", **_heat(heat[index], 9)}
+                for chosen in range(len(self.spec["class_names"]))  # every layer and image at once
+                for name, heat in gradcam.heatmaps(self.model, self.batch, layers, chosen).items()
+                for index in range(len(self.batch))}
 
 
-class _Patterns(_Source):
-    def __init__(self, model, shapes, steps):
-        super().__init__("pattern", model, shapes, ["layer", "channel"], titles=[],
+class _Patterns(Explorer):
+    def __init__(self, model, shapes, steps, **choices):
+        super().__init__("pattern", ["layer", "channel"], model, shapes,
                          filters={name: int(shape[-1]) for name, shape in shapes.items()})
         self.steps = steps
         self.pattern = functools.lru_cache(maxsize=64)(  # once per (layer, filter)
             lambda name, index: patterns.filter_patterns(model, name, [index], steps=steps)[0])
+        self.set_trait("layer", choices["layer"])  # computes the first frame
 
-    def frame(self, view) -> dict:
-        return {"picture": _data_url(self.render(view), photo=True)}
+    def frame_for(self) -> dict:
+        return {"picture": _data_url(self.render(), photo=True)}
 
-    def render(self, view) -> np.ndarray:
-        return self.pattern(view.layer, view.channel)
-
-    def picture(self, view) -> np.ndarray:
-        return pictures.photo_picture(view.render(), f"{view.layer}, filter {view.channel}")
+    def render(self) -> np.ndarray:
+        return self.pattern(self.layer, self.channel)
 
     def values(self, layer: str) -> int:
         return min(STATIC_FILTERS, self.shapes[layer][-1]) * int(np.prod(self.model.input_shape[1:]))
 
     def static_frames(self, layers) -> dict:
-        frames = {}
-        for name in layers:
-            count = min(STATIC_FILTERS, self.shapes[name][-1])
-            images = patterns.filter_patterns(self.model, name, range(count), steps=self.steps)
-            frames.update({f"{name}|{index}": {"key": f"{name}|{index}",
-                                               "picture": _data_url(image, photo=True)}
-                           for index, image in enumerate(images)})
-        return frames
+        return {f"{name}|{index}": {"key": f"{name}|{index}", "picture": _data_url(image, photo=True)}
+                for name in layers for index, image in enumerate(patterns.filter_patterns(
+                    self.model, name, range(min(STATIC_FILTERS, self.count(name))), steps=self.steps))}
 
 
 def activation_explorer(model, image, layers=None, layer=None, channel: int = 0,
@@ -307,15 +281,14 @@ def activation_explorer(model, image, layers=None, layer=None, channel: int = 0,
     if not 0 <= int(channel) < shapes[start][-1]:
         raise ValueError(f"channel {channel} is out of range: layer {start!r} has channels 0 to "
                          f"{shapes[start][-1] - 1}")
-    return Explorer(_Activations(model, *_batch(image, titles), shapes), layer=start,
-                    channel=int(channel))
+    return _Activations(model, *_batch(image, titles), shapes, layer=start, channel=int(channel))
 
 
 def filter_pattern_explorer(model, layers=None, steps: int = 30, layer=None) -> Explorer:
     """Return an explorer: 'Layer' menu and 'Filter' slider -> the pattern that filter likes most
     (``patterns.filter_patterns``, ``steps`` steps). ``render()``: the pattern drawn now."""
     shapes, start = _layers(model, layers, layer)
-    return Explorer(_Patterns(model, shapes, steps), layer=start)
+    return _Patterns(model, shapes, steps, layer=start)
 
 
 def gradcam_explorer(model, images, class_names, layers=None, layer=None, alpha: float = 0.4,
@@ -332,16 +305,15 @@ def gradcam_explorer(model, images, class_names, layers=None, layer=None, alpha:
                          f"{len(class_names)} class names were given: {class_names}")
     shapes, start = _layers(model, model_layers.gradcam_layers(model) if layers is None else layers,
                             layer, last=True)
-    return Explorer(_GradCam(model, *_batch(images, titles), shapes, class_names), layer=start,
-                    blend=float(alpha))
+    return _GradCam(model, *_batch(images, titles), shapes, class_names, layer=start, blend=float(alpha))
 
 
-def _static_layers(source, current: str, budget: int) -> list[str]:
+def _static_layers(view, current: str, budget: int) -> list[str]:
     """The layers a static copy holds: all, or every k-th (and ``current``) within ``budget``."""
-    names = list(source.shapes)
+    names = list(view.shapes)
     for step in range(1, len(names) + 1):
         chosen = sorted(set(names[::step]) | {current}, key=names.index)
-        if sum(source.values(name) for name in chosen) <= budget:
+        if sum(view.values(name) for name in chosen) <= budget:
             return chosen
     return [current]
 
@@ -349,17 +321,15 @@ def _static_layers(source, current: str, budget: int) -> list[str]:
 def static_data(view: Explorer, budget: int = STATIC_VALUES) -> dict:
     """Return what a page needs to run ``view`` with no kernel: its state and every frame its
     controls can ask for (patterns: the first ``STATIC_FILTERS`` filters of a layer)."""
-    source = view.source
-    layers = _static_layers(source, view.layer, budget)
+    layers = _static_layers(view, view.layer, budget)
     spec = {**view.spec, "layers": [entry for entry in view.spec["layers"] if entry["name"] in layers]}
-    if len(layers) < len(source.shapes):
-        spec["note"] = (f"This page holds {len(layers)} of the {len(source.shapes)} layers; "
+    if len(layers) < len(view.shapes):
+        spec["note"] = (f"This page holds {len(layers)} of the {len(view.shapes)} layers; "
                         f"run the notebook to see them all.")
-    if source.kind == "pattern":
+    if view.kind == "pattern":
         spec["filters"] = {name: min(STATIC_FILTERS, count) for name, count in spec["filters"].items()}
     state = {name: getattr(view, name) for name in _CHOICES}
-    return {"state": {"kind": source.kind, "spec": spec, **state},
-            "frames": source.static_frames(layers)}
+    return {"state": {"kind": view.kind, "spec": spec, **state}, "frames": view.static_frames(layers)}
 
 
 def _script(element_id: str, data_expression: str) -> str:

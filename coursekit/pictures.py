@@ -1,7 +1,6 @@
 """Drawing what the other modules compute (nothing here calls a model).
 
-``*_picture``: RGB uint8 arrays drawn with NumPy and Pillow in milliseconds, what the explorers
-redraw on every slider move. ``plot_*``: matplotlib Figures for the lessons' static cells
+``captioned``/``gradcam_picture``: RGB uint8 arrays drawn with NumPy and Pillow in milliseconds. ``plot_*``: matplotlib Figures for the lessons' static cells
 (``widgets.show_figure``). Colormaps are colour-blind-safe.
 
 >>> overlay(np.zeros((8, 8, 3)), np.ones((2, 2)), alpha=1.0).shape
@@ -15,7 +14,6 @@ from typing import Sequence
 
 import matplotlib
 import numpy as np
-from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
 
@@ -70,30 +68,6 @@ def captioned(picture: np.ndarray, lines: Sequence[str]) -> np.ndarray:
     ImageDraw.Draw(canvas).multiline_text((4, 3), "\n".join(lines), fill="black", font=font,
                                           spacing=3)
     return np.asarray(canvas)
-
-
-def photo_picture(image, title: str = "") -> np.ndarray:
-    """Return a photo (any pixel range) as an RGB uint8 picture under its caption."""
-    return captioned(to_uint8(image), [title])
-
-
-def feature_map_picture(plane: np.ndarray, title: str = "", size: int = 288,
-                        cmap: str = "viridis") -> np.ndarray:
-    """Return one feature map as an RGB uint8 picture: caption (``title``, value range), map,
-    colour scale. The map, coloured as ``imshow`` draws it, is enlarged by a whole factor to at
-    least ``size`` pixels (crisp squares), at rows ``FEATURE_MAP_TOP:``, columns ``0:``."""
-    plane = np.asarray(plane, dtype="float32")
-    if plane.ndim != 2:
-        raise ValueError(f"a feature map is 2-D, got shape {plane.shape}")
-    colormap = matplotlib.colormaps[cmap]
-    factor = max(1, -(-int(size) // max(plane.shape)))
-    mapped = colormap(Normalize()(plane), bytes=True)[..., :3].repeat(factor, 0).repeat(factor, 1)
-    bar = np.full((10, mapped.shape[1], 3), 255, dtype=np.uint8)  # the colour scale, low to high
-    bar[4:] = colormap(np.linspace(0, 1, mapped.shape[1]), bytes=True)[None, :, :3]
-    low, high = float(plane.min()), float(plane.max())
-    values = f"values {low:.2f} to {high:.2f} (scale below)" if high > low else \
-        f"all values {low:.2f} (silent)"
-    return captioned(np.concatenate([mapped, bar]), [str(title), values])
 
 
 def gradcam_picture(image, heatmap: np.ndarray, alpha: float = 0.4, title: str = "",

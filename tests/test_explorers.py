@@ -69,7 +69,10 @@ def test_setting_layer_and_channel_sends_exactly_that_map(fixture, request, tiny
         table = matplotlib.colormaps["viridis"](np.arange(256), bytes=True)[:, :3]
         np.testing.assert_array_equal(table[_channel_in(view.frame, channel)], _colored(stack[:, :, channel]))
         np.testing.assert_allclose(view.frame["high"][channel], stack[:, :, channel].max(), rtol=1e-6)
-    assert view.figure().dtype == np.uint8  # the static PNG shown without a front end
+    picture, top = view.figure(), pictures.FEATURE_MAP_TOP  # the PNG shown without a front end
+    factor = max(1, 288 // max(stack.shape[:2]))
+    np.testing.assert_array_equal(picture[top:top + stack.shape[0] * factor, :stack.shape[1] * factor],
+                                  _colored(stack[:, :, channel]).repeat(factor, 0).repeat(factor, 1))
 
 
 def test_menu_lists_layers_with_shapes(tiny_sequential, tiny_images):
@@ -190,11 +193,11 @@ def test_filter_pattern_explorer_caches_per_layer_and_filter(tiny_sequential, mo
 def test_static_copy_holds_every_frame_its_controls_ask_for(tiny_sequential, tiny_images):
     view = explorers.activation_explorer(tiny_sequential, tiny_images[:2])
     data = explorers.static_data(view)
-    assert set(data["frames"]) == {f"{i}|{name}" for i in (0, 1) for name in view.source.shapes}
+    assert set(data["frames"]) == {f"{i}|{name}" for i in (0, 1) for name in view.shapes}
     view.image, view.layer = 1, "conv_b"
     assert data["frames"]["1|conv_b"]["sprite"] and "note" not in data["state"]["spec"]
     np.testing.assert_array_equal(_channel_in(data["frames"]["1|conv_b"], 7), _channel_in(view.frame, 7))
-    small = explorers.static_data(view, budget=view.source.values("conv_a") + view.source.values("conv_b"))
+    small = explorers.static_data(view, budget=view.values("conv_a") + view.values("conv_b"))
     assert [entry["name"] for entry in small["state"]["spec"]["layers"]] == ["conv_a", "conv_b"]
     assert "2 of the 4 layers" in small["state"]["spec"]["note"]
     cam = explorers.gradcam_explorer(tiny_sequential, tiny_images[:2], ["cat", "dog"])

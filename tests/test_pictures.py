@@ -26,21 +26,6 @@ def test_overlay_blends_photo_and_colormap():
         pictures.overlay(photo, heat, alpha=1.5)
 
 
-def test_feature_map_picture_holds_the_map_pixel_for_pixel():
-    plane = np.random.default_rng(3).uniform(size=(7, 5)).astype("float32")
-    picture = pictures.feature_map_picture(plane, "layer (7, 5, 3) · channel 2")
-    factor, top = -(-288 // 7), pictures.FEATURE_MAP_TOP
-    region = picture[top:top + 7 * factor, :5 * factor]
-    np.testing.assert_array_equal(region, _colored(plane).repeat(factor, 0).repeat(factor, 1))
-    assert (picture[:top] != 255).any()  # the caption band has text
-    other = pictures.feature_map_picture(plane, "layer (7, 5, 3) · channel 3")
-    assert not np.array_equal(picture[:top], other[:top])
-    silent = pictures.feature_map_picture(np.full((4, 4), 2.0))  # drawn in the lowest colour
-    assert (silent[top:top + 4 * 72, :4 * 72] == _colored(np.zeros((1, 1)))).all()
-    with pytest.raises(ValueError, match="2-D"):
-        pictures.feature_map_picture(np.zeros((2, 2, 2)))
-
-
 def test_gradcam_picture_is_photo_and_overlay():
     photo = np.random.default_rng(4).uniform(0, 255, (10, 12, 3))
     heat = np.random.default_rng(5).uniform(size=(3, 3))
