@@ -1,12 +1,10 @@
-"""Lesson 7's explorers: feature maps, Grad-CAM and filter patterns, live and without a kernel.
+"""Lesson 7's explorers (feature maps, Grad-CAM, filter patterns), live and without a kernel.
 
-One front-end module, ``explorer.js``, draws all three. Live (JupyterLab, Colab, VS Code) an
-:class:`Explorer` (an anywidget) syncs the choices with Python, which computes a *frame* when a
-choice needs one: every channel of a layer for one image as one 8-bit picture (a channel move
-is then drawn in the browser), a heatmap, a pattern. ``static_html`` precomputes the frames
-(within ``STATIC_VALUES``) so that the same module runs on a static page: the course website
-(``COURSEKIT_SITE=1`` adds that page to what an explorer displays) and ``export_explorer``'s
-folder, which opens from disk with no Python.
+One front end, ``explorer.js``, draws all three. Live, an :class:`Explorer` (an anywidget) syncs
+the choices with Python, which computes a *frame* when a choice needs one (every channel of a
+layer as one 8-bit picture: the browser draws a channel move). ``static_html`` precomputes the
+frames so the same front end runs with no kernel: on the website (``COURSEKIT_SITE=1``) and in
+``export_explorer``'s folder.
 
 >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="conv")])
 >>> view = activation_explorer(model, np.ones((8, 8, 3)))
@@ -92,10 +90,8 @@ def _colour_tables() -> dict:
 
 class Explorer(anywidget.AnyWidget):
     """The choices (``layer``, ``channel``, ``image``, ``klass`` (-1: predicted), ``blend``,
-    ``grid``) synced with the browser, and ``frame``, what they show, computed when a choice needs
-    a new one (``frame_for``). ``render()``: the array drawn now; ``figure()``: a picture of it
-    (the PNG shown without a front end). ``values(layer)``: how many 8-bit values a static copy
-    holds for a layer; ``static_frames(layers)``: every frame it needs for them."""
+    ``grid``) synced with the browser and ``frame``, what they show (``frame_for``). ``render()``:
+    the array drawn now; ``figure()``: its picture, the PNG shown without a front end."""
 
     _esm = FRONT_END.read_text(encoding="utf-8")  # text: a file path would make anywidget
     # watch the file and hold every explorer (and its model) in that watcher forever

@@ -1,11 +1,9 @@
 """Find the layers of a model, nested models included, and build probe models to their outputs.
 
-A transfer-learning model holds its pretrained base as *one* layer. Under Keras 3 the base's
-inner layers live in the base's own graph, so ``keras.Model(model.inputs, inner.output)``
-fails ("not connected"); in a Sequential model loaded from ``.keras``, two ``layer.output``
-tensors may belong to different copies of the graph. So ``probe_model`` runs the model's own
-layers again on a fresh input, stepping into nested models (same weights, model unchanged). A
-layer is named by its name, path (``"base/block_1_expand"``) or index in ``layer_names``.
+A pretrained base is *one* layer of a transfer model, and under Keras 3 its inner layers live in
+its own graph (``keras.Model(model.inputs, inner.output)``: "not connected"). So ``probe_model``
+runs the model's own layers again on a fresh input, stepping into nested models (same weights,
+model unchanged). A layer is named by its name, path (``"base/block_1_expand"``) or index.
 
 >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Rescaling(1 / 255),
 ...     keras.layers.Conv2D(4, 3, name="conv"), keras.layers.ReLU(name="relu"),
@@ -145,9 +143,8 @@ _CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def cached(model, key, build, size: int = 32):
-    """Return ``build()``, made once per (``model``, ``key``) and kept while the model lives:
-    the cache holds the model weakly (a model nobody uses is freed, and its entries with it),
-    at most ``size`` entries per model (the oldest goes first).
+    """Return ``build()``, made once per (``model``, ``key``), at most ``size`` per model: the
+    cache holds the model weakly, so a model nobody uses is freed with its entries.
 
     >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     >>> cached(model, "answer", lambda: 42), cached(model, "answer", lambda: 0)

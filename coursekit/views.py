@@ -1,6 +1,5 @@
-"""The small interactive views of lessons 0-5 (ipywidgets), each a thin view over a pure function:
-a first slider (lesson 0), the sample browser (2), the kernel editor (3), the augmentation
-preview (5). Each returns a ``widgets.View``; lesson 7's explorers are in ``explorers``.
+"""The small views of lessons 0-5 (ipywidgets), each a ``widgets.View`` over a pure function: a
+first slider (0), the sample browser (2), the kernel editor (3), the augmentation preview (5).
 
 >>> view = brightness_demo(np.full((4, 4, 3), 100, np.uint8))
 >>> view.controls["brightness"].value = 1.5      # what moving the slider does

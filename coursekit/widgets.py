@@ -1,10 +1,8 @@
-"""How the course shows figures and interactive views (the machinery; the views are in ``views``
-and, for lesson 7, ``explorers``).
+"""How figures and views are shown (the views themselves: ``views``, ``explorers``).
 
-``show_figure`` draws a Figure or an RGB picture as a PNG, replacing what an ``Output`` showed
-(figures never stack). A :class:`View` bundles a widget with the ``render`` function that turns
-control values into the array drawn (tests call it); displaying it sends the widget *and* a PNG
-of its state, which exports without a widget front end (nbconvert, PDF, slides) show.
+``show_figure`` draws a Figure or an RGB picture as a PNG, replacing what an ``Output`` showed.
+A :class:`View` is a widget and its ``render`` (control values -> the array drawn); displayed,
+it also sends a PNG of its state for exports without a widget front end (nbconvert, PDF).
 
 >>> view = View(ipywidgets.VBox(), render=lambda: 1, figure=lambda: np.zeros((2, 2, 3), np.uint8))
 >>> sorted(view._repr_mimebundle_())
