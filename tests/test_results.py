@@ -157,15 +157,15 @@ def test_the_sentences_that_passed_the_old_lint_fail(capsys):
                      "Training on a GPU takes 4 minutes."):                            # 4.1 min on the CPU
         assert len(problems_of(sentence)) >= 1 and all("no marker" in p for p in problems_of(sentence))
     wrong = problems_of("It reaches 0.5<!--fig 04:val_accuracy--> validation accuracy after 3<!--fig 04:epochs_run--> epochs.")
-    assert len(wrong) == 2 and "the source says 0.797, written 0.8" in wrong[0] and "written 12" in wrong[1]
+    assert len(wrong) == 2 and "its source is 0.797, so it should read 0.8" in wrong[0] and "read 12" in wrong[1]
     assert "is not a time" in problems_of("Training on a GPU takes 4<!--fig 04:val_accuracy--> minutes.")[0]
     assert "no marker" in problems_of("The course CNN reaches 0.97.", code=None)[0]
-    assert "written 0.80" in problems_of("The course CNN reaches 0.97<!--fig 04:val_accuracy-->.", code=None)[0]
+    assert "should read 0.80" in problems_of("The course CNN reaches 0.97<!--fig 04:val_accuracy-->.", code=None)[0]
     row = ("| lesson | reaches |\n|---|---|\n| lesson 6 | looks inside lesson 3's CNN (0.814{}) and lesson 5's "
            "frozen-base model (0.975{}) |")
     assert len(problems_of(row.format("", ""), code=None)) == 2
     bound_wrong = problems_of(row.format("<!--fig 07:scratch_val_accuracy-->", "<!--fig 06:frozen_accuracy-->"), code=None)
-    assert len(bound_wrong) == 1 and "written 0.965" in bound_wrong[0]
+    assert len(bound_wrong) == 1 and "should read 0.965" in bound_wrong[0]
     assert problems_of(row.format("<!--fig 07:scratch_val_accuracy-->", "<!--fig 07:pretrained_val_accuracy-->"), code=None) == []
 
 
@@ -190,12 +190,14 @@ def test_the_lint_names_what_is_wrong_with_a_marker():
                         "D 12<!--fig 09:epochs--> epochs E 3<!--fig code:NOPE--> epochs F 7<!--fig bogus--> photos "
                         "G 5<!--fig code:TWICE--> epochs H 1<!--fig cite:-->x. <!--fig 04:seconds--> I 0.5.",
                         "TWICE = 2\nTWICE = 3\n")
-    expected = ["written 0.80", "not a time", "is a time", "no record for lesson 09", "assigns 'NOPE'",
+    expected = ["should read 0.80", "not a time", "is a time", "no record for lesson 09", "assigns 'NOPE'",
                 "unknown source 'bogus'", "assigned more than once", "unknown source 'cite:'",
                 "a marker after no number", "no marker names its source"]
     assert len(found) == len(expected) and all(any(part in problem for problem in found) for part in expected), found
     record_missing = figures.check_document(figures.Document(REPO / "x.md", [("", "12<!--fig 09:x--> epochs")]), {})
     assert record_missing[0][1] is True, "a missing record is told apart (the lead records at the end)"
+    typo = figures.check_document(figures.Document(REPO / "x.md", [("", "0.797<!--fig 04:val_acuracy-->")]), ISSUE_16)
+    assert typo[0][1] is True and "no figure 'val_acuracy' (yet" in typo[0][0] and "close: val_accuracy" in typo[0][0]
     assert "not a literal setting" in problems_of("3<!--fig code:EPOCHS--> epochs", "EPOCHS = recipe.epochs\n")[0]
 
 

@@ -37,6 +37,7 @@ test, and is skipped here.
 from __future__ import annotations
 
 import ast
+import difflib
 import importlib
 import inspect
 import json
@@ -229,8 +230,10 @@ def _record_value(lesson: str, name: str, all_records: dict):
     try:
         return _path(record, name, f"lesson {lesson}'s record")
     except SourceError:
-        raise SourceError(f"lesson {lesson}'s record has no {name!r}; its figures are "
-                          f"{sorted(record.get('figures', {}))}") from None
+        close = difflib.get_close_matches(name, list(record.get("figures", {})), n=3)
+        raise SourceError(f"lesson {lesson}'s record has no figure {name!r} (yet: `make results` records what the "
+                          f"lesson's results.record calls report){'; close: ' + ', '.join(close) if close else ''}",
+                          missing_record=True) from None
 
 
 def _evaluate(node, names: dict, quick: bool):
@@ -404,7 +407,7 @@ def check_document(document: Document, all_records: dict) -> list[tuple[str, boo
                 problems.append((f"{figure}: {error}", error.missing_record))
                 continue
             if wanted != figure.number:
-                problems.append((f"{figure}: the source says {value!r}, written {wanted}", False))
+                problems.append((f"{figure}: its source is {value!r}, so it should read {wanted}", False))
     return problems
 
 
