@@ -348,6 +348,17 @@ def check_overfitting_epoch(answer: Any, history, tolerance: int = 0, name: str 
                     "the validation loss stops falling and starts to rise, even though the training loss keeps falling.")
 
 
+def check_widest_gap_epoch(answer: Any, history) -> bool:
+    """Check the epoch, counted from 1, where the validation loss exceeds the training loss most
+    (``history``: ``epoch``, ``loss`` and ``val_loss`` columns)."""
+    gaps = list(history["val_loss"] - history["loss"])
+    widest = [int(epoch) for epoch, gap in zip(history["epoch"], gaps) if gap == max(gaps)]
+    number = _number(answer)
+    return _verdict(number in widest, answer, "epoch", "Epochs count from 1, positions (np.argmax) from 0."
+                    if number is not None and number + 1 in widest else
+                    "Subtract the training loss from the validation loss, epoch by epoch, and take the largest.")
+
+
 #: Options of lesson 5's exercise 2; rotation and zoom are those of its augmentation recipe
 #: (recipes.FLIP_ROTATE_ZOOM: a tenth of a turn, 20 %), which tests/test_recipes.py checks.
 AUGMENTATION_OPTIONS = (

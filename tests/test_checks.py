@@ -279,6 +279,20 @@ def test_overfitting_epoch_check_counts_from_one(capsys):
     assert "stopped before it overfitted" in capsys.readouterr().out
 
 
+def test_widest_gap_epoch_check(capsys):
+    history = pd.DataFrame({"epoch": [1, 2, 3, 4, 5], "loss": [0.69, 0.5, 0.35, 0.25, 0.2],
+                            "val_loss": [0.68, 0.55, 0.52, 0.56, 0.58]})
+    gaps = history["val_loss"] - history["loss"]
+    right = int(history["epoch"][gaps.idxmax()])
+    assert right == 5 and checks.check_widest_gap_epoch(right, history)
+    wrong = [int(np.argmax(gaps)),                                   # the 0-based position
+             int(history["epoch"][history["val_loss"].idxmin()]),    # lowest validation loss
+             int(history["epoch"][(history["loss"] - history["val_loss"]).idxmax()]),  # the gap turned around
+             True, "5"]
+    assert verdicts(checks.check_widest_gap_epoch, wrong, history) == [False] * len(wrong)
+    assert "count from 1" in capsys.readouterr().out
+
+
 def test_lesson_5_checks(capsys):
     right = {"horizontal flip", "rotation up to 36 degrees", "zoom up to 20%", "shift up to 10%",
              "small contrast change"}
