@@ -105,7 +105,8 @@ def bad_corpus(tmp_path_factory):
 # (tests/test_own_data_lessons.py), so the eight spread over both workers. The long scopes (tests
 # marked `slow`, notebooks under nbval) go first and the short files fill in behind them, so the
 # two workers finish close together. `-m "not slow"` leaves the slow tests out.
-# (xdist's `loadgroup` would need `xdist_group` marks, which pytest 9 no longer passes on.)
+# (Not `--dist loadgroup`: pytest 9 builds node ids from `Node._id`, so the `@group` suffix that
+# xdist 3.8 writes into `Node._nodeid` never reaches the scheduler, and every test is its own group.)
 
 def _long_first(item) -> int:
     return 0 if item.get_closest_marker("slow") or item.path.suffix == ".ipynb" else 1
@@ -116,43 +117,34 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=_long_first)  # stable: each file keeps its own order
 
 
-_SKIPPED: list = []
-_NBVAL_SKIPPED: list = []
-
-
-def pytest_runtest_logreport(report):
-    if report.skipped and not hasattr(report, "wasxfail"):
-        # a notebook cell marked NBVAL_SKIP (e.g. %tensorboard, which needs a browser) is skipped
-        # by the notebook's own choice, visible in the notebook: counted apart, never a failure
-        notebook = str(getattr(report, "fspath", "")).endswith(".ipynb")
-        (_NBVAL_SKIPPED if notebook else _SKIPPED).append(report)
-
-
-def pytest_collectreport(report):
-    if report.skipped:
-        _SKIPPED.append(report)
-
-
-def _skip_reason(report) -> str:
-    longrepr = report.longrepr
-    return longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+def _skips(config) -> tuple[list, list]:
+    """(skipped tests, notebook cells skipped by NBVAL_SKIP), from the terminal reporter, which
+    sees every report: tests, docstring examples, notebooks, and xdist workers' reports."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    reports = [r for r in (reporter.stats.get("skipped", []) if reporter else []) if not hasattr(r, "wasxfail")]
+    # a cell marked NBVAL_SKIP (e.g. %tensorboard, which needs a browser) is skipped by the
+    # notebook's own choice, visible in the notebook: counted apart, never a failure
+    cells = [r for r in reports if r.nodeid.split("::")[0].endswith(".ipynb")]
+    return [r for r in reports if r not in cells], cells
 
 
 def pytest_terminal_summary(terminalreporter, config):
     if hasattr(config, "workerinput"):
         return
+    skipped, cells = _skips(config)
     write = terminalreporter.write_line
-    write(f"skipped tests: {len(_SKIPPED)}; notebook cells marked NBVAL_SKIP: {len(_NBVAL_SKIPPED)}")
-    for report in _SKIPPED:
-        write(f"  SKIPPED {report.nodeid}: {_skip_reason(report)}")
-    for report in _NBVAL_SKIPPED:
+    write(f"skipped tests: {len(skipped)}; notebook cells marked NBVAL_SKIP: {len(cells)}")
+    for report in skipped:
+        longrepr = report.longrepr
+        write(f"  SKIPPED {report.nodeid}: {longrepr[2] if isinstance(longrepr, tuple) else longrepr}")
+    for report in cells:
         write(f"  NBVAL_SKIP {report.nodeid}")
-    if _SKIPPED and no_skips():
+    if skipped and no_skips():
         write("COURSEKIT_NO_SKIPS=1: every SKIPPED test above fails this run", red=True)
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if _SKIPPED and no_skips() and not hasattr(session.config, "workerinput") and exitstatus == 0:
+    if exitstatus == 0 and no_skips() and not hasattr(session.config, "workerinput") and _skips(session.config)[0]:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
