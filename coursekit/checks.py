@@ -110,21 +110,16 @@ def check_noise_yardstick(answer: Any, accuracy_a: float, accuracy_b: float, cou
 # ---------------------------------------------------------------- lesson 0: start here
 
 
-def wide_images(root) -> int:
-    """Return how many training images under ``root/train`` are wider than they are tall."""
+def check_wide_images(answer: Any, root) -> bool:
+    """Check lesson 0's count of training images (under ``root/train``) wider than they are tall."""
     from PIL import Image
 
-    count = 0
+    expected = 0
     for path in (Path(root) / "train").rglob("*"):
         if path.is_file():
             with Image.open(path) as image:  # reads the header only
-                count += image.width > image.height
-    return count
-
-
-def check_wide_images(answer: Any, root) -> bool:
-    """Check lesson 0's count of training images that are wider than they are tall."""
-    return check_answer(answer, wide_images(root), name="count",
+                expected += image.width > image.height
+    return check_answer(answer, expected, name="count",
                         hint="Open every file under root / 'train' (all class folders) with "
                              "PIL's Image.open and count those wider than tall: a square is not.")
 
@@ -430,16 +425,7 @@ def _base(model):
 
 def check_trainable_parameters(answer, model) -> bool:
     """Check how many parameters of a transfer ``model`` train while its base is frozen: those
-    of every layer outside the nested base, whatever ``trainable`` says now.
-
-    Example:
-        >>> from coursekit.config import import_keras
-        >>> keras = import_keras()
-        >>> base = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1280)], name="base")
-        >>> check_trainable_parameters(3843, keras.Sequential([keras.Input((8,)), base, keras.layers.Dense(3)]))
-        ✅ Correct!
-        True
-    """
+    of every layer outside the nested base, whatever ``trainable`` says now."""
     base = _base(model)
     return base is not None and check_answer(
         answer, sum(layer.count_params() for layer in model.layers if layer is not base), name="count",
@@ -453,17 +439,7 @@ def check_fine_tuned_layers(answer, model, fine_tune_from=None) -> bool:
     ``fine_tune_from`` (a name or a recipe; default: ``recipes.TRANSFER_FINE_TUNED``'s) changes:
     the names of its layers with weights from there on, BatchNorm kept frozen (a list, any
     order). ``pretrained.unfreeze_from`` on a copy of the base computes them, so a layer wrongly
-    unfrozen in ``model`` does not count as right.
-
-    Example:
-        >>> from coursekit.config import import_keras
-        >>> keras = import_keras()
-        >>> base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="low"),
-        ...     keras.layers.BatchNormalization(name="norm"), keras.layers.Dense(2, name="top")])
-        >>> check_fine_tuned_layers(["top"], keras.Sequential([keras.Input((4,)), base]), "norm")
-        ✅ Correct!
-        True
-    """
+    unfrozen in ``model`` does not count as right."""
     from coursekit import pretrained, recipes
 
     base = _base(model)
