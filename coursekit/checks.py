@@ -209,11 +209,6 @@ def check_baseline(answer: Any, counts) -> bool:
                        hint="The biggest class count divided by the total, in the validation column.")
 
 
-def check_brightest_channel(answer: Any, stats) -> bool:
-    """Check lesson 2's channel with the highest mean (``stats``: ``eda.channel_stats``)."""
-    return check_choice(answer, stats["mean"].idxmax(), options=list(stats.index))
-
-
 def check_normalized_white(answer: Any, stats, channel: str = "blue") -> bool:
     """Check lesson 2's value a white pixel (255) gets in ``channel`` after a ``Normalization``
     layer with this data's mean and standard deviation (``stats``, on the 0-255 scale)."""

@@ -195,8 +195,8 @@ def test_lesson_2_checks_compute_their_answers_from_the_data(table, capsys):
     counts, stats = eda.class_counts(table), eda.channel_stats(table)
     histograms, pca = eda.brightness_histograms(table), eda.pca_images(table, size=(8, 8), n_components=4)
     assert checks.check_baseline(0.5, counts) and not checks.check_baseline(0.6, counts)
-    assert checks.check_brightest_channel(stats["mean"].idxmax(), stats)
-    assert not checks.check_brightest_channel(stats["mean"].idxmin(), stats)
+    white = (255 - stats.loc["blue", "mean"]) / stats.loc["blue", "std"]
+    assert checks.check_normalized_white(white, stats) and not checks.check_normalized_white(white / 255, stats)
     assert checks.check_brighter_class("bright", histograms) and not checks.check_brighter_class("dark", histograms)
     share = pca.explained_variance_ratio[0]
     assert checks.check_first_share(share, pca) and not checks.check_first_share(share / 2, pca)
