@@ -22,6 +22,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow  # a JupyterLab server start (tens of seconds); `-m "not slow"` leaves it out
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_make_lab_serves_the_notebooks(tmp_path):
     port, token = _free_port(), "coursekit-test-token"
