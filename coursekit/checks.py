@@ -26,8 +26,7 @@ def _verdict(ok: bool, answer: Any, name: str, hint: str) -> bool:
 
 
 def _plain(value: Any) -> Any:
-    """A value as plain Python: arrays and sequences become tuples, NumPy scalars Python
-    numbers, and a boolean stays apart from numbers (``True`` is not ``1`` here)."""
+    """Arrays and sequences as tuples, NumPy scalars as Python numbers; booleans kept apart."""
     if isinstance(value, (bool, np.bool_)):
         return ("bool", bool(value))
     if isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim):
@@ -36,15 +35,13 @@ def _plain(value: Any) -> Any:
 
 
 def _number(value: Any) -> float | None:
-    """A real number (NumPy scalars and 0-d arrays too) as float; None for anything else,
-    booleans and strings included."""
+    """A real number (NumPy scalars too) as float; None for anything else, booleans included."""
     value = _plain(value)
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def check_answer(answer: Any, expected: Any, hint: str = "", name: str = "answer") -> bool:
-    """Compare ``answer`` with ``expected`` exactly: lists, tuples and arrays by their items,
-    NumPy numbers as numbers; a boolean never equals a number.
+    """Compare ``answer`` with ``expected`` exactly: sequences by items; ``True`` is not ``1``.
 
     Example:
         >>> check_answer(np.array([148, 148, 32]), (148, 148, 32))
@@ -76,8 +73,7 @@ def check_close(answer: Any, expected: float, tolerance: float = 0.01, hint: str
 
 def check_choice(answer: Any, correct: set | frozenset | list | tuple | str, options=None,
                  hint: str = "", name: str = "choice") -> bool:
-    """Check a multiple-choice answer (one option, or a set of options) against ``correct``,
-    ignoring case and order; an answer outside ``options`` (if given) gets them listed.
+    """Check one option, or a set of options, against ``correct``, ignoring case and order.
 
     Example:
         >>> check_choice({"flip", "zoom"}, {"zoom", "flip"})
@@ -98,16 +94,13 @@ def check_choice(answer: Any, correct: set | frozenset | list | tuple | str, opt
 
 
 def check_noise_yardstick(answer: Any, accuracy_a: float, accuracy_b: float, count: int) -> bool:
-    """Check the course's noise yardstick for two accuracies measured on ``count`` photos each
-    (``compare.yardstick``): two standard errors of their difference, as a fraction."""
+    """Check lesson 5's noise yardstick (``compare.yardstick``) for accuracies on ``count`` photos."""
     from coursekit import compare
 
     return check_close(answer, compare.yardstick(accuracy_a, accuracy_b, count), tolerance=0.02, name="yardstick",
                        hint="Each accuracy's standard error is sqrt(p (1 - p) / n); the difference's is the square "
                             "root of the sum of their squares; the yardstick is two of those.")
 
-
-# ---------------------------------------------------------------- lesson 0: start here
 
 
 def check_wide_images(answer: Any, root) -> bool:
@@ -124,22 +117,17 @@ def check_wide_images(answer: Any, root) -> bool:
                              "PIL's Image.open and count those wider than tall: a square is not.")
 
 
-# ---------------------------------------------------------------- lessons 1-2: cleaning and EDA
-
-_IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")
-
 
 def header_lies(folder) -> list[str]:
-    """Return the files under ``folder`` (links not followed) whose first bytes say
-    JPEG/PNG/GIF/BMP but that do not decode: lesson 1's reference answer (``'cats/cat.39.jpg'``...).
-    """
-    from coursekit.scan import true_format
+    """Lesson 1's answer: the files under ``folder`` (links not followed) whose first bytes say
+    JPEG/PNG/GIF/BMP but that do not decode."""
+    from coursekit.scan import IMAGE_SIGNATURES, true_format
 
     root, found = Path(folder), []
     for path in sorted(root.rglob("*")):
         if path.is_file() and not path.is_symlink():
             with open(path, "rb") as handle:
-                if handle.read(8).startswith(_IMAGE_SIGNATURES) and true_format(path) is None:
+                if handle.read(8).startswith(IMAGE_SIGNATURES) and true_format(path) is None:
                     found.append(path.relative_to(root).as_posix())
     return found
 
@@ -168,9 +156,8 @@ def check_broken_codes(answer: Any) -> bool:
 
 
 def check_leak_fraction(answer: Any, n_train: int, paths, epochs: int = 1) -> bool:
-    """Check lesson 1's expected share of an epoch's validation files that a take/skip split
-    of a reshuffling dataset trained on within ``epochs`` epochs (each epoch's training draw
-    holds a given file with probability ``n_train / len(paths)``, independently).
+    """Check lesson 1's expected share of validation files a reshuffled take/skip split trains
+    on within ``epochs`` epochs (each draw holds a file with probability ``n_train / len(paths)``).
 
     Example:
         >>> check_leak_fraction(0.96, 80, range(100), epochs=2)
@@ -183,9 +170,8 @@ def check_leak_fraction(answer: Any, n_train: int, paths, epochs: int = 1) -> bo
 
 
 def check_synonyms(synonyms: Any, labels_table, originals) -> bool:
-    """Check lesson 1's synonym map by what it means: after merging, every image of a class has
-    the same tag, and different classes different tags (which spelling is kept is yours).
-    ``labels_table`` (``tags``: "tag;shape") lists the images of ``originals`` (``label``) in order."""
+    """Check lesson 1's synonym map by what it does: after merging, each class has one tag and
+    no two classes share one. ``labels_table["tags"]`` ("tag;shape") follows ``originals["label"]``."""
     if not isinstance(synonyms, dict) or len(labels_table) != len(originals):
         return _say(False, "Give a dict (tag -> the spelling to keep) and the table and originals above.")
     shapes, merged = {"landscape", "portrait", "square"}, {}
@@ -210,8 +196,7 @@ def check_baseline(answer: Any, counts) -> bool:
 
 
 def check_normalized_white(answer: Any, stats, channel: str = "blue") -> bool:
-    """Check lesson 2's value a white pixel (255) gets in ``channel`` after a ``Normalization``
-    layer with this data's mean and standard deviation (``stats``, on the 0-255 scale)."""
+    """Check lesson 2's value of a white pixel in ``channel`` after ``Normalization`` by ``stats``."""
     return check_close(answer, (255 - stats.loc[channel, "mean"]) / stats.loc[channel, "std"], name="value",
                        hint="Normalising subtracts the mean, then divides by the standard deviation; "
                             "use one scale (0-1 or 0-255) for the pixel, the mean and the std.")
@@ -237,12 +222,9 @@ def check_components_for_half(answer: Any, pca) -> bool:
                         hint="Find the first position where the running total reaches 0.5; positions start at 0.")
 
 
-# ---------------------------------------------------------------- lessons 3-5: images, CNN, overfitting
-
 
 def check_flipped_kernel(answer: Any, kernel) -> bool:
-    """Check lesson 3's kernel that makes ``correlate2d`` compute ``convolve2d(image, kernel)``:
-    ``kernel`` turned upside down and left to right (``np.flip``).
+    """Check lesson 3's kernel with which ``correlate2d`` computes ``convolve2d(image, kernel)``.
 
     Example:
         >>> emboss = [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]
@@ -277,7 +259,7 @@ def check_thumbnail(answer: Any, path, size) -> bool:
 
 
 def check_layer_params(answer: Any, model, layer) -> bool:
-    """Check the parameter count of ``model``'s layer ``layer`` (a name or an index).
+    """Check lesson 3's parameter count of ``model``'s layer ``layer`` (a name or an index).
 
     Example:
         >>> from coursekit.config import import_keras
@@ -290,14 +272,12 @@ def check_layer_params(answer: Any, model, layer) -> bool:
 
     expected = model_layers.get_layer(model, layer).count_params()
     return check_answer(answer, expected, name="parameter count",
-                        hint="Conv2D: each filter has kernel x kernel x input-channels weights "
-                             "and one bias. Dense: each unit has one weight per input and one "
-                             "bias; its input is the flattened feature map, h x w x c numbers.")
+                        hint="Conv2D: k x k x input-channels weights and one bias per filter. Dense: "
+                             "one weight per input (h x w x c after Flatten) and one bias per unit.")
 
 
 def check_precision(answer: Any, counts, class_name: str) -> bool:
-    """Check the precision of ``class_name`` read from a confusion matrix ``counts`` (rows: true
-    classes, columns: predicted classes).
+    """Check lesson 4's precision of ``class_name`` from a confusion matrix (rows: true classes).
 
     Example:
         >>> import pandas as pd
@@ -315,8 +295,7 @@ def check_precision(answer: Any, counts, class_name: str) -> bool:
 
 
 def check_overfitting_epoch(answer: Any, history, tolerance: int = 0, name: str = "epoch") -> bool:
-    """Check the epoch, counted from 1, where validation loss is lowest (+- ``tolerance``) in
-    ``history``: a DataFrame with ``val_loss`` and ``epoch`` columns (``train_or_load``).
+    """Check lesson 5's epoch, from 1, of the lowest ``val_loss`` in ``history`` (+- ``tolerance``).
 
     Example:
         >>> import pandas as pd
@@ -339,8 +318,7 @@ def check_overfitting_epoch(answer: Any, history, tolerance: int = 0, name: str 
 
 
 def check_widest_gap_epoch(answer: Any, history) -> bool:
-    """Check the epoch, counted from 1, where the validation loss exceeds the training loss most
-    (``history``: ``epoch``, ``loss`` and ``val_loss`` columns)."""
+    """Check lesson 4's epoch, from 1, where ``val_loss`` exceeds ``loss`` most in ``history``."""
     gaps = list(history["val_loss"] - history["loss"])
     widest = [int(epoch) for epoch, gap in zip(history["epoch"], gaps) if gap == max(gaps)]
     number = _number(answer)
@@ -355,15 +333,12 @@ AUGMENTATION_OPTIONS = (
     "horizontal flip", "vertical flip", "rotation up to 36 degrees", "rotation up to 180 degrees",
     "zoom up to 20%", "shift up to 10%", "invert colours", "small contrast change",
 )
-_SENSIBLE_AUGMENTATIONS = frozenset({
-    "horizontal flip", "rotation up to 36 degrees", "zoom up to 20%", "shift up to 10%",
-    "small contrast change",
-})
+_SENSIBLE_AUGMENTATIONS = frozenset(AUGMENTATION_OPTIONS) - {
+    "vertical flip", "rotation up to 180 degrees", "invert colours"}
 
 
 def check_augmentations(answer: Any, name: str = "choice") -> bool:
-    """Check which augmentations make sense for photos taken the usual way up, such as cats and
-    dogs (a set of options): a picture the camera could have taken of the same subject.
+    """Check lesson 5's set of augmentations that suit photos taken the usual way up (cats, dogs).
 
     Example:
         >>> check_augmentations({"horizontal flip", "zoom up to 20%", "shift up to 10%",
@@ -378,8 +353,7 @@ def check_augmentations(answer: Any, name: str = "choice") -> bool:
 
 
 def check_rotation_factor(answer: Any, degrees: float) -> bool:
-    """Check the ``layers.RandomRotation`` factor for the legacy
-    ``ImageDataGenerator(rotation_range=degrees)`` (a fraction of a full turn).
+    """Check lesson 5's ``RandomRotation`` factor for ``ImageDataGenerator(rotation_range=degrees)``.
 
     Example:
         >>> check_rotation_factor(0.25, 90)
@@ -391,8 +365,7 @@ def check_rotation_factor(answer: Any, degrees: float) -> bool:
 
 
 def check_least_overfitting(answer: Any, comparison) -> bool:
-    """Check the variant (row of ``comparison``) whose ``train_accuracy`` exceeds its
-    ``val_accuracy`` least (the check computes the gaps itself).
+    """Check lesson 5's row of ``comparison`` whose ``train_accuracy`` exceeds ``val_accuracy`` least.
 
     Example:
         >>> import pandas as pd
@@ -407,8 +380,6 @@ def check_least_overfitting(answer: Any, comparison) -> bool:
                              "row, then take the row where it is smallest.")
 
 
-# ---------------------------------------------------------------- lesson 6: transfer learning
-
 
 def _base(model):
     """The largest model nested in ``model`` (its pretrained base), or None."""
@@ -419,8 +390,8 @@ def _base(model):
 
 
 def check_trainable_parameters(answer, model) -> bool:
-    """Check how many parameters of a transfer ``model`` train while its base is frozen: those
-    of every layer outside the nested base, whatever ``trainable`` says now."""
+    """Check lesson 6's count of the parameters that train while the base is frozen: those of
+    every layer outside the nested base, whatever ``trainable`` says now."""
     base = _base(model)
     return base is not None and check_answer(
         answer, sum(layer.count_params() for layer in model.layers if layer is not base), name="count",
@@ -430,11 +401,9 @@ def check_trainable_parameters(answer, model) -> bool:
 
 
 def check_fine_tuned_layers(answer, model, fine_tune_from=None) -> bool:
-    """Check which layers of the base nested in ``model`` fine-tuning from layer
-    ``fine_tune_from`` (a name or a recipe; default: ``recipes.TRANSFER_FINE_TUNED``'s) changes:
-    the names of its layers with weights from there on, BatchNorm kept frozen (a list, any
-    order). ``pretrained.unfreeze_from`` on a copy of the base computes them, so a layer wrongly
-    unfrozen in ``model`` does not count as right."""
+    """Check lesson 6's names of the base's layers that train when fine-tuning from
+    ``fine_tune_from`` (a name or a recipe; default ``recipes.TRANSFER_FINE_TUNED``'s), computed
+    by ``pretrained.unfreeze_from`` on a copy of the base (the student's may be wrong)."""
     from coursekit import pretrained, recipes
 
     base = _base(model)
@@ -458,11 +427,9 @@ def check_fine_tuned_layers(answer, model, fine_tune_from=None) -> bool:
                     "layer stays frozen."))
 
 
-# ---------------------------------------------------------------- lesson 7: what the CNN learned
-
 
 def check_feature_map_shape(answer: Any, model, layer: str) -> bool:
-    """Check the (height, width, channels) of the feature maps ``layer`` of ``model`` outputs."""
+    """Check lessons 3 and 7's (height, width, channels) of the maps ``layer`` of ``model`` outputs."""
     from coursekit import model_layers
 
     try:
@@ -470,14 +437,13 @@ def check_feature_map_shape(answer: Any, model, layer: str) -> bool:
     except ValueError as error:
         return _say(False, str(error))
     return check_answer(answer, expected, name="shape",
-                        hint="Each 3x3 'valid' convolution removes 2 pixels per side length, "
-                             "each 2x2 pooling halves it (rounding down); there is one channel "
-                             f"per filter. Work from the {tuple(model.input_shape[1:])} input, "
-                             "layer by layer.")
+                        hint="Each 3x3 'valid' convolution removes 2 pixels per side, each 2x2 pooling "
+                             "halves it (rounding down); one channel per filter. Work layer by layer "
+                             f"from the {tuple(model.input_shape[1:])} input.")
 
 
 def check_most_active_channel(answer: Any, activation) -> bool:
-    """Check the index of the channel with the highest mean activation in a (h, w, c) stack.
+    """Check lesson 7's channel with the highest mean activation in a (h, w, c) stack.
 
     Example:
         >>> check_most_active_channel(2, np.arange(12.0).reshape(2, 2, 3))
@@ -498,7 +464,7 @@ def check_most_active_channel(answer: Any, activation) -> bool:
 
 def check_gradcam(heatmap: Any, model, image, layer: str | None = None,
                   class_index: int | None = None) -> bool:
-    """Check a Grad-CAM heatmap you computed against ``coursekit.gradcam.heatmap``."""
+    """Check lesson 7's Grad-CAM heatmap against ``coursekit.gradcam.heatmap``."""
     from coursekit import gradcam
 
     if heatmap is ... or heatmap is None:

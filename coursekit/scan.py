@@ -54,6 +54,8 @@ FIXABLE = frozenset({"extension_mismatch", "animated", "cmyk", "palette", "has_a
 PIPELINE_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "BMP"})
 #: The extensions image_dataset_from_directory keeps (keras ALLOWLIST_FORMATS).
 PIPELINE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+#: The first bytes of those formats: JPEG, PNG, GIF and BMP.
+IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")
 
 _EXTENSIONS_OF = {"JPEG": {".jpg", ".jpeg", ".jpe", ".jfif"}, "MPO": {".jpg", ".jpeg", ".mpo"},
                   "SVG": {".svg", ".svgz"}, "HEIF": {".heic", ".heif"}, "JPEG XL": {".jxl"}}
@@ -111,8 +113,8 @@ def _unidentified(head: bytes, row: dict) -> dict:
         return _flag(row, "unsupported_format", "image_dataset_from_directory skips .jxl files, and "
                      "Pillow cannot check them" if sniffed == "JPEG XL" else
                      f"tf.io.decode_image cannot decode {sniffed}")
-    signatures = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
-    if head.startswith(signatures) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+    if head.startswith(IMAGE_SIGNATURES + (b"II*\x00", b"MM\x00*")) \
+            or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
         return _flag(row, "unreadable", "the header of an image format, but Pillow cannot open it")
     return _flag(row, "not_image")
 
