@@ -38,9 +38,10 @@ def _flag(name: str) -> bool:
     raise ValueError(f"{name}={os.environ[name]!r} is not understood: use 1/true or 0/false.")
 
 
-def quick_mode() -> bool:
-    """Return True when ``COURSEKIT_QUICK`` asks for quick mode (small data, few epochs)."""
-    return _flag("COURSEKIT_QUICK")
+def quick_mode(quick: bool | None = None) -> bool:
+    """Return ``quick`` if given, else whether ``COURSEKIT_QUICK`` asks for quick mode (small
+    data, few epochs): how every ``quick=None`` argument of coursekit is read."""
+    return _flag("COURSEKIT_QUICK") if quick is None else bool(quick)
 
 
 def data_dir() -> Path:

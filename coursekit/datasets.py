@@ -142,6 +142,8 @@ def _full(dataset: Dataset) -> Path:
 def _quick(dataset: Dataset, full_root: Path) -> Path:
     """A small deterministic subset of the verified full set, same layout: the course's one
     quick-mode rule (``splits.quick_subset``), as for your own folder."""
+    if not dataset.quick_per_class:
+        return full_root
     chosen = quick_subset(read_digest(dataset), dataset.quick_per_class)
     root = config.data_dir() / f"{full_root.name}_quick"
     with FileLock(config.data_dir() / f".{root.name}.lock"):
@@ -183,8 +185,7 @@ def load(name: str | os.PathLike | None = None, quick: bool | None = None) -> Pa
     if name in DATASETS:
         dataset = DATASETS[name]
         full_root = _full(dataset)
-        use_quick = config.quick_mode() if quick is None else quick
-        return _quick(dataset, full_root) if use_quick and dataset.quick_per_class else full_root
+        return _quick(dataset, full_root) if config.quick_mode(quick) else full_root
     if Path(name).expanduser().is_dir():  # lesson 1's cleaning and splitting, on your folder
         return owndata.prepare(Path(name).expanduser(), quick=quick)
     raise ValueError(f"{name!r} is neither a course dataset ({', '.join(sorted(DATASETS))}) nor "

@@ -177,12 +177,11 @@ def prepare(folder: str | os.PathLike, quick: bool | None = None) -> Path:
         raise OwnDataError(f"{source} does not exist or is not a folder: check the path")
     source = source.resolve()
     depth, classes = _layout(source)
-    quick = config.quick_mode() if quick is None else quick
     entries = [Path(folder, name).relative_to(source).as_posix()  # each with its size and mtime
                for folder, directories, files in os.walk(source) for name in directories + files]
     key = hashlib.sha256((_RECIPE + fingerprint(source, entries)).encode()).hexdigest()[:10]
     full = config.data_dir() / "own" / f"{source.name}-{key}"
-    target = full.with_name(full.name + "-quick") if quick else full
+    target = full.with_name(full.name + "-quick") if config.quick_mode(quick) else full
     full.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(f"{full}.lock"):
         if not full.is_dir():

@@ -80,14 +80,12 @@ class Recipe:
 
     def input_size(self, quick: bool | None = None) -> tuple[int, int]:
         """(height, width) of the images in quick or full mode (None: ``COURSEKIT_QUICK``)."""
-        quick = config.quick_mode() if quick is None else quick
-        size = self.quick_image_size if quick else self.image_size
+        size = self.quick_image_size if config.quick_mode(quick) else self.image_size
         return int(size), int(size)
 
     def max_epochs(self, quick: bool | None = None) -> int:
         """The most epochs this recipe trains in quick or full mode."""
-        quick = config.quick_mode() if quick is None else quick
-        return int(self.quick_epochs if quick else self.epochs)
+        return int(self.quick_epochs if config.quick_mode(quick) else self.epochs)
 
     def schedule_callbacks(self, quick: bool | None = None) -> list:
         """The callbacks that carry out ``schedule`` (an empty list for a constant rate)."""

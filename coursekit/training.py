@@ -1,8 +1,7 @@
 """Input pipelines, training a recipe (or loading the model it trained), learning curves.
 
-Lesson 4 writes the pipeline and ``fit`` out in full; afterwards ``image_datasets`` and
-``train_or_load`` do the same in one call each; ``history_frame`` and ``plot_history`` turn
-Keras histories into a table and a figure.
+Lesson 4 writes the pipeline and ``fit`` out in full; ``image_datasets`` and ``train_or_load``
+then do the same in one call each.
 """
 
 from __future__ import annotations
@@ -32,8 +31,6 @@ DEFAULT_SEED = 1337
 COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 
 
-# ---------------------------------------------------------------- input pipeline
-
 def _class_folders(split: Path) -> list[str]:
     """The class folders of one split, sorted as Keras labels them: at least two."""
     if not split.is_dir():
@@ -51,11 +48,10 @@ def image_datasets(root: str | os.PathLike, image_size: tuple[int, int] = (150, 
                    shuffle_buffer: int = 1000):
     """Return ``(train_ds, val_ds, class_names)`` read from ``root/train`` and ``root/validation``.
 
-    Batches of ``(images, labels)``: float32 RGB pixels in 0-255 at ``image_size``, whatever the
-    files' size and mode; labels as ``cnn.output_units`` wants them (two classes: float32 0/1 of
-    shape (batch, 1); more: int32 class indices). Each image is decoded once and cached; training
-    is shuffled *after* the cache (a new order every epoch), validation keeps file order. Both
-    carry ``file_paths``, ``class_names`` and ``pipeline`` (the settings) for the cache key.
+    Batches of float32 RGB pixels (0-255) at ``image_size`` and labels as ``cnn.output_units``
+    wants them (two classes: float32 0/1, shape (batch, 1); more: int32). Each image is decoded
+    once and cached; training is reshuffled every epoch, validation keeps file order. Both carry
+    ``file_paths``, ``class_names`` and ``pipeline`` (the settings) for the cache key.
     """
     root = Path(root)
     class_names = _class_folders(root / "train")
@@ -83,12 +79,9 @@ def image_datasets(root: str | os.PathLike, image_size: tuple[int, int] = (150, 
     return train, validation, class_names
 
 
-# ---------------------------------------------------------------- training
-
 def compile_model(model, learning_rate: float = 1e-3, optimizer: str = "adam"):
-    """Compile ``model`` with the loss its output calls for, accuracy, and a Keras optimizer
-    by name ("adam", "rmsprop", "sgd"); return it. One sigmoid unit (two classes):
-    ``binary_crossentropy``; one unit per class (softmax): ``sparse_categorical_crossentropy``.
+    """Compile ``model`` with accuracy, a Keras optimizer by name and the loss its output calls
+    for (one sigmoid unit: ``binary_crossentropy``, else ``sparse_categorical_crossentropy``).
 
     Example:
         >>> head = lambda units: keras.Sequential([keras.Input((4,)), keras.layers.Dense(units)])
@@ -105,9 +98,8 @@ def compile_model(model, learning_rate: float = 1e-3, optimizer: str = "adam"):
 
 
 def data_fingerprint(train_ds, val_ds) -> str:
-    """Return a hash of what two ``image_datasets`` pipelines read: each file's path relative
-    to the dataset folder and its content, and the pipeline settings. A student's folder, the
-    quick subset and the full dataset each get their own; moving the folder keeps it."""
+    """Return a hash of what two ``image_datasets`` pipelines read (each file's relative path
+    and content, the settings): each folder and subset gets its own; moving the folder keeps it."""
     digest = hashlib.sha256()
     for split, dataset in (("train", train_ds), ("validation", val_ds)):
         pipeline = getattr(dataset, "pipeline", None)
@@ -131,7 +123,7 @@ def cache_key(recipe, data: str, quick: bool | None = None) -> str:
         >>> len(key), key == cache_key(recipes.SCRATCH_CNN, data="abc", quick=False)
         (12, False)
     """
-    content = {"recipe": dataclasses.asdict(recipe), "data": data, "quick": _quick(quick),
+    content = {"recipe": dataclasses.asdict(recipe), "data": data, "quick": config.quick_mode(quick),
                "tensorflow": tf.__version__, "keras": keras.__version__}
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -141,10 +133,6 @@ def cached_model_path(recipe, train_ds, val_ds, quick: bool | None = None) -> Pa
     (its history beside it, ``.history.csv``)."""
     key = cache_key(recipe, data_fingerprint(train_ds, val_ds), quick)
     return config.data_dir() / "models" / f"{recipe.name}-{key}.keras"
-
-
-def _quick(quick: bool | None) -> bool:
-    return config.quick_mode() if quick is None else bool(quick)
 
 
 def _lock(path: Path) -> filelock.FileLock:
@@ -160,7 +148,7 @@ def _check_data(recipe, train_ds, quick: bool | None) -> None:
     if (tuple(pipeline.get("image_size", ())), pipeline.get("batch_size")) != wanted:
         raise ValueError(
             f"recipe {recipe.name!r} trains on {wanted[0]} images in batches of {wanted[1]} in "
-            f"{'quick' if _quick(quick) else 'full'} mode; the datasets have "
+            f"{'quick' if config.quick_mode(quick) else 'full'} mode; the datasets have "
             f"{pipeline.get('image_size')} in batches of {pipeline.get('batch_size')}. Use "
             f"training.image_datasets(root, recipe.input_size(), recipe.batch_size)")
 
@@ -168,16 +156,13 @@ def _check_data(recipe, train_ds, quick: bool | None) -> None:
 def train_or_load(recipe, train_ds, val_ds, retrain: bool = False, verbose: int = 2,
                   quick: bool | None = None):
     """Return ``(model, history)`` for ``recipe`` trained on this data: loaded if any lesson
-    trained it before, trained now otherwise (or with ``retrain=True``).
+    trained it before, else (or with ``retrain=True``) trained now and saved at ``cached_model_path``.
 
-    Training seeds Keras with ``recipe.seed``, builds the model (fine-tuning: continues a copy
-    of ``recipe.start_from``'s model, loaded or trained first) and fits at most
-    ``max_epochs()`` with the recipe's schedule and, unless ``recipe.patience`` is None, early
-    stopping on ``recipe.monitor`` (the best epoch's weights are kept). The history has one
-    row per epoch (``epoch`` from 1, metrics, ``seconds``, ``best`` on the epoch whose weights
-    were kept). Both are saved at ``cached_model_path``. Usage::
+    Training seeds Keras with ``recipe.seed``, builds the model (fine-tuning: a copy of
+    ``recipe.start_from``'s model, loaded or trained first) and fits at most ``max_epochs()``
+    epochs with the recipe's schedule and, unless ``patience`` is None, early stopping that keeps
+    the best weights. ``history``: ``history_frame`` with ``seconds`` and ``best``. Usage::
 
-        recipe = recipes.SCRATCH_CNN
         train_ds, val_ds, _ = image_datasets(root, recipe.input_size(), recipe.batch_size)
         model, history = train_or_load(recipe, train_ds, val_ds)
     """
@@ -240,12 +225,9 @@ def save_trained(recipe, model, history, train_ds, val_ds,
     return path
 
 
-# ---------------------------------------------------------------- histories and comparisons
-
 def history_frame(history, seconds: list[float] | None = None, best: int | None = None) -> pd.DataFrame:
-    """Return a Keras ``History`` (or its ``.history`` dict) as a DataFrame, one row per
-    epoch: ``epoch`` (from 1), every metric, and if given ``seconds`` and ``best`` (True on
-    epoch ``best``, whose weights were kept).
+    """Return a Keras ``History`` (or its dict) as a DataFrame: ``epoch`` (from 1), every metric,
+    and if given ``seconds`` and ``best`` (True on epoch ``best``, whose weights were kept).
 
     Example:
         >>> history_frame({"loss": [0.7, 0.5], "val_loss": [0.69, 0.6]})["epoch"].tolist()
@@ -277,8 +259,6 @@ def best_epoch(history: pd.DataFrame, monitor: str = "val_loss") -> int:
     index = int(np.nanargmax(values) if "acc" in monitor else np.nanargmin(values))
     return int(history["epoch"].iloc[index]) if "epoch" in history else index + 1
 
-
-# ---------------------------------------------------------------- drawings
 
 def plot_history(history: pd.DataFrame, title: str = "Learning curves") -> Figure:
     """Return a figure with accuracy and loss, training vs validation, per epoch; a dotted
