@@ -2,9 +2,8 @@
 
 One front end, ``explorer.js``, draws all three. Live, an :class:`Explorer` (an anywidget) syncs
 the choices with Python, which computes a *frame* when a choice needs one (every channel of a
-layer as one 8-bit picture: the browser draws a channel move). ``static_html`` precomputes the
-frames so the same front end runs with no kernel: on the website (``COURSEKIT_SITE=1``) and in
-``export_explorer``'s folder.
+layer as one 8-bit picture: the browser draws a channel move). ``static_data`` precomputes the
+frames for the website (``COURSEKIT_SITE=1``) and ``export_explorer``'s folder.
 
 >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="conv")])
 >>> view = activation_explorer(model, np.ones((8, 8, 3)))
@@ -55,12 +54,11 @@ def colour_index(plane: np.ndarray) -> np.ndarray:
 
 
 def _data_url(array: np.ndarray, photo: bool = False, level: int = 1) -> str:
-    buffer = io.BytesIO()
+    buffer, kind = io.BytesIO(), "jpeg" if photo else "png"
     if photo:  # photos and patterns: JPEG is a tenth of the size
         Image.fromarray(pictures.to_uint8(array)).save(buffer, format="JPEG", quality=90)
     else:
         Image.fromarray(array).save(buffer, format="PNG", compress_level=level)
-    kind = "jpeg" if photo else "png"
     return f"data:image/{kind};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
 
 
@@ -89,9 +87,8 @@ def _colour_tables() -> dict:
 
 
 class Explorer(anywidget.AnyWidget):
-    """The choices (``layer``, ``channel``, ``image``, ``klass`` (-1: predicted), ``blend``,
-    ``grid``) synced with the browser and ``frame``, what they show (``frame_for``). ``render()``:
-    the array drawn now; ``figure()``: its picture, the PNG shown without a front end."""
+    """The choices (layer, channel, image, klass: -1 predicted, blend, grid) synced with the
+    browser, and ``frame``, what they show; ``render()``: the array drawn; ``figure()``: its PNG."""
 
     _esm = FRONT_END.read_text(encoding="utf-8")  # text: a file path would make anywidget
     # watch the file and hold every explorer (and its model) in that watcher forever
@@ -268,11 +265,8 @@ class _Patterns(Explorer):
 
 def activation_explorer(model, image, layers=None, layer=None, channel: int = 0,
                         titles=None) -> Explorer:
-    """Return an explorer of feature maps: 'Layer' menu, 'Channel' slider, 'All channels'.
-
-    ``image`` is one image or a batch (then an 'Image' slider picks one). ``layers`` defaults
-    to every feature-map layer. ``render()`` returns the 2-D map drawn now.
-    """
+    """Return an explorer of feature maps: 'Layer' menu (default: every feature-map layer),
+    'Channel' slider, 'All channels', and an 'Image' slider when ``image`` is a batch."""
     shapes, start = _layers(model, layers, layer)
     if not 0 <= int(channel) < shapes[start][-1]:
         raise ValueError(f"channel {channel} is out of range: layer {start!r} has channels 0 to "
@@ -289,12 +283,8 @@ def filter_pattern_explorer(model, layers=None, steps: int = 30, layer=None) -> 
 
 def gradcam_explorer(model, images, class_names, layers=None, layer=None, alpha: float = 0.4,
                      titles=None) -> Explorer:
-    """Return an explorer of Grad-CAM: 'Image', 'Class', 'Layer' and 'Blend' controls.
-
-    ``class_names`` name the model's classes in output order; the 'Class' menu lists them after
-    "predicted". ``layers`` defaults to ``model_layers.gradcam_layers(model)``, ``layer`` to the
-    last of them. ``render()`` returns the overlay drawn now, in [0, 1].
-    """
+    """Return an explorer of Grad-CAM: 'Image', 'Class' ("predicted", then ``class_names`` in
+    output order), 'Layer' (default: ``model_layers.gradcam_layers``, from the last) and 'Blend'."""
     class_names = [str(name) for name in class_names]
     if len(class_names) != gradcam.class_count(model):
         raise ValueError(f"model {model.name!r} has {gradcam.class_count(model)} classes but "
@@ -344,12 +334,9 @@ def static_html(view: Explorer, budget: int = STATIC_VALUES) -> str:
 
 
 def export_explorer(model, images, folder, class_names=None, titles=None) -> Path:
-    """Write the activation and Grad-CAM explorers of ``model`` over ``images`` to ``folder``
-    (created; it must be new, empty or an earlier export): ``index.html`` opens from disk in a
-    browser with no Python and no server (the frames are in ``explorer-data.js``). Returns the
-    path of ``index.html``. ``class_names`` default to "class 0", "class 1"...; a model that is
-    not a classifier gets the feature maps only.
-    """
+    """Write the activation and Grad-CAM explorers (classifiers only; ``class_names`` default to
+    "class 0"...) of ``model`` over ``images`` to ``folder`` (new, empty or an earlier export);
+    return the path of its ``index.html``, which opens from disk with no Python and no server."""
     folder = Path(folder).expanduser()
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"{folder} is a file; give a folder for the explorer")
