@@ -86,9 +86,6 @@ def dhash(image: Image.Image, hash_size: int = 16) -> np.ndarray:
     return (pixels[:, 1:] > pixels[:, :-1]).ravel()
 
 
-# ----------------------------------------------------------------------------- one file
-
-
 def _flag(row: dict, code: str, note: str = "") -> dict:
     row["codes"].append(code)
     row["note"] = note or row["note"]
@@ -260,9 +257,6 @@ def _pixel_sha256(path: str) -> str | None:
     return hashlib.sha256(f"{converted.size}".encode() + converted.tobytes()).hexdigest()
 
 
-# ----------------------------------------------------------------------------- across files
-
-
 def close_pairs(hashes: list[str], threshold: int, block: int = 512) -> list[tuple[int, int, int]]:
     """Return (i, j, distance) for i < j whose hex hashes differ in at most ``threshold`` bits.
 
@@ -334,9 +328,6 @@ def _cross_file_codes(rows: list[dict], folder: Path, near_threshold: int) -> No
                 rows[k]["codes"].append(
                     "duplicate" if same_pixels[k] == same_pixels[members[0]] else "near_duplicate")
                 rows[k]["duplicate_of"] = rows[members[0]]["path"]
-
-
-# ----------------------------------------------------------------------------- scan
 
 
 def _walk(root: Path) -> list[tuple[str, str]]:
