@@ -1,7 +1,5 @@
 """The CNN built from scratch (lessons 3-5): the course network, its augmentation block,
 convolution by hand, and the one rule for the output layer.
-
-Sizes and the number of classes are arguments; nothing is hard-coded.
 """
 
 from __future__ import annotations
@@ -21,11 +19,9 @@ FLATTEN_UNITS = 256
 
 
 def output_units(num_classes: int) -> int:
-    """Return the width of a classifier's output layer: the course's one rule for it.
-
-    Two classes: ONE sigmoid unit, the probability of class 1 (binary labels,
-    ``binary_crossentropy``). More classes: one softmax unit per class (integer labels,
-    ``sparse_categorical_crossentropy``).
+    """Return the width of a classifier's output layer, the course's one rule: two classes, ONE
+    sigmoid unit, the probability of class 1 (binary labels, ``binary_crossentropy``); more, one
+    softmax unit per class (integer labels, ``sparse_categorical_crossentropy``).
 
     Example:
         >>> output_units(2), output_units(3), output_units(20)
@@ -52,16 +48,12 @@ def output_layer(num_classes: int, name: str = "output"):
 def scratch_cnn(input_shape: Sequence[int] = (112, 112, 3), num_classes: int = 2,
                 filters: Sequence[int] = FILTERS, dropout: float = 0.0, l2: float = 0.0,
                 augmentation=None, head: str = "average", name: str = "scratch_cnn"):
-    """Return the course CNN as an uncompiled ``keras.Sequential`` model (lesson 4 builds it).
-
-    Layers: [augmentation] -> Rescaling(1/255) -> per entry of ``filters`` a block
-    (Conv2D 3x3 relu -> MaxPooling2D 2x2 -> BatchNormalization(momentum=0.9)) -> the head ->
-    ``output_layer(num_classes)``. ``head`` "average": GlobalAveragePooling2D -> [Dropout] (the
-    course CNN); "flatten": Flatten -> [Dropout] -> Dense(``FLATTEN_UNITS``, relu), the lecture
-    network's kind of head, which memorises a small training set (lesson 5's baseline). Inputs
-    are raw pixels in 0-255. ``l2`` > 0 adds an L2 penalty to every Conv2D and Dense kernel but
-    the output's; ``augmentation`` is a Keras layer (``augmentation_layers()``), active only
-    while training.
+    """Return the course CNN, uncompiled (lesson 4 builds it), for raw 0-255 pixels: [augmentation,
+    a layer active in training] -> Rescaling(1/255) -> per entry of ``filters`` a block (Conv2D 3x3
+    relu -> MaxPooling2D 2x2 -> BatchNormalization) -> the head -> ``output_layer``. ``head``
+    "average": GlobalAveragePooling2D -> [Dropout]; "flatten" (the lecture network's kind, lesson
+    5's baseline): Flatten -> [Dropout] -> Dense(``FLATTEN_UNITS``, relu). ``l2`` > 0: an L2
+    penalty on every Conv2D and Dense kernel but the output's.
 
     Example:
         >>> scratch_cnn().count_params()
@@ -104,12 +96,10 @@ def scratch_cnn(input_shape: Sequence[int] = (112, 112, 3), num_classes: int = 2
 def augmentation_layers(flip: str | None = "horizontal", rotation: float = 0.1,
                         zoom: float = 0.2, translation: float = 0.1, contrast: float = 0.1,
                         seed: int | None = None, name: str = "augmentation"):
-    """Return a ``keras.Sequential`` of random preprocessing layers (active only in training).
-
-    ``flip`` is "horizontal", "vertical", "horizontal_and_vertical" or None; ``rotation`` is a
-    fraction of a full turn (0.1 = up to +-36 degrees); ``zoom`` and ``translation`` are
-    fractions of the image size; ``contrast`` a factor. A strength of 0 leaves that layer out
-    (Keras checks the ranges). Rotation, zoom and translation fill new borders by reflection.
+    """Return a ``keras.Sequential`` of random preprocessing layers (active only in training):
+    ``flip`` ("horizontal", "vertical", "horizontal_and_vertical" or None), ``rotation`` (a
+    fraction of a turn: 0.1 = up to +-36 degrees), ``zoom`` and ``translation`` (fractions of the
+    size), ``contrast``; 0 leaves a layer out. New borders are filled by reflection.
 
     Example:
         >>> [layer.name for layer in augmentation_layers(contrast=0).layers]
@@ -133,9 +123,9 @@ def augmentation_layers(flip: str | None = "horizontal", rotation: float = 0.1,
     return keras.Sequential(layers, name=name)
 
 
-def augment_grid(image: np.ndarray, count: int = 9, seed: int = 0, **strengths) -> np.ndarray:
-    """Return ``count`` copies of one image, each randomly augmented by ``augmentation_layers(
-    seed=seed, **strengths)``, shape (count, H, W, C), uint8. The same seed, the same copies.
+def augment_grid(image: np.ndarray, count: int = 9, seed: int = 0, block=None, **strengths) -> np.ndarray:
+    """Return ``count`` copies of one image, each randomly augmented by ``block`` (default: a new
+    ``augmentation_layers(seed=seed, **strengths)``): (count, H, W, C) uint8. Same seed, same copies.
 
     Example:
         >>> augment_grid(np.zeros((32, 32, 3), np.uint8), count=4, rotation=0.2).shape
@@ -145,14 +135,12 @@ def augment_grid(image: np.ndarray, count: int = 9, seed: int = 0, **strengths) 
     if image.ndim != 3 or int(count) < 1:
         raise ValueError(f"expected one (height, width, channels) image and a positive count, "
                          f"got shape {image.shape} and count {count!r}")
-    block = augmentation_layers(seed=seed, **strengths)
+    block = augmentation_layers(seed=seed, **strengths) if block is None else block
     batch = np.repeat(image[None].astype("float32"), int(count), axis=0)
     if block.layers:
         batch = keras.ops.convert_to_numpy(block(batch, training=True))
     return np.clip(batch, 0, 255).astype("uint8")
 
-
-# ---------------------------------------------------------------- convolution by hand (lesson 3)
 
 #: 3x3 kernels for the kernel editor; Sobel kernels as in the lecture (x: vertical edges).
 KERNEL_PRESETS: dict[str, np.ndarray] = {
@@ -166,11 +154,9 @@ KERNEL_PRESETS: dict[str, np.ndarray] = {
 
 
 def apply_kernel(gray: np.ndarray, kernel: np.ndarray, flip: bool = False) -> np.ndarray:
-    """Return a grayscale image filtered by ``kernel`` the way a Conv2D layer does it.
-
-    A Conv2D layer computes a cross-correlation (``scipy.signal.correlate2d``, kernel not
-    flipped), here in mode "same" with reflected borders; ``flip=True`` computes a true
-    convolution (``convolve2d``, the kernel flipped in both axes). Output: float32, same shape.
+    """Return a grayscale image filtered by ``kernel`` as a Conv2D layer does it: a
+    cross-correlation (``scipy.signal.correlate2d``, mode "same", reflected borders), float32;
+    ``flip=True``: a true convolution (``scipy.signal.convolve2d``).
 
     Example:
         >>> step = np.array([[0, 0, 1, 1]] * 3)      # dark on the left, bright on the right

@@ -28,8 +28,6 @@ def _imshow(array, title: str, size: float = 4) -> Figure:
     return figure
 
 
-# ---------------------------------------------------------------- lesson 0: a first slider
-
 def brightness_demo(image, title: str = "") -> View:
     """Return a View: a 'Brightness' slider over ``image`` (uint8); moving it redraws at once.
     ``render(factor)`` is the image with every pixel times ``factor``, clipped to 0-255."""
@@ -49,15 +47,10 @@ def brightness_demo(image, title: str = "") -> View:
                 controls={"brightness": slider})
 
 
-# ---------------------------------------------------------------- lesson 2: sample browser
-
 def sample_browser(table, max_side: int = 480, cache_size: int = 64) -> View:
-    """Return a View to look through a dataset: a 'Class' dropdown and an 'Image' slider.
-
-    ``table`` is ``eda.image_table(root)``. Images keep their aspect ratio, at most
-    ``max_side`` pixels; the last ``cache_size`` stay in memory. ``render(label=None,
-    index=None)`` returns the uint8 image for those values (None: the current control value).
-    """
+    """Return a View of ``eda.image_table(root)``: a 'Class' dropdown and an 'Image' slider;
+    images keep their aspect ratio, at most ``max_side`` pixels (the last ``cache_size`` kept).
+    ``render(label=None, index=None)``: the uint8 image (None: the control's value)."""
     if "label" not in table or table["label"].isna().all():
         raise ValueError("table has no labelled images: pass eda.image_table(root)")
     rows = {label: group.reset_index(drop=True) for label, group in table.groupby("label")}
@@ -102,14 +95,10 @@ def sample_browser(table, max_side: int = 480, cache_size: int = 64) -> View:
                 figure=figure, controls={"label": label_box, "index": index_slider})
 
 
-# ---------------------------------------------------------------- lessons 3 and 5: kernels, augmentation
-
 def kernel_editor(image, preset: str = "sobel x (vertical edges)") -> View:
-    """Return a View: a 3x3 grid of numbers (or a preset) -> the filtered grayscale photo.
-
-    ``cnn.apply_kernel`` computes what one Conv2D filter does (cross-correlation; 'Flip
-    kernel': a true convolution). ``render(kernel=None, flip=None)`` returns the 2-D result.
-    """
+    """Return a View: a 3x3 grid of numbers (or a preset) -> the grayscale photo filtered as one
+    Conv2D filter does (``cnn.apply_kernel``; 'Flip kernel': a true convolution).
+    ``render(kernel=None, flip=None)``: the 2-D result."""
     from coursekit import cnn, pictures
 
     if preset not in cnn.KERNEL_PRESETS:
@@ -172,13 +161,9 @@ def kernel_editor(image, preset: str = "sobel x (vertical edges)") -> View:
 
 
 def augmentation_preview(image, count: int = 9, seed: int = 0) -> View:
-    """Return a View: one photo ``count`` times, randomly augmented, a control per strength.
-
-    'Flip', 'Rotation' (fraction of a turn), 'Zoom', 'Translation' (fractions of the size),
-    'Contrast' and 'New draw' (new random transforms) drive ``cnn.augmentation_layers``, built
-    once per setting: the first draw is ``cnn.augment_grid(image, count, seed, **strengths)``.
-    ``render(**strengths)`` returns the (count, H, W, 3) uint8 grid (others: current values).
-    """
+    """Return a View: one photo ``count`` times, randomly augmented (``cnn.augment_grid``, one
+    ``cnn.augmentation_layers`` per setting), a control per strength and 'New draw'.
+    ``render(**strengths)``: the (count, H, W, 3) uint8 grid (others: the current values)."""
     from coursekit import cnn, pictures
 
     flip = ipywidgets.Dropdown(options=[("none", None), ("horizontal", "horizontal"), ("vertical",
@@ -193,7 +178,6 @@ def augmentation_preview(image, count: int = 9, seed: int = 0) -> View:
     new_draw = ipywidgets.Button(description="New draw", tooltip="new random transforms")
     output = ipywidgets.Output()
     state = {"draw": 0}
-    batch = np.repeat(np.asarray(image, dtype="float32")[None], int(count), axis=0)
 
     @functools.lru_cache(maxsize=8)  # one model per setting, built once: a new draw reuses it
     def layers_for(strengths: tuple):
@@ -201,9 +185,7 @@ def augmentation_preview(image, count: int = 9, seed: int = 0) -> View:
 
     @functools.lru_cache(maxsize=16)
     def grid(draw: int, strengths: tuple) -> np.ndarray:  # each call draws new transforms
-        block = layers_for(strengths)
-        drawn = np.asarray(block(batch, training=True)) if block.layers else batch
-        return np.clip(drawn, 0, 255).astype("uint8")
+        return cnn.augment_grid(image, int(count), block=layers_for(strengths))
 
     def render(**overrides) -> np.ndarray:
         unknown = set(overrides) - {"flip", *sliders}
