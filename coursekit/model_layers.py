@@ -1,9 +1,10 @@
 """Find the layers of a model, nested models included, and build probe models to their outputs.
 
 A pretrained base is *one* layer of a transfer model, and under Keras 3 its inner layers live in
-its own graph (``keras.Model(model.inputs, inner.output)``: "not connected"). So ``probe_model``
-runs the model's own layers again on a fresh input, stepping into nested models (same weights,
-model unchanged). A layer is named by its name, path (``"base/block_1_expand"``) or index.
+its own graph: ``keras.Model(model.inputs, inner.output)`` fails (Keras >= 3.14 when it is built,
+3.13 when it is called). So ``probe_model`` runs the model's layers again on a fresh input,
+stepping into nested models (same weights, model unchanged). A layer is named by its name, path
+(``"base/block_1_expand"``) or index.
 
 >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Rescaling(1 / 255),
 ...     keras.layers.Conv2D(4, 3, name="conv"), keras.layers.ReLU(name="relu"),
@@ -104,8 +105,7 @@ def last_conv_layer(model) -> str:
 
 
 def layer_shapes(model, layers=None) -> dict[str, tuple]:
-    """Return {layer name: output shape} for ``layers`` (default: ``feature_map_layers``):
-    what an explorer's layer menu needs, in one call."""
+    """Return {layer name: output shape} for ``layers`` (default: ``feature_map_layers``)."""
     names = feature_map_layers(model) if layers is None else [get_layer(model, layer).name
                                                               for layer in layers]
     if not names:
@@ -114,14 +114,10 @@ def layer_shapes(model, layers=None) -> dict[str, tuple]:
     return {name: output_shape(model, name) for name in names}
 
 
-# ---------------------------------------------------------------- probe models
-
 def probe_model(model, layers, linear=()):
-    """Return a ``keras.Model`` from ``model``'s input to the outputs of ``layers`` (a list).
-
-    Layers in ``linear`` give their output *before* their activation (a sigmoid head its
-    logit). Built once per (model, layers, linear); it uses the model's current weights. One
-    layer: one tensor; several: a list.
+    """Return a ``keras.Model`` from ``model``'s input to the outputs of ``layers`` (one: a
+    tensor; several: a list), those in ``linear`` *before* their activation (a sigmoid head: its
+    logit). Built once per (model, layers, linear), with the model's current weights.
 
     >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(
     ...     1, 3, activation="relu", kernel_initializer="ones", name="conv")])
@@ -180,11 +176,8 @@ def _probe(model, layers: tuple, linear: tuple):
 
 
 def _rebuild(model, inputs, wanted: set[int], found: dict, replace: dict):
-    """Run ``model``'s graph again on the symbolic ``inputs``, stepping into nested models.
-
-    Records the new output tensor of every layer whose id is in ``wanted`` into ``found``;
-    ``replace`` maps a layer id to a callable used instead of that layer. Returns the output.
-    """
+    """Run ``model``'s graph again on the symbolic ``inputs``, stepping into nested models; put
+    the output of each layer whose id is ``wanted`` into ``found``; call ``replace[id]`` instead."""
     def call(layer, *args, **kwargs):
         if id(layer) in replace:
             out = replace[id(layer)](*args)

@@ -18,15 +18,14 @@ keras = config.import_keras()
 class Recipe:
     """How one model of the course is built and trained; every field goes into its cache key.
 
-    Square images of ``image_size`` pixels (``quick_image_size`` in quick mode); at most
-    ``epochs`` (``quick_epochs``); early stopping on ``monitor`` with ``patience`` keeps the
-    best epoch's weights (``patience=None``: every epoch runs and the last weights are kept).
-    ``model`` "scratch_cnn": ``cnn.scratch_cnn`` with ``filters``, ``head``, ``dropout``, ``l2``
-    and ``augmentation`` (``cnn.augmentation_layers`` arguments); "transfer": the frozen
-    ImageNet ``base`` under a new head. ``schedule``: "cosine" (Keras' ``CosineDecay`` per
-    epoch: from ``learning_rate`` along half a cosine wave to zero), ``ReduceLROnPlateau``
-    arguments, or None (a constant rate). Fine-tuning: a copy of ``start_from``'s trained model
-    continues, its base trainable from layer ``fine_tune_from`` on (BatchNorm stays frozen).
+    Square images of ``image_size`` pixels (``quick_image_size`` in quick mode); at most ``epochs``
+    (``quick_epochs``); early stopping on ``monitor`` after ``patience`` epochs keeps the best
+    weights (None: every epoch runs, the last weights are kept). ``model`` "scratch_cnn":
+    ``cnn.scratch_cnn`` with ``filters``, ``head``, ``dropout``, ``l2`` and ``augmentation``
+    (``cnn.augmentation_layers`` arguments); "transfer": the frozen ImageNet ``base`` under a new
+    head. ``schedule``: "cosine" (``CosineDecay`` per epoch, from ``learning_rate`` to zero),
+    ``ReduceLROnPlateau`` arguments, or None. Fine-tuning: a copy of ``start_from``'s trained
+    model continues, its base trainable from ``fine_tune_from`` on (BatchNorm stays frozen).
 
     Example:
         >>> tiny = Recipe("tiny", image_size=32, quick_image_size=16, epochs=3, quick_epochs=1,
@@ -115,9 +114,7 @@ class Recipe:
 
 
 def _augmentation(recipe: Recipe):
-    if not recipe.augmentation:
-        return None
-    return cnn.augmentation_layers(**recipe.augmentation, seed=recipe.seed)
+    return cnn.augmentation_layers(**recipe.augmentation, seed=recipe.seed) if recipe.augmentation else None
 
 
 def _scratch_cnn(recipe: Recipe, num_classes: int, size: tuple[int, int]):
@@ -134,8 +131,6 @@ def _transfer(recipe: Recipe, num_classes: int, size: tuple[int, int]):
 
 
 _BUILDERS = {"scratch_cnn": _scratch_cnn, "transfer": _transfer}
-
-# ---------------------------------------------------------------- the course's recipes
 
 #: Lesson 4's CNN from scratch; lessons 6 and 7 show this same model.
 SCRATCH_CNN = Recipe(
