@@ -43,10 +43,9 @@ def _number(value: Any) -> float | None:
 def check_answer(answer: Any, expected: Any, hint: str = "", name: str = "answer") -> bool:
     """Compare ``answer`` with ``expected`` exactly: sequences by items; ``True`` is not ``1``.
 
-    Example:
-        >>> check_answer(np.array([148, 148, 32]), (148, 148, 32))
-        ✅ Correct!
-        True
+    >>> check_answer(np.array([148, 148, 32]), (148, 148, 32))
+    ✅ Correct!
+    True
     """
     try:
         ok = bool(_plain(answer) == _plain(expected))
@@ -59,10 +58,9 @@ def check_close(answer: Any, expected: float, tolerance: float = 0.01, hint: str
                 name: str = "answer") -> bool:
     """Compare a number with ``expected`` within a relative ``tolerance``.
 
-    Example:
-        >>> check_close(0.333, 1 / 3, tolerance=0.01)
-        ✅ Correct!
-        True
+    >>> check_close(0.333, 1 / 3, tolerance=0.01)
+    ✅ Correct!
+    True
     """
     number = _number(answer)
     if number is None and answer is not ... and answer is not None:
@@ -75,10 +73,9 @@ def check_choice(answer: Any, correct: set | frozenset | list | tuple | str, opt
                  hint: str = "", name: str = "choice") -> bool:
     """Check one option, or a set of options, against ``correct``, ignoring case and order.
 
-    Example:
-        >>> check_choice({"flip", "zoom"}, {"zoom", "flip"})
-        ✅ Correct!
-        True
+    >>> check_choice({"flip", "zoom"}, {"zoom", "flip"})
+    ✅ Correct!
+    True
     """
     if answer is ... or answer is None:
         return _verdict(False, answer, name, hint)
@@ -159,10 +156,9 @@ def check_leak_fraction(answer: Any, n_train: int, paths, epochs: int = 1) -> bo
     """Check lesson 1's expected share of validation files a reshuffled take/skip split trains
     on within ``epochs`` epochs (each draw holds a file with probability ``n_train / len(paths)``).
 
-    Example:
-        >>> check_leak_fraction(0.96, 80, range(100), epochs=2)
-        ✅ Correct!
-        True
+    >>> check_leak_fraction(0.96, 80, range(100), epochs=2)
+    ✅ Correct!
+    True
     """
     return check_close(answer, 1 - (1 - n_train / len(paths)) ** epochs, tolerance=0.02, name="fraction",
                        hint="One epoch's training draw holds a file with probability n_train / "
@@ -226,11 +222,10 @@ def check_components_for_half(answer: Any, pca) -> bool:
 def check_flipped_kernel(answer: Any, kernel) -> bool:
     """Check lesson 3's kernel with which ``correlate2d`` computes ``convolve2d(image, kernel)``.
 
-    Example:
-        >>> emboss = [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]
-        >>> check_flipped_kernel([[2, 1, 0], [1, 1, -1], [0, -1, -2]], emboss)
-        ✅ Correct!
-        True
+    >>> emboss = [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]
+    >>> check_flipped_kernel([[2, 1, 0], [1, 1, -1], [0, -1, -2]], emboss)
+    ✅ Correct!
+    True
     """
     kernel = np.asarray(kernel, dtype=float)
     turns = {"You turned it around one axis; convolve2d turns it around both.": (np.flipud, np.fliplr),
@@ -261,12 +256,11 @@ def check_thumbnail(answer: Any, path, size) -> bool:
 def check_layer_params(answer: Any, model, layer) -> bool:
     """Check lesson 3's parameter count of ``model``'s layer ``layer`` (a name or an index).
 
-    Example:
-        >>> from coursekit.config import import_keras
-        >>> keras = import_keras()
-        >>> check_layer_params(15, keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)]), -1)
-        ✅ Correct!
-        True
+    >>> from coursekit.config import import_keras
+    >>> keras = import_keras()
+    >>> check_layer_params(15, keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)]), -1)
+    ✅ Correct!
+    True
     """
     from coursekit import model_layers
 
@@ -279,11 +273,10 @@ def check_layer_params(answer: Any, model, layer) -> bool:
 def check_precision(answer: Any, counts, class_name: str) -> bool:
     """Check lesson 4's precision of ``class_name`` from a confusion matrix (rows: true classes).
 
-    Example:
-        >>> import pandas as pd
-        >>> check_precision(0.75, pd.DataFrame([[3, 2], [1, 4]], ["a", "b"], ["a", "b"]), "a")
-        ✅ Correct!
-        True
+    >>> import pandas as pd
+    >>> check_precision(0.75, pd.DataFrame([[3, 2], [1, 4]], ["a", "b"], ["a", "b"]), "a")
+    ✅ Correct!
+    True
     """
     said = counts[class_name].sum()
     if not said and _number(answer) is not None and math.isnan(_number(answer)):  # never called: 0 / 0
@@ -297,12 +290,11 @@ def check_precision(answer: Any, counts, class_name: str) -> bool:
 def check_overfitting_epoch(answer: Any, history, tolerance: int = 0, name: str = "epoch") -> bool:
     """Check lesson 5's epoch, from 1, of the lowest ``val_loss`` in ``history`` (+- ``tolerance``).
 
-    Example:
-        >>> import pandas as pd
-        >>> check_overfitting_epoch(3, pd.DataFrame({"epoch": [1, 2, 3, 4],
-        ...                                          "val_loss": [0.7, 0.6, 0.5, 0.7]}))
-        ✅ Correct! Validation loss is lowest at epoch 3; after that the model learns the training images by heart.
-        True
+    >>> import pandas as pd
+    >>> check_overfitting_epoch(3, pd.DataFrame({"epoch": [1, 2, 3, 4],
+    ...                                          "val_loss": [0.7, 0.6, 0.5, 0.7]}))
+    ✅ Correct! Validation loss is lowest at epoch 3; after that the model learns the training images by heart.
+    True
     """
     losses = list(history["val_loss"])
     epochs = list(history["epoch"]) if "epoch" in history else list(range(1, len(losses) + 1))
@@ -340,11 +332,10 @@ _SENSIBLE_AUGMENTATIONS = frozenset(AUGMENTATION_OPTIONS) - {
 def check_augmentations(answer: Any, name: str = "choice") -> bool:
     """Check lesson 5's set of augmentations that suit photos taken the usual way up (cats, dogs).
 
-    Example:
-        >>> check_augmentations({"horizontal flip", "zoom up to 20%", "shift up to 10%",
-        ...                      "rotation up to 36 degrees", "small contrast change"})
-        ✅ Correct!
-        True
+    >>> check_augmentations({"horizontal flip", "zoom up to 20%", "shift up to 10%",
+    ...                      "rotation up to 36 degrees", "small contrast change"})
+    ✅ Correct!
+    True
     """
     return check_choice(answer, _SENSIBLE_AUGMENTATIONS, options=AUGMENTATION_OPTIONS, name=name,
                         hint="Ask of each one: could a camera have taken this picture of the same "
@@ -355,10 +346,9 @@ def check_augmentations(answer: Any, name: str = "choice") -> bool:
 def check_rotation_factor(answer: Any, degrees: float) -> bool:
     """Check lesson 5's ``RandomRotation`` factor for ``ImageDataGenerator(rotation_range=degrees)``.
 
-    Example:
-        >>> check_rotation_factor(0.25, 90)
-        ✅ Correct!
-        True
+    >>> check_rotation_factor(0.25, 90)
+    ✅ Correct!
+    True
     """
     return check_close(answer, degrees / 360, tolerance=0.02, name="factor",
                        hint="The generator takes degrees, the layer a fraction of a full turn.")
@@ -367,12 +357,11 @@ def check_rotation_factor(answer: Any, degrees: float) -> bool:
 def check_least_overfitting(answer: Any, comparison) -> bool:
     """Check lesson 5's row of ``comparison`` whose ``train_accuracy`` exceeds ``val_accuracy`` least.
 
-    Example:
-        >>> import pandas as pd
-        >>> check_least_overfitting("+dropout", pd.DataFrame(
-        ...     {"train_accuracy": [0.95, 0.85], "val_accuracy": [0.75, 0.8]}, ["baseline", "+dropout"]))
-        ✅ Correct!
-        True
+    >>> import pandas as pd
+    >>> check_least_overfitting("+dropout", pd.DataFrame(
+    ...     {"train_accuracy": [0.95, 0.85], "val_accuracy": [0.75, 0.8]}, ["baseline", "+dropout"]))
+    ✅ Correct!
+    True
     """
     gaps = comparison["train_accuracy"] - comparison["val_accuracy"]
     return check_choice(answer, str(gaps.idxmin()), options=list(comparison.index), name="variant",
@@ -445,10 +434,9 @@ def check_feature_map_shape(answer: Any, model, layer: str) -> bool:
 def check_most_active_channel(answer: Any, activation) -> bool:
     """Check lesson 7's channel with the highest mean activation in a (h, w, c) stack.
 
-    Example:
-        >>> check_most_active_channel(2, np.arange(12.0).reshape(2, 2, 3))
-        ✅ Correct!
-        True
+    >>> check_most_active_channel(2, np.arange(12.0).reshape(2, 2, 3))
+    ✅ Correct!
+    True
     """
     stack = np.asarray(activation)
     if stack.ndim != 3:

@@ -23,9 +23,8 @@ def output_units(num_classes: int) -> int:
     sigmoid unit, the probability of class 1 (binary labels, ``binary_crossentropy``); more, one
     softmax unit per class (integer labels, ``sparse_categorical_crossentropy``).
 
-    Example:
-        >>> output_units(2), output_units(3), output_units(20)
-        (1, 3, 20)
+    >>> output_units(2), output_units(3), output_units(20)
+    (1, 3, 20)
     """
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) \
             or num_classes < 2:
@@ -37,9 +36,8 @@ def output_units(num_classes: int) -> int:
 def output_layer(num_classes: int, name: str = "output"):
     """Return the output layer for ``num_classes``: Dense(1, sigmoid) or Dense(n, softmax).
 
-    Example:
-        >>> [(layer.units, layer.get_config()["activation"]) for layer in (output_layer(2), output_layer(5))]
-        [(1, 'sigmoid'), (5, 'softmax')]
+    >>> [(layer.units, layer.get_config()["activation"]) for layer in (output_layer(2), output_layer(5))]
+    [(1, 'sigmoid'), (5, 'softmax')]
     """
     units = output_units(num_classes)
     return keras.layers.Dense(units, activation="sigmoid" if units == 1 else "softmax", name=name)
@@ -55,13 +53,12 @@ def scratch_cnn(input_shape: Sequence[int] = (112, 112, 3), num_classes: int = 2
     5's baseline): Flatten -> [Dropout] -> Dense(``FLATTEN_UNITS``, relu). ``l2`` > 0: an L2
     penalty on every Conv2D and Dense kernel but the output's.
 
-    Example:
-        >>> scratch_cnn().count_params()
-        98529
-        >>> scratch_cnn((64, 64, 3), num_classes=5, dropout=0.5).output_shape
-        (None, 5)
-        >>> scratch_cnn(head="flatten").count_params()
-        918113
+    >>> scratch_cnn().count_params()
+    98529
+    >>> scratch_cnn((64, 64, 3), num_classes=5, dropout=0.5).output_shape
+    (None, 5)
+    >>> scratch_cnn(head="flatten").count_params()
+    918113
     """
     if not 0.0 <= float(dropout) < 1.0:  # Keras accepts a rate of 1, which drops everything
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
@@ -101,9 +98,8 @@ def augmentation_layers(flip: str | None = "horizontal", rotation: float = 0.1,
     fraction of a turn: 0.1 = up to +-36 degrees), ``zoom`` and ``translation`` (fractions of the
     size), ``contrast``; 0 leaves a layer out. New borders are filled by reflection.
 
-    Example:
-        >>> [layer.name for layer in augmentation_layers(contrast=0).layers]
-        ['random_flip', 'random_rotation', 'random_zoom', 'random_translation']
+    >>> [layer.name for layer in augmentation_layers(contrast=0).layers]
+    ['random_flip', 'random_rotation', 'random_zoom', 'random_translation']
     """
     if flip not in (None, "horizontal", "vertical", "horizontal_and_vertical"):
         raise ValueError(f"flip must be None, 'horizontal', 'vertical' or "
@@ -127,9 +123,8 @@ def augment_grid(image: np.ndarray, count: int = 9, seed: int = 0, block=None, *
     """Return ``count`` copies of one image, each randomly augmented by ``block`` (default: a new
     ``augmentation_layers(seed=seed, **strengths)``): (count, H, W, C) uint8. Same seed, same copies.
 
-    Example:
-        >>> augment_grid(np.zeros((32, 32, 3), np.uint8), count=4, rotation=0.2).shape
-        (4, 32, 32, 3)
+    >>> augment_grid(np.zeros((32, 32, 3), np.uint8), count=4, rotation=0.2).shape
+    (4, 32, 32, 3)
     """
     image = np.asarray(image)
     if image.ndim != 3 or int(count) < 1:
@@ -158,10 +153,9 @@ def apply_kernel(gray: np.ndarray, kernel: np.ndarray, flip: bool = False) -> np
     cross-correlation (``scipy.signal.correlate2d``, mode "same", reflected borders), float32;
     ``flip=True``: a true convolution (``scipy.signal.convolve2d``).
 
-    Example:
-        >>> step = np.array([[0, 0, 1, 1]] * 3)      # dark on the left, bright on the right
-        >>> apply_kernel(step, KERNEL_PRESETS["sobel x (vertical edges)"])[1]
-        array([0., 4., 4., 0.], dtype=float32)
+    >>> step = np.array([[0, 0, 1, 1]] * 3)      # dark on the left, bright on the right
+    >>> apply_kernel(step, KERNEL_PRESETS["sobel x (vertical edges)"])[1]
+    array([0., 4., 4., 0.], dtype=float32)
     """
     from scipy import signal
 

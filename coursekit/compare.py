@@ -23,9 +23,8 @@ def _check(accuracy: float, count: int) -> None:
 def standard_error(accuracy: float, count: int) -> float:
     """Return the standard error of an accuracy measured on ``count`` photos.
 
-    Example:
-        >>> round(standard_error(0.8, 1000), 4)
-        0.0126
+    >>> round(standard_error(0.8, 1000), 4)
+    0.0126
     """
     _check(accuracy, count)
     return math.sqrt(accuracy * (1 - accuracy) / count)
@@ -35,9 +34,8 @@ def yardstick(accuracy_a: float, accuracy_b: float, count: int) -> float:
     """Return two standard errors of the difference of two accuracies, each on ``count`` photos:
     a difference smaller than this is within the noise of the photos.
 
-    Example:
-        >>> round(yardstick(0.75, 0.80, 1000), 3)
-        0.037
+    >>> round(yardstick(0.75, 0.80, 1000), 3)
+    0.037
     """
     _check(accuracy_b, count)
     return 2 * math.hypot(standard_error(accuracy_a, count), standard_error(accuracy_b, count))
@@ -48,11 +46,10 @@ def weigh(accuracy_a: float, accuracy_b: float, count: int) -> dict:
     ``difference`` (b - a), the ``photos`` it amounts to, the ``yardstick`` and whether the
     difference ``stands`` above it.
 
-    Example:
-        >>> weigh(0.750, 0.805, 1000)
-        {'difference': 0.055, 'photos': 55, 'yardstick': 0.037, 'stands': True}
-        >>> weigh(0.810, 0.809, 1000)["stands"]
-        False
+    >>> weigh(0.750, 0.805, 1000)
+    {'difference': 0.055, 'photos': 55, 'yardstick': 0.037, 'stands': True}
+    >>> weigh(0.810, 0.809, 1000)["stands"]
+    False
     """
     difference = float(accuracy_b) - float(accuracy_a)
     margin = yardstick(accuracy_a, accuracy_b, count)

@@ -100,9 +100,8 @@ def import_keras():
     start-up lines (oneDNN, CPU features, CUDA probing), which ``TF_CPP_MIN_LOG_LEVEL`` cannot
     silence, would land in every notebook as red stderr.
 
-    Example:
-        >>> import_keras().__version__.startswith("3.")
-        True
+    >>> import_keras().__version__.startswith("3.")
+    True
     """
     if "tensorflow" not in sys.modules:
         with _silence_stderr_fd():
@@ -128,11 +127,10 @@ def mirrors() -> list[str]:
     Entries are separated by ``os.pathsep``. On Linux/macOS that is ``:``, which URLs also
     contain, so a ``:`` followed by ``//`` (the scheme) or by a port number is not a separator.
 
-    Example:
-        >>> from unittest import mock
-        >>> with mock.patch.dict(os.environ, {"COURSEKIT_MIRROR": "/srv/c:http://10.0.0.5:8000/f"}):
-        ...     mirrors()
-        ['/srv/c', 'http://10.0.0.5:8000/f']
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"COURSEKIT_MIRROR": "/srv/c:http://10.0.0.5:8000/f"}):
+    ...     mirrors()
+    ['/srv/c', 'http://10.0.0.5:8000/f']
     """
     raw = os.environ.get("COURSEKIT_MIRROR", "")
     separator = r":(?!//)(?!\d+(?:/|:|$))" if os.pathsep == ":" else re.escape(os.pathsep)
@@ -143,9 +141,8 @@ def environment_report(display: bool = True) -> dict[str, str]:
     """Return (and, by default, print) what this course is running on: library versions,
     CPU, GPU, mode, folders, mirror, Colab.
 
-    Example:
-        >>> environment_report(display=False)["mode"] in {"quick", "full"}
-        True
+    >>> environment_report(display=False)["mode"] in {"quick", "full"}
+    True
     """
     import ipywidgets
 

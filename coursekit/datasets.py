@@ -158,9 +158,8 @@ def use(folder: str | os.PathLike | None) -> None:
     """Make ``load()`` return ``folder`` (class folders, maybe inside ``train/``, ``validation/``
     [``test/``]; or a name of ``DATASETS``; None: the default) by setting ``COURSEKIT_DATASET``.
 
-    Example:
-        >>> use(None); active()
-        'cats_and_dogs_filtered'
+    >>> use(None); active()
+    'cats_and_dogs_filtered'
     """
     if folder is None:
         os.environ.pop("COURSEKIT_DATASET", None)

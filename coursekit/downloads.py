@@ -58,11 +58,10 @@ def keras_file(name: str, application: str | None = None) -> KerasFile:
     """Return the registry entry of a file Keras caches, by file name; a weight file it lacks
     gets one on Keras' URL (no checksum) when ``application`` names its folder there.
 
-    Example:
-        >>> keras_file("imagenet_class_index.json").sha256[:12]
-        'a1e7a966a1f6'
-        >>> keras_file("vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", "vgg16").url.split("/")[-2:]
-        ['vgg16', 'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5']
+    >>> keras_file("imagenet_class_index.json").sha256[:12]
+    'a1e7a966a1f6'
+    >>> keras_file("vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", "vgg16").url.split("/")[-2:]
+    ['vgg16', 'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5']
     """
     found = next((entry for entry in KERAS_FILES if entry.name == name), None)
     if found or application:

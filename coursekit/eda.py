@@ -3,19 +3,18 @@
 Functions compute tables or arrays, reading one image at a time; ``plot_*`` functions draw
 them on a new ``Figure`` (``widgets.show_figure(fig)``). Sizes are (height, width), as in Keras.
 
-Example:
-    >>> import tempfile
-    >>> root = Path(tempfile.mkdtemp())
-    >>> for label, colour in (("cats", "orange"), ("dogs", "brown")):
-    ...     (root / "train" / label).mkdir(parents=True)
-    ...     Image.new("RGB", (40, 30), colour).save(root / "train" / label / "1.png")
-    >>> table = image_table(root)
-    >>> table[["path", "split", "label", "width", "height"]].values.tolist()
-    [['train/cats/1.png', 'train', 'cats', 40, 30], ['train/dogs/1.png', 'train', 'dogs', 40, 30]]
-    >>> class_counts(table)["total"].to_dict()
-    {'cats': 1, 'dogs': 1}
-    >>> channel_stats(table)["mean"].round(1).to_dict()
-    {'red': 210.0, 'green': 103.5, 'blue': 21.0}
+>>> import tempfile
+>>> root = Path(tempfile.mkdtemp())
+>>> for label, colour in (("cats", "orange"), ("dogs", "brown")):
+...     (root / "train" / label).mkdir(parents=True)
+...     Image.new("RGB", (40, 30), colour).save(root / "train" / label / "1.png")
+>>> table = image_table(root)
+>>> table[["path", "split", "label", "width", "height"]].values.tolist()
+[['train/cats/1.png', 'train', 'cats', 40, 30], ['train/dogs/1.png', 'train', 'dogs', 40, 30]]
+>>> class_counts(table)["total"].to_dict()
+{'cats': 1, 'dogs': 1}
+>>> channel_stats(table)["mean"].round(1).to_dict()
+{'red': 210.0, 'green': 103.5, 'blue': 21.0}
 """
 
 from __future__ import annotations
@@ -85,12 +84,11 @@ def read_image(file, size: tuple[int, int] | None = None, mode: str = "RGB") -> 
     (JPEGs decoded in draft mode at a reduced scale when that is still larger, then bilinear).
     ``mode="L"`` returns the brightness, (height, width).
 
-    Example:
-        >>> import io
-        >>> photo = io.BytesIO()
-        >>> Image.new("RGB", (40, 30), "red").save(photo, "PNG")   # Pillow: (width, height)
-        >>> read_image(photo).shape, read_image(photo, size=(10, 20)).shape
-        ((30, 40, 3), (10, 20, 3))
+    >>> import io
+    >>> photo = io.BytesIO()
+    >>> Image.new("RGB", (40, 30), "red").save(photo, "PNG")   # Pillow: (width, height)
+    >>> read_image(photo).shape, read_image(photo, size=(10, 20)).shape
+    ((30, 40, 3), (10, 20, 3))
     """
     with Image.open(file) as image:
         target = None if size is None else (int(size[1]), int(size[0]))  # Pillow: width first

@@ -15,9 +15,8 @@ def class_probabilities(outputs) -> np.ndarray:
     """Return a model's outputs as (images, classes) probabilities: one sigmoid unit (the
     probability of class 1) becomes two columns; softmax outputs stay as they are.
 
-    Example:
-        >>> class_probabilities([[0.8], [0.1]]).round(2).tolist()
-        [[0.2, 0.8], [0.9, 0.1]]
+    >>> class_probabilities([[0.8], [0.1]]).round(2).tolist()
+    [[0.2, 0.8], [0.9, 0.1]]
     """
     outputs = np.asarray(outputs, dtype="float64")
     outputs = outputs.reshape(len(outputs), -1)
@@ -34,14 +33,13 @@ def predict_frame(model, dataset, class_names: Sequence[str], threshold: float =
     of the predicted class), ``correct``, and ``file`` when the dataset has ``file_paths`` (as
     the validation set of ``training.image_datasets`` does).
 
-    Example:
-        >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, activation="sigmoid")])
-        >>> model.set_weights([np.array([[1.0]]), np.array([0.0])])
-        >>> frame = predict_frame(model, [(np.array([[3.0], [-3.0]]), np.array([1, 1]))], ["cats", "dogs"])
-        >>> frame[["true_class", "predicted_class", "confidence", "correct"]].round(3)
-          true_class predicted_class  confidence  correct
-        0       dogs            dogs       0.953     True
-        1       dogs            cats       0.953    False
+    >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, activation="sigmoid")])
+    >>> model.set_weights([np.array([[1.0]]), np.array([0.0])])
+    >>> frame = predict_frame(model, [(np.array([[3.0], [-3.0]]), np.array([1, 1]))], ["cats", "dogs"])
+    >>> frame[["true_class", "predicted_class", "confidence", "correct"]].round(3)
+      true_class predicted_class  confidence  correct
+    0       dogs            dogs       0.953     True
+    1       dogs            cats       0.953    False
     """
     if not 0.0 < float(threshold) < 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold!r}")
@@ -79,10 +77,9 @@ def confusion_frame(frame: pd.DataFrame, class_names: Sequence[str],
     ``normalize`` as in scikit-learn: None (counts), "true" (each row sums to 1: the
     diagonal is each class's recall), "pred" (columns sum to 1: precision) or "all".
 
-    Example:
-        >>> frame = pd.DataFrame({"label": [0, 1, 2, 2], "predicted": [0, 2, 2, 1]})
-        >>> confusion_frame(frame, ["ant", "bee", "cat"]).to_numpy().tolist()
-        [[1, 0, 0], [0, 0, 1], [0, 1, 1]]
+    >>> frame = pd.DataFrame({"label": [0, 1, 2, 2], "predicted": [0, 2, 2, 1]})
+    >>> confusion_frame(frame, ["ant", "bee", "cat"]).to_numpy().tolist()
+    [[1, 0, 0], [0, 0, 1], [0, 1, 1]]
     """
     from sklearn.metrics import confusion_matrix
 
@@ -97,10 +94,9 @@ def report_frame(frame: pd.DataFrame, class_names: Sequence[str]) -> pd.DataFram
     """Return precision, recall, F1 and support per class, then the rows "accuracy" (in the
     f1-score column, as scikit-learn prints it), "macro avg" and "weighted avg".
 
-    Example:
-        >>> frame = pd.DataFrame({"label": [0, 1, 2, 2], "predicted": [0, 2, 2, 1]})
-        >>> report_frame(frame, ["ant", "bee", "cat"])["recall"].tolist()[:3]
-        [1.0, 0.0, 0.5]
+    >>> frame = pd.DataFrame({"label": [0, 1, 2, 2], "predicted": [0, 2, 2, 1]})
+    >>> report_frame(frame, ["ant", "bee", "cat"])["recall"].tolist()[:3]
+    [1.0, 0.0, 0.5]
     """
     from sklearn.metrics import classification_report
 

@@ -63,11 +63,10 @@ def weights_file(name: str = "mobilenet_v2", alpha: float | None = None,
     """Return the weight file of a base (name, URL, checksum) from the registry: the 224-pixel
     file, exactly as ``keras.applications`` caches it under ``$KERAS_HOME/models``.
 
-    Example:
-        >>> weights_file("mobilenet_v2").name
-        'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5'
-        >>> weights_file("vgg16", include_top=True).name
-        'vgg16_weights_tf_dim_ordering_tf_kernels.h5'
+    >>> weights_file("mobilenet_v2").name
+    'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5'
+    >>> weights_file("vgg16", include_top=True).name
+    'vgg16_weights_tf_dim_ordering_tf_kernels.h5'
     """
     spec, alpha = _spec(name, alpha)
     file_name = spec.files[0 if include_top else 1].format(alpha=alpha and float(alpha))
@@ -193,9 +192,8 @@ def feature_head(feature_dim: int, num_classes: int = 2, dropout: float = 0.2, n
     """Return the small classifier trained on cached features: Dropout -> ``output_layer``,
     named like ``transfer_model``'s head, so ``copy_head`` can carry its weights across.
 
-    Example:
-        >>> feature_head(1280).count_params(), feature_head(1280, num_classes=3).count_params()
-        (1281, 3843)
+    >>> feature_head(1280).count_params(), feature_head(1280, num_classes=3).count_params()
+    (1281, 3843)
     """
     return keras.Sequential([
         keras.Input((int(feature_dim),), name="features"),
@@ -237,12 +235,11 @@ def unfreeze_from(base, first_trainable: str, keep_batchnorm_frozen: bool = True
     Keras 3 only that keeps them in inference mode, because ``fit`` passes ``training=True`` to
     every layer. Lesson 6 writes these lines out; the fine-tuning recipes call this.
 
-    Example:
-        >>> small = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="a"),
-        ...                           keras.layers.BatchNormalization(name="b"),
-        ...                           keras.layers.Dense(1, name="c")])
-        >>> unfreeze_from(small, "b"), unfreeze_from(small, "b", keep_batchnorm_frozen=False)
-        (['c'], ['b', 'c'])
+    >>> small = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="a"),
+    ...                           keras.layers.BatchNormalization(name="b"),
+    ...                           keras.layers.Dense(1, name="c")])
+    >>> unfreeze_from(small, "b"), unfreeze_from(small, "b", keep_batchnorm_frozen=False)
+    (['c'], ['b', 'c'])
     """
     start = base.layers.index(base.get_layer(first_trainable))  # Keras lists the layers if none
     base.trainable = True
@@ -255,9 +252,8 @@ def unfreeze_from(base, first_trainable: str, keep_batchnorm_frozen: bool = True
 def parameter_counts(model) -> dict[str, int]:
     """Return the number of parameters of a model: total, trainable and frozen.
 
-    Example:
-        >>> parameter_counts(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]))
-        {'total': 8, 'trainable': 8, 'frozen': 0}
+    >>> parameter_counts(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]))
+    {'total': 8, 'trainable': 8, 'frozen': 0}
     """
     trainable = int(sum(np.prod(variable.shape) for variable in model.trainable_weights))
     frozen = int(sum(np.prod(variable.shape) for variable in model.non_trainable_weights))

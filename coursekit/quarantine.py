@@ -32,11 +32,10 @@ def leave_out(report: pd.DataFrame, codes: Iterable[str] = DEFAULT_QUARANTINE) -
     """Return why each file stays out of training (its ``codes``, joined), ``""`` when kept; a
     format only Pillow reads (WebP, TIFF, 1-bit BMP) is kept, for ``repair`` to convert.
 
-    Example:
-        >>> report = pd.DataFrame({"format": ["JPEG", "WEBP", None],
-        ...                        "issues": [("duplicate",), ("unsupported_format",), ("empty_file",)]})
-        >>> leave_out(report).tolist()
-        ['duplicate', '', 'empty_file']
+    >>> report = pd.DataFrame({"format": ["JPEG", "WEBP", None],
+    ...                        "issues": [("duplicate",), ("unsupported_format",), ("empty_file",)]})
+    >>> leave_out(report).tolist()
+    ['duplicate', '', 'empty_file']
     """
     codes = set(codes)
     return pd.Series([", ".join(code for code in issues if code in codes
@@ -120,16 +119,15 @@ def quarantine(report: pd.DataFrame, folder: str | os.PathLike, to: str | os.Pat
     """Move the files of ``report`` that have any of ``issues`` from ``folder`` into ``to``, all
     checked first; return the path of the JSON manifest written into ``to`` (for ``undo``).
 
-    Example:
-        >>> import tempfile
-        >>> from coursekit.scan import scan
-        >>> base = Path(tempfile.mkdtemp())
-        >>> (base / "photos" / "cats").mkdir(parents=True)
-        >>> (base / "photos" / "cats" / "empty.jpg").write_bytes(b"")
-        0
-        >>> manifest = quarantine(scan(base / "photos", progress=False), base / "photos", base / "q")
-        >>> sorted(path.name for path in (base / "q" / "cats").iterdir()), undo(manifest)
-        (['empty.jpg'], 1)
+    >>> import tempfile
+    >>> from coursekit.scan import scan
+    >>> base = Path(tempfile.mkdtemp())
+    >>> (base / "photos" / "cats").mkdir(parents=True)
+    >>> (base / "photos" / "cats" / "empty.jpg").write_bytes(b"")
+    0
+    >>> manifest = quarantine(scan(base / "photos", progress=False), base / "photos", base / "q")
+    >>> sorted(path.name for path in (base / "q" / "cats").iterdir()), undo(manifest)
+    (['empty.jpg'], 1)
     """
     issues = {issues} if isinstance(issues, str) else set(issues)
     folder, to = _places(folder, to)

@@ -27,13 +27,12 @@ class Recipe:
     ``ReduceLROnPlateau`` arguments, or None. Fine-tuning: a copy of ``start_from``'s trained
     model continues, its base trainable from ``fine_tune_from`` on (BatchNorm stays frozen).
 
-    Example:
-        >>> tiny = Recipe("tiny", image_size=32, quick_image_size=16, epochs=3, quick_epochs=1,
-        ...               learning_rate=1e-3, monitor="val_accuracy", patience=2, filters=(4, 8))
-        >>> tiny.input_size(quick=True), tiny.max_epochs(quick=False)
-        ((16, 16), 3)
-        >>> replace(tiny, dropout=0.5).build(num_classes=3, quick=True).output_shape
-        (None, 3)
+    >>> tiny = Recipe("tiny", image_size=32, quick_image_size=16, epochs=3, quick_epochs=1,
+    ...               learning_rate=1e-3, monitor="val_accuracy", patience=2, filters=(4, 8))
+    >>> tiny.input_size(quick=True), tiny.max_epochs(quick=False)
+    ((16, 16), 3)
+    >>> replace(tiny, dropout=0.5).build(num_classes=3, quick=True).output_shape
+    (None, 3)
     """
 
     name: str

@@ -41,10 +41,9 @@ def _plain(name: str, value):
 def record(**figures) -> None:
     """Show the lesson's named figures and, while the recorder runs, save them to its JSON file.
 
-    Example:
-        >>> record(val_accuracy=0.7351, epochs_run=17)
-        val_accuracy  0.7351
-        epochs_run    17
+    >>> record(val_accuracy=0.7351, epochs_run=17)
+    val_accuracy  0.7351
+    epochs_run    17
     """
     if not figures:
         raise ValueError("record() needs named figures, e.g. record(val_accuracy=0.74, epochs_run=17)")

@@ -72,12 +72,11 @@ def dhash(image: Image.Image, hash_size: int = 16) -> np.ndarray:
     """Return the difference hash of an image: ``hash_size**2`` booleans, for each pixel of the
     image shrunk to ``(hash_size + 1) x hash_size`` gray pixels, "brighter than its left neighbour".
 
-    Example:
-        >>> ramp = Image.linear_gradient("L").resize((64, 48))     # dark top, bright bottom
-        >>> dhash(Image.new("RGB", (64, 48), "white")).any(), dhash(ramp).shape
-        (np.False_, (256,))
-        >>> int((dhash(ramp) != dhash(ramp.resize((50, 40)))).sum())   # a resized copy
-        0
+    >>> ramp = Image.linear_gradient("L").resize((64, 48))     # dark top, bright bottom
+    >>> dhash(Image.new("RGB", (64, 48), "white")).any(), dhash(ramp).shape
+    (np.False_, (256,))
+    >>> int((dhash(ramp) != dhash(ramp.resize((50, 40)))).sum())   # a resized copy
+    0
     """
     if hash_size < 2:
         raise ValueError(f"hash_size must be at least 2, got {hash_size}")
@@ -230,10 +229,9 @@ def to_gray(image: Image.Image) -> Image.Image:
 def to_rgb(image: Image.Image) -> Image.Image:
     """Return the first frame as 8-bit RGB: 16-bit scaled (not clipped), alpha over white.
 
-    Example:
-        >>> clear = Image.new("RGBA", (2, 1), (0, 0, 0, 0))      # fully transparent black
-        >>> to_rgb(clear).getpixel((0, 0)), to_rgb(Image.new("I;16", (1, 1), 65535)).mode
-        ((255, 255, 255), 'RGB')
+    >>> clear = Image.new("RGBA", (2, 1), (0, 0, 0, 0))      # fully transparent black
+    >>> to_rgb(clear).getpixel((0, 0)), to_rgb(Image.new("I;16", (1, 1), 65535)).mode
+    ((255, 255, 255), 'RGB')
     """
     frame = image.tell()
     image.seek(0)
@@ -260,9 +258,8 @@ def _pixel_sha256(path: str) -> str | None:
 def close_pairs(hashes: list[str], threshold: int, block: int = 512) -> list[tuple[int, int, int]]:
     """Return (i, j, distance) for i < j whose hex hashes differ in at most ``threshold`` bits.
 
-    Example:
-        >>> close_pairs(["ff00", "ff01", "00ff"], threshold=2)
-        [(0, 1, 1)]
+    >>> close_pairs(["ff00", "ff01", "00ff"], threshold=2)
+    [(0, 1, 1)]
     """
     if len(hashes) < 2:
         return []
@@ -281,9 +278,8 @@ def close_pairs(hashes: list[str], threshold: int, block: int = 512) -> list[tup
 def components(count: int, pairs) -> np.ndarray:
     """Return a group number for each of ``count`` items, joining the items of each pair.
 
-    Example:
-        >>> components(5, [(0, 3), (3, 4)]).tolist()
-        [0, 1, 2, 0, 0]
+    >>> components(5, [(0, 3), (3, 4)]).tolist()
+    [0, 1, 2, 0, 0]
     """
     pairs = np.asarray(list(pairs), dtype=np.int64).reshape(-1, 2)
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(count, count))
@@ -350,18 +346,17 @@ def scan(folder: str | os.PathLike, *, workers: int | None = None, progress: boo
     small). ``group``: the shortest path among a file and its (near) copies under any label;
     ``note``: the issues in words.
 
-    Example:
-        >>> import tempfile
-        >>> folder = Path(tempfile.mkdtemp())
-        >>> (folder / "cats").mkdir()
-        >>> Image.linear_gradient("L").save(folder / "cats" / "photo.jpg", "PNG")
-        >>> (folder / "cats" / "download.jpg").write_text("<html>403 Forbidden</html>")
-        26
-        >>> report = scan(folder, progress=False)
-        >>> dict(zip(report.path, report.issues))
-        {'cats/download.jpg': ('not_image',), 'cats/photo.jpg': ('extension_mismatch', 'grayscale')}
-        >>> report.note[1]
-        'a PNG file with a .jpg name; a single channel'
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> (folder / "cats").mkdir()
+    >>> Image.linear_gradient("L").save(folder / "cats" / "photo.jpg", "PNG")
+    >>> (folder / "cats" / "download.jpg").write_text("<html>403 Forbidden</html>")
+    26
+    >>> report = scan(folder, progress=False)
+    >>> dict(zip(report.path, report.issues))
+    {'cats/download.jpg': ('not_image',), 'cats/photo.jpg': ('extension_mismatch', 'grayscale')}
+    >>> report.note[1]
+    'a PNG file with a .jpg name; a single channel'
     """
     from tqdm.auto import tqdm
 
@@ -420,14 +415,13 @@ def true_format(path: str | os.PathLike) -> str | None:
     """Return the real format of a file by decoding it in full with Pillow, or None if it is no
     image: the replacement for ``imghdr.what`` (gone in Python 3.13), which read a few bytes.
 
-    Example:
-        >>> import tempfile
-        >>> path = Path(tempfile.mkdtemp()) / "cat.jpg"
-        >>> Image.new("RGB", (8, 8)).save(path, "PNG")             # a PNG named .jpg
-        >>> true_format(path)
-        'PNG'
-        >>> path.write_bytes(path.read_bytes()[:40]) and true_format(path) is None  # truncated
-        True
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "cat.jpg"
+    >>> Image.new("RGB", (8, 8)).save(path, "PNG")             # a PNG named .jpg
+    >>> true_format(path)
+    'PNG'
+    >>> path.write_bytes(path.read_bytes()[:40]) and true_format(path) is None  # truncated
+    True
     """
     try:
         with Image.open(path) as image:

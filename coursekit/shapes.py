@@ -19,9 +19,8 @@ def conv_output_length(length: int, kernel: int, stride: int = 1, padding: str =
 
     "valid": floor((length - kernel) / stride) + 1; "same": ceil(length / stride).
 
-    Example:
-        >>> conv_output_length(150, 3), conv_output_length(148, 2, stride=2), conv_output_length(7, 2, 2)
-        (148, 74, 3)
+    >>> conv_output_length(150, 3), conv_output_length(148, 2, stride=2), conv_output_length(7, 2, 2)
+    (148, 74, 3)
     """
     length, kernel, stride = int(length), int(kernel), int(stride)
     if kernel < 1 or stride < 1 or padding not in ("valid", "same"):
@@ -75,10 +74,9 @@ def shape_table(input_shape: Sequence[int], layers: Sequence[tuple]) -> pd.DataF
     ``output_shape`` (without the batch axis), ``params`` and ``trainable`` (what
     ``model.summary()`` prints), worked out with the formulas of the lesson.
 
-    Example:
-        >>> table = shape_table((150, 150, 3), [("conv", 32), ("pool",), ("batchnorm",), ("flatten",)])
-        >>> table["output_shape"].tolist(), table["params"].tolist(), table["trainable"].tolist()
-        ([(148, 148, 32), (74, 74, 32), (74, 74, 32), (175232,)], [896, 0, 128, 0], [896, 0, 64, 0])
+    >>> table = shape_table((150, 150, 3), [("conv", 32), ("pool",), ("batchnorm",), ("flatten",)])
+    >>> table["output_shape"].tolist(), table["params"].tolist(), table["trainable"].tolist()
+    ([(148, 148, 32), (74, 74, 32), (74, 74, 32), (175232,)], [896, 0, 128, 0], [896, 0, 64, 0])
     """
     shape = tuple(int(size) for size in input_shape)
     rows = []

@@ -57,12 +57,11 @@ def split(data: pd.DataFrame | str | os.PathLike, fractions=(0.7, 0.15, 0.15),
     ``fractions``: up to 3 numbers (train, validation, test) or a dict name -> fraction,
     adding up to 1. Returns the usable rows with ``group`` and ``split`` columns.
 
-    Example:
-        >>> paths = [f"cats/{k}.jpg" for k in range(10)]
-        >>> report = pd.DataFrame({"path": paths, "group": paths, "label": "cats", "format": "JPEG",
-        ...     "issues": [()] * 10, "sha256": [hashlib.sha256(bytes([k])).hexdigest() for k in range(10)]})
-        >>> split(report, (0.6, 0.2, 0.2))["split"].value_counts().to_dict()
-        {'train': 6, 'validation': 2, 'test': 2}
+    >>> paths = [f"cats/{k}.jpg" for k in range(10)]
+    >>> report = pd.DataFrame({"path": paths, "group": paths, "label": "cats", "format": "JPEG",
+    ...     "issues": [()] * 10, "sha256": [hashlib.sha256(bytes([k])).hexdigest() for k in range(10)]})
+    >>> split(report, (0.6, 0.2, 0.2))["split"].value_counts().to_dict()
+    {'train': 6, 'validation': 2, 'test': 2}
     """
     if isinstance(data, (str, os.PathLike)):
         data = scan(data, progress=False)
@@ -92,12 +91,11 @@ def check_leakage(data: pd.DataFrame | Mapping[str, pd.DataFrame], split_column:
     within ``near_threshold`` bits (blank images only exactly). Columns ``path_a``, ``split_a``,
     ``path_b``, ``split_b``, ``kind`` (``exact``/``near``), ``distance``; empty: no leakage.
 
-    Example:
-        >>> table = pd.DataFrame({"path": ["a.jpg", "b.jpg", "c.jpg"], "split": ["train", "test", "test"],
-        ...                       "sha256": ["1", "1", "2"], "pixel_sha256": None,
-        ...                       "dhash": ["00000000", "00000000", "ffffffff"]})
-        >>> check_leakage(table)[["path_a", "split_a", "path_b", "split_b", "kind"]].values.tolist()
-        [['a.jpg', 'train', 'b.jpg', 'test', 'exact']]
+    >>> table = pd.DataFrame({"path": ["a.jpg", "b.jpg", "c.jpg"], "split": ["train", "test", "test"],
+    ...                       "sha256": ["1", "1", "2"], "pixel_sha256": None,
+    ...                       "dhash": ["00000000", "00000000", "ffffffff"]})
+    >>> check_leakage(table)[["path_a", "split_a", "path_b", "split_b", "kind"]].values.tolist()
+    [['a.jpg', 'train', 'b.jpg', 'test', 'exact']]
     """
     if isinstance(data, Mapping):
         data = pd.concat([report.assign(**{split_column: name}) for name, report in data.items()],
@@ -131,10 +129,9 @@ def quick_subset(relative_paths: Iterable[str], per_class: int | Mapping[str, in
     rule for the default dataset and your own. ``per_class``: a number, or a dict split ->
     number for paths ``split/class/file`` (other splits are dropped).
 
-    Example:
-        >>> quick_subset(["train/cats/cat.10.jpg", "train/cats/cat.2.jpg", "train/cats/cat.1.jpg",
-        ...               "train/dogs/dog.7.jpg", "test/cats/cat.3.jpg"], {"train": 2})
-        ['train/cats/cat.1.jpg', 'train/cats/cat.2.jpg', 'train/dogs/dog.7.jpg']
+    >>> quick_subset(["train/cats/cat.10.jpg", "train/cats/cat.2.jpg", "train/cats/cat.1.jpg",
+    ...               "train/dogs/dog.7.jpg", "test/cats/cat.3.jpg"], {"train": 2})
+    ['train/cats/cat.1.jpg', 'train/cats/cat.2.jpg', 'train/dogs/dog.7.jpg']
     """
     folders: dict[PurePosixPath, list[str]] = {}
     for path in relative_paths:

@@ -83,10 +83,9 @@ def compile_model(model, learning_rate: float = 1e-3, optimizer: str = "adam"):
     """Compile ``model`` with accuracy, a Keras optimizer by name and the loss its output calls
     for (one sigmoid unit: ``binary_crossentropy``, else ``sparse_categorical_crossentropy``).
 
-    Example:
-        >>> head = lambda units: keras.Sequential([keras.Input((4,)), keras.layers.Dense(units)])
-        >>> compile_model(head(1)).loss, compile_model(head(3), optimizer="rmsprop").loss
-        ('binary_crossentropy', 'sparse_categorical_crossentropy')
+    >>> head = lambda units: keras.Sequential([keras.Input((4,)), keras.layers.Dense(units)])
+    >>> compile_model(head(1)).loss, compile_model(head(3), optimizer="rmsprop").loss
+    ('binary_crossentropy', 'sparse_categorical_crossentropy')
     """
     if not float(learning_rate) > 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
@@ -117,11 +116,10 @@ def cache_key(recipe, data: str, quick: bool | None = None) -> str:
     """Return a 12-character hash of every field of ``recipe`` (nested ones too), the ``data``
     fingerprint, quick/full mode and the TensorFlow and Keras versions.
 
-    Example:
-        >>> from coursekit import recipes
-        >>> key = cache_key(recipes.SCRATCH_CNN, data="abc", quick=True)
-        >>> len(key), key == cache_key(recipes.SCRATCH_CNN, data="abc", quick=False)
-        (12, False)
+    >>> from coursekit import recipes
+    >>> key = cache_key(recipes.SCRATCH_CNN, data="abc", quick=True)
+    >>> len(key), key == cache_key(recipes.SCRATCH_CNN, data="abc", quick=False)
+    (12, False)
     """
     content = {"recipe": dataclasses.asdict(recipe), "data": data, "quick": config.quick_mode(quick),
                "tensorflow": tf.__version__, "keras": keras.__version__}
@@ -229,9 +227,8 @@ def history_frame(history, seconds: list[float] | None = None, best: int | None 
     """Return a Keras ``History`` (or its dict) as a DataFrame: ``epoch`` (from 1), every metric,
     and if given ``seconds`` and ``best`` (True on epoch ``best``, whose weights were kept).
 
-    Example:
-        >>> history_frame({"loss": [0.7, 0.5], "val_loss": [0.69, 0.6]})["epoch"].tolist()
-        [1, 2]
+    >>> history_frame({"loss": [0.7, 0.5], "val_loss": [0.69, 0.6]})["epoch"].tolist()
+    [1, 2]
     """
     logs = history.history if hasattr(history, "history") else history
     if not isinstance(logs, Mapping) or not logs:
@@ -249,9 +246,8 @@ def best_epoch(history: pd.DataFrame, monitor: str = "val_loss") -> int:
     """Return the epoch (from 1) where ``monitor`` was best: lowest loss, highest accuracy.
     Where validation loss is lowest, overfitting starts.
 
-    Example:
-        >>> best_epoch(pd.DataFrame({"epoch": [1, 2, 3], "val_loss": [0.7, 0.5, 0.6]}))
-        2
+    >>> best_epoch(pd.DataFrame({"epoch": [1, 2, 3], "val_loss": [0.7, 0.5, 0.6]}))
+    2
     """
     if monitor not in history:
         raise ValueError(f"history has no column {monitor!r}; it has {list(history.columns)}")
@@ -264,10 +260,9 @@ def plot_history(history: pd.DataFrame, title: str = "Learning curves") -> Figur
     """Return a figure with accuracy and loss, training vs validation, per epoch; a dotted
     line marks the epoch whose weights were kept.
 
-    Example:
-        >>> history = history_frame({"accuracy": [0.6, 0.9], "loss": [0.7, 0.3]}, best=2)
-        >>> [axes.get_title() for axes in plot_history(history).axes]
-        ['Accuracy', 'Loss']
+    >>> history = history_frame({"accuracy": [0.6, 0.9], "loss": [0.7, 0.3]}, best=2)
+    >>> [axes.get_title() for axes in plot_history(history).axes]
+    ['Accuracy', 'Loss']
     """
     figure = Figure(figsize=(11, 4), layout="constrained")
     best = history["best"].astype(bool) if "best" in history else pd.Series(False, history.index)
