@@ -133,12 +133,6 @@ def cached_model_path(recipe, train_ds, val_ds, quick: bool | None = None) -> Pa
     return config.data_dir() / "models" / f"{recipe.name}-{key}.keras"
 
 
-def _lock(path: Path) -> filelock.FileLock:
-    """A lock file next to ``path``: two notebooks never train or write the same model at once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return filelock.FileLock(path.with_suffix(".lock"))
-
-
 def _check_data(recipe, train_ds, quick: bool | None) -> None:
     """The datasets must have the recipe's image size and batch size in this mode."""
     pipeline = getattr(train_ds, "pipeline", {})
@@ -166,7 +160,8 @@ def train_or_load(recipe, train_ds, val_ds, retrain: bool = False, verbose: int 
     """
     _check_data(recipe, train_ds, quick)
     path = cached_model_path(recipe, train_ds, val_ds, quick)
-    with _lock(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with filelock.FileLock(path.with_suffix(".lock")):  # two notebooks never train one model at once
         if not retrain and path.is_file() and path.with_suffix(".history.csv").is_file():
             print(f"Loaded {recipe.name!r} from {path} (trained earlier, same recipe and data).")
             return keras.models.load_model(path), pd.read_csv(path.with_suffix(".history.csv"))
@@ -199,28 +194,6 @@ def _store(path: Path, model, history: pd.DataFrame) -> None:
     model.save(partial)
     os.replace(partial, path)
     history.to_csv(path.with_suffix(".history.csv"), index=False)
-
-
-def save_trained(recipe, model, history, train_ds, val_ds,
-                 quick: bool | None = None) -> Path:
-    """Keep a model trained by hand with ``recipe``'s settings (lesson 4) where ``train_or_load``
-    finds it; return its path. ``history``: a Keras ``History`` or a ``history_frame`` (without
-    a ``best`` column, the best epoch by ``recipe.monitor`` is marked). Usage::
-
-        fit_result = model.fit(train_ds, validation_data=val_ds, ...)
-        save_trained(recipes.SCRATCH_CNN, model, fit_result, train_ds, val_ds)
-    """
-    frame = history if isinstance(history, pd.DataFrame) else history_frame(history)
-    _check_data(recipe, train_ds, quick)
-    if tuple(model.input_shape[1:3]) != recipe.input_size(quick):
-        raise ValueError(f"the model takes {model.input_shape[1:3]} images, recipe "
-                         f"{recipe.name!r} {recipe.input_size(quick)}")
-    if "best" not in frame:
-        frame = frame.assign(best=frame["epoch"] == best_epoch(frame, recipe.monitor))
-    path = cached_model_path(recipe, train_ds, val_ds, quick)
-    with _lock(path):
-        _store(path, model, frame)
-    return path
 
 
 def history_frame(history, seconds: list[float] | None = None, best: int | None = None) -> pd.DataFrame:

@@ -208,25 +208,6 @@ def test_quick_mode_trains_the_recipe_on_small_images(tiny_root, tmp_path, monke
     assert quick.is_file() and not full.is_file() and quick.name != full.name
 
 
-def test_save_trained_is_found_by_train_or_load(tiny_root, tmp_path, monkeypatch):
-    """Lesson 4 trains by hand with the recipe's numbers; lessons 6 and 7 load that model."""
-    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
-    train_ds, val_ds = _lesson_data(tiny_root)
-    model = training.compile_model(TINY.build(quick=False), TINY.learning_rate)
-    fit = model.fit(train_ds, validation_data=val_ds, epochs=1, verbose=0, shuffle=False)
-    path = training.save_trained(TINY, model, fit, train_ds, val_ds, quick=False)
-    assert path == training.cached_model_path(TINY, train_ds, val_ds, quick=False)
-    monkeypatch.setattr(recipes.Recipe, "build", _refuse_to_build)
-    loaded, history = training.train_or_load(TINY, *_lesson_data(tiny_root), quick=False)
-    images = next(iter(val_ds))[0]
-    np.testing.assert_allclose(loaded.predict_on_batch(images), model.predict_on_batch(images),
-                               atol=1e-6)
-    assert list(history["epoch"]) == [1] and history["best"].tolist() == [True]
-    with pytest.raises(ValueError, match=r"the model takes \(32, 32\) images"):
-        training.save_trained(replace(TINY, image_size=40), model, fit,
-                              *_lesson_data(tiny_root, replace(TINY, image_size=40)), quick=False)
-
-
 def test_the_cache_key_covers_data_mode_and_versions(tiny_root, tmp_path, monkeypatch):
     train_ds, val_ds = _lesson_data(tiny_root)
     data = training.data_fingerprint(train_ds, val_ds)
