@@ -80,9 +80,8 @@ def class_counts(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_image(file, size: tuple[int, int] | None = None, mode: str = "RGB") -> np.ndarray:
-    """Return an image as a uint8 array (height, width, 3), resized to ``size`` = (height, width)
-    (JPEGs decoded in draft mode at a reduced scale when that is still larger, then bilinear).
-    ``mode="L"`` returns the brightness, (height, width).
+    """Return an image as a uint8 array (height, width, 3), resized (bilinear, JPEGs drafted) to
+    ``size`` = (height, width); ``mode="L"``: the brightness, (height, width).
 
     >>> import io
     >>> photo = io.BytesIO()
@@ -101,9 +100,8 @@ def read_image(file, size: tuple[int, int] | None = None, mode: str = "RGB") -> 
 
 
 def channel_stats(table: pd.DataFrame, size: tuple[int, int] | None = None) -> pd.DataFrame:
-    """Return the exact mean and standard deviation (0-255) of each colour channel over all
-    pixels (rows red, green, blue), from integer sums of the values and of their squares over
-    the images, resized to ``size`` if given; ``.attrs["pixels"]`` is the number of pixels."""
+    """Return the exact mean and standard deviation (0-255) of each colour channel (rows) over all
+    pixels, from integer sums of the values and their squares; ``.attrs["pixels"]``: how many."""
     _check_table(table, ("file",))
     sums, squares, count = np.zeros(3, np.uint64), np.zeros(3, np.uint64), 0
     for file in table["file"]:
@@ -120,8 +118,7 @@ def channel_stats(table: pd.DataFrame, size: tuple[int, int] | None = None) -> p
 
 
 def brightness_histograms(table: pd.DataFrame, size: tuple[int, int] | None = None) -> pd.DataFrame:
-    """Return, per label (columns), how many pixels have each brightness 0-255 (rows), brightness
-    being Pillow's luminance ``L``."""
+    """Return, per label (columns), how many pixels have each brightness (Pillow's ``L``) 0-255."""
     _check_table(table)
     counts = Counter()
     for file, label in zip(table["file"], table["label"]):
@@ -179,8 +176,14 @@ def pca_images(table: pd.DataFrame, size: tuple[int, int] = (32, 32), n_componen
                      model.explained_variance_ratio_, model.mean_.reshape(shape))
 
 
-def _figure(width: float, height: float) -> Figure:
-    return Figure(figsize=(width, height), layout="constrained")
+def _figure(width: float, height: float, rows: int, columns: int, title: str):
+    """A Figure and its (rows, columns) axes, without ticks, titled."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for axis in axes.ravel():
+        axis.set_axis_off()
+    fig.suptitle(title)
+    return fig, axes
 
 
 def plot_sample_grid(chosen: pd.DataFrame, size: tuple[int, int] = (128, 128),
@@ -190,16 +193,11 @@ def plot_sample_grid(chosen: pd.DataFrame, size: tuple[int, int] = (128, 128),
     _check_table(chosen, ("file", "label", "path"))
     groups = [group for _, group in chosen.groupby("label")]
     columns = max(len(group) for group in groups)
-    fig = _figure(2.2 * columns, 2.4 * len(groups) + 0.4)
-    axes = fig.subplots(len(groups), columns, squeeze=False)
+    fig, axes = _figure(2.2 * columns, 2.4 * len(groups) + 0.4, len(groups), columns, title)
     for row, group in enumerate(groups):
-        for column, axis in enumerate(axes[row]):
-            if column < len(group):
-                picked = group.iloc[column]
-                axis.imshow(read_image(picked["file"], size))
-                axis.set_title(f"{picked['label']}\n{PurePosixPath(picked['path']).name}", fontsize=9)
-            axis.set_axis_off()
-    fig.suptitle(title)
+        for axis, (_, picked) in zip(axes[row], group.iterrows()):
+            axis.imshow(read_image(picked["file"], size))
+            axis.set_title(f"{picked['label']}\n{PurePosixPath(picked['path']).name}", fontsize=9)
     return fig
 
 
@@ -208,8 +206,7 @@ def plot_class_images(means: dict, stds: dict | None = None,
     """Draw each label's mean image and, under it when ``stds`` is given, its standard-deviation
     image (the spread of the brightness, one shared scale for all labels)."""
     rows, labels = 1 + (stds is not None), list(means)
-    fig = _figure(3.2 * len(labels) + 1, 3.4 * rows)
-    axes = fig.subplots(rows, len(labels), squeeze=False)
+    fig, axes = _figure(3.2 * len(labels) + 1, 3.4 * rows, rows, len(labels), title)
     for axis, label in zip(axes[0], labels):
         axis.imshow(means[label].round().astype(np.uint8))
         axis.set_title(f"mean {label}")
@@ -220,9 +217,6 @@ def plot_class_images(means: dict, stds: dict | None = None,
             shown = axis.imshow(spread[label], cmap="magma", vmin=0, vmax=top)
             axis.set_title(f"standard deviation {label}")
         fig.colorbar(shown, ax=axes[1].tolist(), shrink=0.8, label="brightness spread")
-    for axis in axes.ravel():
-        axis.set_axis_off()
-    fig.suptitle(title)
     return fig
 
 
@@ -232,14 +226,11 @@ def plot_eigen_images(result: PCAResult, count: int = 8,
     count = min(count, len(result.components))
     rows = 1 if count < 6 else 2
     columns = int(np.ceil((count + 1) / rows))
-    fig = _figure(2.4 * columns, 2.9 * rows)
-    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    fig, axes = _figure(2.4 * columns, 2.9 * rows, rows, columns, title)
+    axes = axes.ravel()
     axes[0].imshow(result.mean.clip(0, 1))
     axes[0].set_title("mean")
     for k, component in enumerate(result.components[:count]):
         axes[k + 1].imshow((component - component.min()) / (np.ptp(component) or 1.0))
         axes[k + 1].set_title(f"PC {k + 1}\n{result.explained_variance_ratio[k]:.1%}", fontsize=10)
-    for axis in axes:
-        axis.set_axis_off()
-    fig.suptitle(title)
     return fig

@@ -84,12 +84,11 @@ def _application(name: str, alpha, input_shape, include_top: bool, weights_path:
 def pretrained_base(name: str = "mobilenet_v2", input_shape=(224, 224, 3),
                     alpha: float | None = None, weights: str | None = "imagenet",
                     download: bool = True):
-    """Return ``(base, preprocess_input)``: a ``keras.applications`` base without its classifier
-    and the preprocessing its ImageNet weights expect. ``name`` is a key of ``BASES``; ``alpha`` the width multiplier (None: the course default).
-    ``weights="imagenet"`` loads the real weights through Keras' cache, filled from a mirror or
-    the internet (``download=False``: not the internet), else raises ``WeightsUnavailable``;
-    ``weights=None`` (random weights) warns. The 224-pixel weights fit any input size of at
-    least 32 pixels (smaller: faster, a little less accurate). The base comes back trainable::
+    """Return ``(base, preprocess_input)``: the ``keras.applications`` base ``name`` (a key of
+    ``BASES``; ``alpha``: width, None for the course's) without its classifier, trainable, and the
+    preprocessing its weights expect. ``weights="imagenet"`` loads them through Keras' cache from
+    a mirror or (``download``) the internet, else raises ``WeightsUnavailable``; None: random
+    weights, with a warning. The 224-pixel weights fit any input of at least 32 pixels::
 
         base, preprocess_input = pretrained_base("mobilenet_v2", (224, 224, 3), alpha=0.35)
         base.output_shape          # (None, 7, 7, 1280)
@@ -131,9 +130,8 @@ def imagenet_classifier(name: str = "mobilenet_v2", alpha: float | None = None,
 
 
 def imagenet_class_names(download: bool = True) -> list[str]:
-    """Return the 1000 ImageNet class names in index order, from the
-    ``imagenet_class_index.json`` that ``decode_predictions`` reads (``WeightsUnavailable``
-    when it cannot be had)."""
+    """Return the 1000 ImageNet class names in index order, from the file ``decode_predictions``
+    reads (``WeightsUnavailable`` when it cannot be had)."""
     file = downloads.keras_file("imagenet_class_index.json")
     downloads.fetch_keras_file(file, internet=download)
     index = json.loads(file.path.read_text())
@@ -141,9 +139,8 @@ def imagenet_class_names(download: bool = True) -> list[str]:
 
 
 def feature_cache_path(base, directory) -> Path:
-    """Return where ``extract_features`` caches a folder's features:
-    ``data_dir()/features/<base>-<size>-<hash of its weights>/<dataset>/<split>.npz`` (ImageNet,
-    random and fine-tuned weights, and each input size, get their own)."""
+    """Return where ``extract_features`` caches a folder's features (per base, size and weights):
+    ``data_dir()/features/<base>-<size>-<hash of the weights>/<dataset>/<split>.npz``."""
     digest = hashlib.sha256()
     for variable in base.weights:
         digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(variable)).tobytes())
@@ -155,11 +152,9 @@ def feature_cache_path(base, directory) -> Path:
 
 def extract_features(base, preprocess_input, directory, batch_size: int = 32,
                      cache: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Run a (frozen) base once over an image folder (class sub-folders, ``root / "train"``);
-    return ``(features, labels)``. Images are read in file order at the base's input size,
-    preprocessed, run through ``base`` in inference mode and averaged over the positions (global
-    average pooling): ``features`` is (N, channels), ``labels`` class indices. With ``cache=True``
-    they are kept at ``feature_cache_path`` and reused while the folder holds the same files."""
+    """Return ``(features, labels)`` of an image folder (class sub-folders): the base run once in
+    inference mode on its preprocessed images, in file order, averaged over the positions, (N,
+    channels); kept at ``feature_cache_path`` (``cache``) and reused while the files are the same."""
     directory = Path(directory)
     if not directory.is_dir():
         raise ValueError(f"{directory} is not a folder of class sub-folders")
@@ -204,12 +199,9 @@ def feature_head(feature_dim: int, num_classes: int = 2, dropout: float = 0.2, n
 
 def transfer_model(base, preprocess_input, augmentation=None, dropout: float = 0.2,
                    num_classes: int = 2, name: str = "transfer_model"):
-    """Return image -> [augmentation] -> preprocess_input -> base -> pooling -> head, uncompiled.
-
-    The base is one layer of the outer model (shared, not copied), called with
-    ``training=False``; Keras 3's ``fit`` overrides that (keras-team/keras#20285), so fine-tuning
-    keeps BatchNorm frozen (``unfreeze_from``). Inputs are raw pixels (0-255) at the base's size.
-    """
+    """Return image -> [augmentation] -> preprocess_input -> base -> pooling -> head, uncompiled,
+    for raw 0-255 pixels. The base is one shared layer called with ``training=False``, which Keras
+    3's ``fit`` overrides (keras-team/keras#20285): ``unfreeze_from`` keeps BatchNorm frozen."""
     if augmentation is not None and not isinstance(augmentation, keras.layers.Layer):
         raise ValueError(f"augmentation must be a Keras layer or None, got {type(augmentation).__name__}")
     inputs = keras.Input(tuple(base.input_shape[1:]), name="image")
@@ -228,12 +220,9 @@ def copy_head(source, target, layer: str = "output") -> None:
 
 
 def unfreeze_from(base, first_trainable: str, keep_batchnorm_frozen: bool = True) -> list[str]:
-    """Make ``base`` trainable from the layer named ``first_trainable`` onwards, keep every
-    layer before it frozen, and return the names of the layers with weights that now train.
-
-    With ``keep_batchnorm_frozen`` (the default) BatchNormalization layers stay frozen: in
-    Keras 3 only that keeps them in inference mode, because ``fit`` passes ``training=True`` to
-    every layer. Lesson 6 writes these lines out; the fine-tuning recipes call this.
+    """Make ``base`` trainable from layer ``first_trainable`` on, earlier layers frozen, and return
+    the names of the layers with weights that now train. BatchNormalization layers stay frozen
+    (``keep_batchnorm_frozen``): in Keras 3 only that keeps them in inference mode.
 
     >>> small = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="a"),
     ...                           keras.layers.BatchNormalization(name="b"),
