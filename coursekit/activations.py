@@ -1,10 +1,7 @@
 """Feature maps (what each filter responds to in one image) and the filters' own weights.
 
-How they are laid out for drawing (every channel of a layer in a grid, a first-layer kernel
-in colour) is ``pictures``' job.
-
-One probe model (``model_layers.probe_model``: the model's input to inner layers' outputs,
-nested models too) gives every feature map of an image in one forward pass.
+One probe model (``model_layers.probe_model``, nested models too) gives every feature map of an
+image in one forward pass; ``pictures`` lays them out for drawing.
 
 >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="conv"),
 ...                           keras.layers.MaxPooling2D(name="pool")])
@@ -33,12 +30,8 @@ def one_image(image) -> np.ndarray:
 
 
 def feature_maps(model, image, layers: Sequence[str | int] | None = None) -> dict[str, np.ndarray]:
-    """Return {layer name: activation for ``image``} from ONE forward pass.
-
-    ``image`` is one image as the model expects it (the course models take 0-255 pixels).
-    ``layers`` defaults to every feature-map layer; any layer may be named (a Dense layer gives
-    a vector). Arrays have no batch axis.
-    """
+    """Return {layer name: activation, no batch axis} of one ``image`` as the model takes it, from
+    ONE forward pass; ``layers``: default every feature-map layer (a Dense one gives a vector)."""
     names = list(model_layers.layer_shapes(model, layers))  # checks the names, lists what exists
     outputs = model_layers.probe_model(model, names)(one_image(image)[None], training=False)
     outputs = [outputs] if len(names) == 1 else outputs  # Keras unwraps a one-output model

@@ -1,11 +1,10 @@
 """Is a difference between two accuracies more than noise? The course's one yardstick.
 
 An accuracy measured on ``count`` photos is a proportion: had we drawn other photos of the same
-classes, it would come out a little different. Its standard error is ``sqrt(p (1 - p) / count)``;
-two accuracies measured on ``count`` photos each differ by chance with a standard error of
-``sqrt(pa (1 - pa) / count + pb (1 - pb) / count)``. The course calls a difference real only when
-it is larger than two of those standard errors (about a 95 % chance that noise stays below).
-Lessons 1, 4, 5, 6 and 7 weigh every comparison they draw with ``weigh``.
+classes, it would come out a little different. Two accuracies measured on ``count`` photos each
+differ by chance with a standard error of ``sqrt(pa (1 - pa) / count + pb (1 - pb) / count)``. The
+course calls a difference real only when it is larger than two of those standard errors (about a
+95 % chance that noise stays below). Lessons 1, 4, 5, 6 and 7 weigh their comparisons so.
 """
 
 from __future__ import annotations
@@ -20,16 +19,6 @@ def _check(accuracy: float, count: int) -> None:
         raise ValueError(f"count must be the number of photos scored (a positive int), got {count!r}")
 
 
-def standard_error(accuracy: float, count: int) -> float:
-    """Return the standard error of an accuracy measured on ``count`` photos.
-
-    >>> round(standard_error(0.8, 1000), 4)
-    0.0126
-    """
-    _check(accuracy, count)
-    return math.sqrt(accuracy * (1 - accuracy) / count)
-
-
 def yardstick(accuracy_a: float, accuracy_b: float, count: int) -> float:
     """Return two standard errors of the difference of two accuracies, each on ``count`` photos:
     a difference smaller than this is within the noise of the photos.
@@ -37,8 +26,9 @@ def yardstick(accuracy_a: float, accuracy_b: float, count: int) -> float:
     >>> round(yardstick(0.75, 0.80, 1000), 3)
     0.037
     """
-    _check(accuracy_b, count)
-    return 2 * math.hypot(standard_error(accuracy_a, count), standard_error(accuracy_b, count))
+    for accuracy in (accuracy_a, accuracy_b):
+        _check(accuracy, count)
+    return 2 * math.sqrt((accuracy_a * (1 - accuracy_a) + accuracy_b * (1 - accuracy_b)) / count)
 
 
 def weigh(accuracy_a: float, accuracy_b: float, count: int) -> dict:

@@ -76,10 +76,10 @@ def seed_everything(seed: int = 42) -> None:
     import_keras().utils.set_random_seed(seed)
 
 
-# Own code: contextlib.redirect_stderr swaps Python's sys.stderr only, not the C++ file descriptor 2.
 @contextlib.contextmanager
 def _silence_stderr_fd():
-    """Redirect file descriptor 2 to /dev/null for the duration (TensorFlow's C++ start-up noise)."""
+    """Redirect file descriptor 2 to /dev/null for the duration (TensorFlow's C++ start-up noise),
+    which ``contextlib.redirect_stderr`` (Python's ``sys.stderr`` only) does not."""
     try:
         saved = os.dup(2)
     except OSError:  # no real fd 2 (some embedded consoles)
@@ -96,9 +96,8 @@ def _silence_stderr_fd():
 
 
 def import_keras():
-    """Import TensorFlow and Keras quietly and return the ``keras`` module: TensorFlow's C++
-    start-up lines (oneDNN, CPU features, CUDA probing), which ``TF_CPP_MIN_LOG_LEVEL`` cannot
-    silence, would land in every notebook as red stderr.
+    """Import TensorFlow and Keras quietly and return ``keras``: TensorFlow's C++ start-up lines,
+    which ``TF_CPP_MIN_LOG_LEVEL`` cannot silence, would land in every notebook as red stderr.
 
     >>> import_keras().__version__.startswith("3.")
     True
@@ -122,10 +121,8 @@ def gpu_names() -> list[str]:
 
 
 def mirrors() -> list[str]:
-    """Return the entries of ``COURSEKIT_MIRROR`` (folders or URLs), in order.
-
-    Entries are separated by ``os.pathsep``. On Linux/macOS that is ``:``, which URLs also
-    contain, so a ``:`` followed by ``//`` (the scheme) or by a port number is not a separator.
+    """Return the entries of ``COURSEKIT_MIRROR`` (folders or URLs, ``os.pathsep`` apart), in
+    order; a ``:`` before ``//`` (a scheme) or a port number is part of a URL, not a separator.
 
     >>> from unittest import mock
     >>> with mock.patch.dict(os.environ, {"COURSEKIT_MIRROR": "/srv/c:http://10.0.0.5:8000/f"}):
@@ -138,8 +135,7 @@ def mirrors() -> list[str]:
 
 
 def environment_report(display: bool = True) -> dict[str, str]:
-    """Return (and, by default, print) what this course is running on: library versions,
-    CPU, GPU, mode, folders, mirror, Colab.
+    """Return (and print, with ``display``) versions, CPU, GPU, mode, folders, mirror, Colab.
 
     >>> environment_report(display=False)["mode"] in {"quick", "full"}
     True

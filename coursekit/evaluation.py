@@ -24,14 +24,11 @@ def class_probabilities(outputs) -> np.ndarray:
 
 
 def predict_frame(model, dataset, class_names: Sequence[str], threshold: float = 0.5) -> pd.DataFrame:
-    """Return one row per image of ``dataset`` (in its order) with the model's prediction.
-
-    ``dataset`` yields ``(images, labels)`` batches; labels may be binary (shape (batch, 1)),
-    integers or one-hot. Columns: ``label`` and ``predicted`` (class indices), ``true_class``
-    and ``predicted_class`` (names), ``probability`` (two classes only: the probability of
-    ``class_names[1]``, called that class from ``threshold`` on), ``confidence`` (probability
-    of the predicted class), ``correct``, and ``file`` when the dataset has ``file_paths`` (as
-    the validation set of ``training.image_datasets`` does).
+    """Return one row per image of ``dataset`` (``(images, labels)`` batches; binary, integer or
+    one-hot labels), in order: ``label`` and ``predicted`` (indices), ``true_class`` and
+    ``predicted_class`` (names), ``probability`` (two classes: of ``class_names[1]``, called that
+    from ``threshold`` on), ``confidence`` (of the prediction), ``correct``, and ``file`` when the
+    dataset has ``file_paths`` (as ``training.image_datasets``' validation set does).
 
     >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, activation="sigmoid")])
     >>> model.set_weights([np.array([[1.0]]), np.array([0.0])])

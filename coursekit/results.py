@@ -1,16 +1,10 @@
 """Recorded results: the figures a lesson reports, shown in the notebook and kept by the recorder.
 
-A lesson cell names what it measured::
-
-    results.record(val_accuracy=best_accuracy, epochs_run=len(history.epoch))
-
-``record`` prints the figures. While ``tools/record.py`` (``make results``) runs a lesson in full
-mode it sets ``COURSEKIT_RECORD`` to a JSON file, and ``record`` adds the figures there too; the
-recorder then writes them into ``results/<lesson>.json`` with the machine, commit and times.
-``load("04_training_a_cnn")`` reads that committed record, so a cell can show the full-mode
-figures the text quotes. Records are looked for in ``COURSEKIT_RESULTS`` (a folder), in the
-course checkout this package was installed from, and in ``results/`` beside or above the working
-folder; on Colab, in the course repository itself.
+A lesson cell names what it measured: ``results.record(val_accuracy=best, epochs_run=17)``
+prints the figures and, while ``tools/record.py`` (``make results``) runs the lesson in full mode
+(``COURSEKIT_RECORD`` names its JSON file), adds them to ``results/<lesson>.json``, with the
+machine, commit and times. ``load("04_training_a_cnn")`` reads that committed record, so a cell
+can show the full-mode figures the text quotes (``folders()``: where records are looked for).
 """
 
 from __future__ import annotations
@@ -64,7 +58,8 @@ def record(**figures) -> None:
 
 
 def folders() -> list[Path]:
-    """Return the existing folders where committed records are looked for, in order."""
+    """Return the existing folders where committed records are looked for, in order:
+    ``COURSEKIT_RESULTS``, the checkout coursekit was installed from, ``results/`` here or above."""
     candidates = [Path(os.environ["COURSEKIT_RESULTS"])] if os.environ.get("COURSEKIT_RESULTS") else []
     candidates += [Path(__file__).resolve().parents[1] / "results", Path.cwd() / "results",
                    Path.cwd().parent / "results"]
@@ -72,12 +67,9 @@ def folders() -> list[Path]:
 
 
 def load(lesson: str) -> dict:
-    """Return the committed record of a lesson: ``"04_training_a_cnn"`` or just ``"04"``.
-
-    The record holds ``lesson``, ``mode``, ``commit``, ``date``, ``machine``, ``seconds``,
-    ``cell_seconds`` and ``figures`` (what the lesson's ``record(...)`` calls saved). Raises
-    ``FileNotFoundError`` naming where it looked when the lesson has no record yet. On Colab
-    only the full name works (the record is fetched from the course repository).
+    """Return the committed record of a lesson (``"04_training_a_cnn"``, or ``"04"`` but on Colab,
+    where it is fetched from the course repository): ``lesson``, ``mode``, ``commit``, ``date``,
+    ``machine``, ``seconds``, ``cell_seconds`` and ``figures``; ``FileNotFoundError`` if none.
     """
     name = str(lesson).removesuffix(".ipynb").removesuffix(".json")
     searched = folders()

@@ -1,9 +1,7 @@
 """Split a scanned folder into train/validation/test without leaks, and check any split for them.
 
-``split`` keeps every image together with its copies (exact and near duplicates) and deals
-these groups out per class by a hash of their content; ``check_leakage`` lists the copies that
-sit in two splits; ``quick_subset`` is the course's quick-mode rule (the first files of each
-folder).
+``split`` deals an image and its copies out together, per class, by a hash of their content;
+``check_leakage`` lists the copies in two splits; ``quick_subset`` is the quick-mode rule.
 """
 
 from __future__ import annotations
@@ -45,17 +43,13 @@ def excluded(data: pd.DataFrame) -> pd.DataFrame:
 
 def split(data: pd.DataFrame | str | os.PathLike, fractions=(0.7, 0.15, 0.15),
           seed: int = 0) -> pd.DataFrame:
-    """Assign every usable image of a scan report (or folder) to train/validation/test, per class.
+    """Return the usable rows of a scan report (or folder) with a ``split`` column, per class.
 
-    An image and its exact and near copies form a *group* (``scan``'s ``group`` column) that
-    goes whole into one split, so no copy leaks. Within each class the groups are ordered by a hash
-    of their content (their smallest ``sha256``) and ``seed``, and dealt out in that order: the
-    first ``fractions[0]`` of the class's files to train, and so on. Same files and seed, same
-    split, on any machine; renaming files moves nothing, and adding or removing files moves
-    only groups next to a boundary. ``excluded(data)`` lists the rows left out, with the reason.
-
-    ``fractions``: up to 3 numbers (train, validation, test) or a dict name -> fraction,
-    adding up to 1. Returns the usable rows with ``group`` and ``split`` columns.
+    An image and its exact and near copies (``scan``'s ``group``) go whole into one split, so no
+    copy leaks. Within each class the groups are ordered by a hash of their content and ``seed``
+    and dealt out: the first ``fractions[0]`` of the files to train, and so on (``fractions``: up
+    to 3 numbers, or a dict split -> fraction, adding up to 1). Same files and seed, same split on
+    any machine; renaming files moves nothing. ``excluded(data)`` lists the rows left out, and why.
 
     >>> paths = [f"cats/{k}.jpg" for k in range(10)]
     >>> report = pd.DataFrame({"path": paths, "group": paths, "label": "cats", "format": "JPEG",
@@ -124,10 +118,9 @@ def check_leakage(data: pd.DataFrame | Mapping[str, pd.DataFrame], split_column:
 
 
 def quick_subset(relative_paths: Iterable[str], per_class: int | Mapping[str, int]) -> list[str]:
-    """Return the quick-mode subset: per folder (split and class), the first ``per_class`` files,
-    sorted by (length of the name, name), so ``cat.2.jpg`` comes before ``cat.10.jpg``. The one
-    rule for the default dataset and your own. ``per_class``: a number, or a dict split ->
-    number for paths ``split/class/file`` (other splits are dropped).
+    """Return the quick-mode subset, for the default dataset and your own: per folder, the first
+    ``per_class`` files (a number, or a dict split -> number; other splits dropped) sorted by
+    (length of the name, name), so ``cat.2.jpg`` comes before ``cat.10.jpg``.
 
     >>> quick_subset(["train/cats/cat.10.jpg", "train/cats/cat.2.jpg", "train/cats/cat.1.jpg",
     ...               "train/dogs/dog.7.jpg", "test/cats/cat.3.jpg"], {"train": 2})
