@@ -78,11 +78,16 @@ slides: $(STAMP)
 
 # Full-mode runs of the lessons, recorded in results/<lesson>.json (each in a fresh kernel and a
 # fresh data folder; the course mirror from COURSEKIT_MIRROR). Choose with LESSONS="03 05".
-# Long on a 2-core CPU: run it on a quiet machine, then commit the records it writes.
+# Long on a 2-core CPU: run it on a quiet machine, then commit the records it writes. Afterwards
+# the quoted figures (tools/figures.py --fill), the lessons' time blocks (sync) and the student
+# copies are brought up to date from the new records.
 LESSONS ?= 00 01 02 03 04 05 06 07
 results: $(STAMP)
 	@mkdir -p $(CACHE)/keras
 	KERAS_HOME=$(CACHE)/keras JUPYTER_PLATFORM_DIRS=1 $(BIN)/python tools/record.py $(LESSONS)
+	$(BIN)/python tools/figures.py --fill
+	$(BIN)/python tools/course.py sync notebooks
+	$(BIN)/python tools/course.py students
 
 # The course website, build/site/index.html (tools/site.py): every lesson executed (the full-mode
 # copy `make results` kept, else a quick-mode run made here), a landing page with the lesson map
