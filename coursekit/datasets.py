@@ -140,8 +140,7 @@ def _full(dataset: Dataset) -> Path:
 
 
 def _quick(dataset: Dataset, full_root: Path) -> Path:
-    """A small deterministic subset of the verified full set, same layout: the course's one
-    quick-mode rule (``splits.quick_subset``), as for your own folder."""
+    """A small deterministic subset of the verified full set (``splits.quick_subset``)."""
     if not dataset.quick_per_class:
         return full_root
     chosen = quick_subset(read_digest(dataset), dataset.quick_per_class)
@@ -211,9 +210,8 @@ def describe(root: str | os.PathLike | None = None) -> str:
 
 def prefetch(datasets=None, keras_files: bool = True, quick: bool | None = None):
     """Fetch each dataset (default: the active one) and every file of ``downloads.KERAS_FILES``
-    once, so that the course then runs offline; return one row per item: its status and path.
-    The course runs offline when no row says ``missing``; an ``optional`` row names the one cell
-    that goes without its file."""
+    once; return a row per item, its status and path. No row ``missing``: the course runs offline
+    (an ``optional`` row names the one cell that goes without its file)."""
     items = [("dataset", name) for name in ((active(),) if datasets is None else datasets)]
     items += [("keras file", file) for file in downloads.KERAS_FILES] if keras_files else []
     rows = []

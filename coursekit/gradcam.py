@@ -52,11 +52,8 @@ def predicted_class(model, image) -> int:
 
 def heatmap(model, image, layer: str | int | None = None,
             class_index: int | None = None) -> np.ndarray:
-    """Return the Grad-CAM heatmap of ``image`` for ``class_index``: (h, w) in [0, 1].
-
-    ``layer`` defaults to ``model_layers.last_conv_layer(model)``, ``class_index`` to the
-    predicted class. All zeros when nothing in the image speaks for the class.
-    """
+    """Return the Grad-CAM heatmap (h, w) in [0, 1] of ``image`` at ``layer`` (default: the last
+    conv layer) for ``class_index`` (default: predicted); zeros if nothing speaks for the class."""
     chosen = predicted_class(model, image) if class_index is None else class_index
     name = model_layers.last_conv_layer(model) if layer is None else layer
     (heat,) = heatmaps(model, activations.one_image(image)[None], [name], chosen).values()

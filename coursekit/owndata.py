@@ -1,14 +1,10 @@
 """Your own images: a folder of class sub-folders becomes training data, as lesson 1 does it.
 
-``prepare(folder)`` reads ``folder/<class>/<image>`` (and splits it) or
-``folder/train|validation[|test]/<class>/<image>`` (and keeps your split), and writes a clean
-copy with ``train/<class>/``, ``validation/<class>/`` (and ``test/<class>/``) under
-``config.data_dir()/own/<folder name>-<fingerprint>/``. It never writes into ``folder``.
-Lesson 1's steps: ``scan``; leave out (``quarantine.leave_out``: broken files, links, hidden
-files, blank images, exact copies, images under two classes, and in your own split the copies
-of a training image in validation or test), listed once and kept in ``left_out.csv``; convert
-what the pipeline would misread (``quarantine.save_rgb``, named by ``repaired_name``); split an
-unsplit folder per class by content hash (``splits.split``, 70/15/15).
+``prepare(folder)`` reads ``folder/<class>/<image>`` (and splits it: ``splits.split``, 70/15/15)
+or ``folder/train|validation[|test]/<class>/<image>`` (and keeps your split). With lesson 1's
+steps it scans the files, leaves out what ``quarantine.leave_out`` names (and copies across your
+splits), listed in ``left_out.csv``, converts what the pipeline would misread, and writes the
+copy under ``config.data_dir()/own/<folder name>-<fingerprint>/``, never into ``folder``.
 """
 
 from __future__ import annotations
@@ -162,16 +158,11 @@ def _build(source: Path, depth: int, classes: dict[str, list[str]], dest: Path) 
 
 
 def prepare(folder: str | os.PathLike, quick: bool | None = None) -> Path:
-    """Return the root of a clean, split copy of ``folder`` (built the first time, then cached).
-
-    The copy is keyed on the folder's contents (paths, sizes, modification times): change a
-    file and the next call prepares it again. Two notebooks calling at once wait for each other
-    (a file lock); the copy appears whole or not at all. In quick mode (``quick=None`` follows
-    ``COURSEKIT_QUICK``) each split keeps the first ``QUICK_PER_CLASS`` files of each class
-    (``splits.quick_subset``). Raises ``OwnDataError`` (a ValueError) naming the folder and what
-    to do: missing, empty, one class, too few images in a class, files next to the class
-    folders, folders nested too deep, no images at all.
-    """
+    """Return the root of a clean, split copy of ``folder``, built the first time and kept while
+    the folder's paths, sizes and modification times stay the same; a file lock keeps two
+    notebooks apart, and the copy appears whole or not at all. Quick mode keeps
+    ``QUICK_PER_CLASS`` files per class and split. Raises ``OwnDataError`` (a ValueError) naming
+    the folder and what to do."""
     source = Path(folder).expanduser()
     if not source.is_dir():
         raise OwnDataError(f"{source} does not exist or is not a folder: check the path")

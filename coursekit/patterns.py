@@ -48,15 +48,12 @@ def filter_patterns(model, layer: str | int, indices: Iterable[int], steps: int 
                     step_size: float = 0.02, input_range: tuple[float, float] = (0.0, 255.0),
                     seed: int = 0, border: int = 2, for_display: bool = True,
                     linear: bool = True) -> np.ndarray:
-    """Return the input patterns that most excite filters ``indices`` of ``layer``.
-
-    From grey noise, ``steps`` times move each image (one per filter, all in one batch) by
-    ``step_size`` of ``input_range`` (the model's pixel range) along the RMS-normalised gradient
-    of its filter's mean activation, ``border`` pixels of the map left out. With ``linear`` (as
-    in tf-keras-vis) the response is taken *before* the layer's activation: after a ReLU, a
-    filter silent on the grey start has zero gradient. Returns (len(indices), height, width,
-    channels): standardised to [0, 1] if ``for_display`` (as in the lectures), else raw.
-    """
+    """Return the inputs (len(indices), height, width, channels) that most excite filters
+    ``indices`` of ``layer``: from grey noise, ``steps`` times move each (all in one batch) by
+    ``step_size`` of ``input_range`` (the model's pixel range) along the RMS-normalised gradient of
+    its filter's mean activation, ``border`` pixels of the map left out. With ``linear`` (as in
+    tf-keras-vis) the response is taken *before* the layer's activation: after a ReLU, a filter
+    silent on the grey start has zero gradient. ``for_display``: standardised to [0, 1]."""
     found = model_layers.get_layer(model, layer)
     channels = int(found.output.shape[-1])
     indices = [int(index) for index in indices]

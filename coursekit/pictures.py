@@ -1,7 +1,7 @@
 """Drawing what the other modules compute (nothing here calls a model).
 
-``captioned``/``gradcam_picture``: RGB uint8 arrays drawn with NumPy and Pillow in milliseconds. ``plot_*``: matplotlib Figures for the lessons' static cells
-(``widgets.show_figure``). Colormaps are colour-blind-safe.
+``captioned``/``gradcam_picture``: RGB uint8 arrays drawn with NumPy and Pillow in milliseconds;
+``plot_*``: matplotlib Figures (``widgets.show_figure``). Colormaps are colour-blind-safe.
 
 >>> overlay(np.zeros((8, 8, 3)), np.ones((2, 2)), alpha=1.0).shape
 (8, 8, 3)
@@ -114,10 +114,8 @@ def channel_grid(activation: np.ndarray, columns: int = 16, gap: int = 1) -> np.
 
 
 def first_layer_rgb(kernel: np.ndarray) -> dict[str, np.ndarray]:
-    """Return a first-layer kernel as RGB pictures, one per filter: shape (filters, kh, kw, 3).
-
-    ``"normalised"``: each filter min-max scaled to [0, 1] (mid-grey is not zero); ``"positive
-    weights"``, ``"negative weights"``: what excites and what inhibits it (black is zero).
+    """Return a first-layer kernel as RGB pictures (filters, kh, kw, 3): ``"normalised"`` (min-max,
+    mid-grey is not zero), ``"positive weights"`` and ``"negative weights"`` (black is zero).
 
     >>> first_layer_rgb(np.random.randn(3, 3, 3, 8))["positive weights"].shape
     (8, 3, 3, 3)
@@ -145,8 +143,7 @@ def figure_grid(width: float, height: float, rows: int = 1, columns: int = 1, ti
 
 
 def plot_channel_grid(activation: np.ndarray, title: str = "") -> Figure:
-    """Draw ``channel_grid(activation)`` (every channel of a layer) as a Figure,
-    16 channels a row (32 or 64 for layers with more than 128 or 512)."""
+    """Draw ``channel_grid(activation)``, 16 channels a row (32 above 128, 64 above 512)."""
     count = activation.shape[-1]
     columns = min(16 if count <= 128 else 32 if count <= 512 else 64, count)
     grid = channel_grid(activation, columns=columns)
@@ -161,8 +158,7 @@ def plot_channel_grid(activation: np.ndarray, title: str = "") -> Figure:
 
 def plot_first_layer_filters(kernel: np.ndarray, title: str = "first-layer filters",
                              columns: int = 16) -> Figure:
-    """Draw first-layer filters in colour, one tiled image per view of
-    ``first_layer_rgb``: normalised, positive weights, negative weights."""
+    """Draw first-layer filters in colour, one tiled image per view of ``first_layer_rgb``."""
     views = first_layer_rgb(kernel)
     figure, axes = figure_grid(13, 3.2, 1, 3, f"{title} ({len(views['normalised'])} filters of "
                                              f"{kernel.shape[0]}x{kernel.shape[1]}x3)")

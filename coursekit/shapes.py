@@ -17,8 +17,6 @@ import pandas as pd
 def conv_output_length(length: int, kernel: int, stride: int = 1, padding: str = "valid") -> int:
     """Return the output length of a convolution (or pooling window) along one axis.
 
-    "valid": floor((length - kernel) / stride) + 1; "same": ceil(length / stride).
-
     >>> conv_output_length(150, 3), conv_output_length(148, 2, stride=2), conv_output_length(7, 2, 2)
     (148, 74, 3)
     """
@@ -65,14 +63,11 @@ LAYER_KINDS = {
 
 
 def shape_table(input_shape: Sequence[int], layers: Sequence[tuple]) -> pd.DataFrame:
-    """Return the output shape and parameter counts of each layer, computed by hand.
-
-    ``layers`` is a list of tuples ``(kind, *arguments)``, ``kind`` a key of ``LAYER_KINDS``:
-    ``("conv", filters, kernel=3, stride=1, padding="valid")``, ``("pool", pool=2,
-    stride=pool, padding="valid")``, ``("batchnorm",)``, ``("global_pool",)``,
-    ``("flatten",)``, ``("dense", units)``, ``("none",)``. Columns: ``layer``,
-    ``output_shape`` (without the batch axis), ``params`` and ``trainable`` (what
-    ``model.summary()`` prints), worked out with the formulas of the lesson.
+    """Return each layer's ``output_shape`` (no batch axis), ``params`` and ``trainable`` (what
+    ``model.summary()`` prints), worked out by hand. ``layers``: ``(kind, *arguments)`` tuples:
+    ``("conv", filters, kernel=3, stride=1, padding="valid")``, ``("pool", pool=2, stride=pool,
+    padding="valid")``, ``("batchnorm",)``, ``("global_pool",)``, ``("flatten",)``,
+    ``("dense", units)`` or ``("none",)``.
 
     >>> table = shape_table((150, 150, 3), [("conv", 32), ("pool",), ("batchnorm",), ("flatten",)])
     >>> table["output_shape"].tolist(), table["params"].tolist(), table["trainable"].tolist()

@@ -86,10 +86,9 @@ _LECTURE_CSS = """<style>
 
 @dataclass
 class View:
-    """A widget, ``render`` (values -> the array drawn), ``figure`` (() -> a Figure or RGB
-    picture of the current state: the static fallback) and the named ``controls``
-    (``view.controls["channel"].value = 3``). In lecture mode (``config.lecture_on``) the
-    controls are wide and the labels and handles large, for a projector."""
+    """A widget, ``render`` (values -> the array drawn), ``figure`` (() -> a picture of the state:
+    the static fallback) and named ``controls`` (``view.controls["channel"].value = 3``), wide and
+    large in lecture mode (``config.lecture_on``)."""
 
     widget: ipywidgets.Widget
     render: Callable[..., Any]
