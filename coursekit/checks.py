@@ -99,7 +99,6 @@ def check_noise_yardstick(answer: Any, accuracy_a: float, accuracy_b: float, cou
                             "root of the sum of their squares; the yardstick is two of those.")
 
 
-
 def check_wide_images(answer: Any, root) -> bool:
     """Check lesson 0's count of training images (under ``root/train``) wider than they are tall."""
     from PIL import Image
@@ -112,7 +111,6 @@ def check_wide_images(answer: Any, root) -> bool:
     return check_answer(answer, expected, name="count",
                         hint="Open every file under root / 'train' (all class folders) with "
                              "PIL's Image.open and count those wider than tall: a square is not.")
-
 
 
 def header_lies(folder) -> list[str]:
@@ -218,7 +216,6 @@ def check_components_for_half(answer: Any, pca) -> bool:
                         hint="Find the first position where the running total reaches 0.5; positions start at 0.")
 
 
-
 def check_flipped_kernel(answer: Any, kernel) -> bool:
     """Check lesson 3's kernel with which ``correlate2d`` computes ``convolve2d(image, kernel)``.
 
@@ -256,8 +253,6 @@ def check_thumbnail(answer: Any, path, size) -> bool:
 def check_layer_params(answer: Any, model, layer) -> bool:
     """Check lesson 3's parameter count of ``model``'s layer ``layer`` (a name or an index).
 
-    >>> from coursekit.config import import_keras
-    >>> keras = import_keras()
     >>> check_layer_params(15, keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)]), -1)
     ✅ Correct!
     True
@@ -338,9 +333,8 @@ def check_augmentations(answer: Any, name: str = "choice") -> bool:
     True
     """
     return check_choice(answer, _SENSIBLE_AUGMENTATIONS, options=AUGMENTATION_OPTIONS, name=name,
-                        hint="Ask of each one: could a camera have taken this picture of the same "
-                             "subject? A tilted camera is common, an upside-down world is not, "
-                             "and no camera photographs in negative colours.")
+                        hint="Could a camera have taken this picture of the same subject? A tilted camera "
+                             "is common, an upside-down world is not, nor a photo in negative colours.")
 
 
 def check_rotation_factor(answer: Any, degrees: float) -> bool:
@@ -365,9 +359,7 @@ def check_least_overfitting(answer: Any, comparison) -> bool:
     """
     gaps = comparison["train_accuracy"] - comparison["val_accuracy"]
     return check_choice(answer, str(gaps.idxmin()), options=list(comparison.index), name="variant",
-                        hint="The gap is training minus validation accuracy: compute it for every "
-                             "row, then take the row where it is smallest.")
-
+                        hint="Gap = training minus validation accuracy: take the row where it is smallest.")
 
 
 def _base(model):
@@ -416,7 +408,6 @@ def check_fine_tuned_layers(answer, model, fine_tune_from=None) -> bool:
                     "layer stays frozen."))
 
 
-
 def check_feature_map_shape(answer: Any, model, layer: str) -> bool:
     """Check lessons 3 and 7's (height, width, channels) of the maps ``layer`` of ``model`` outputs."""
     from coursekit import model_layers
@@ -440,14 +431,12 @@ def check_most_active_channel(answer: Any, activation) -> bool:
     """
     stack = np.asarray(activation)
     if stack.ndim != 3:
-        return _say(False, f"Pass one layer's feature maps, shape (height, width, channels); "
-                           f"got shape {stack.shape}.")
+        return _say(False, f"Pass one layer's maps (height, width, channels), got shape {stack.shape}.")
     means, number = stack.mean(axis=(0, 1)), _number(answer)
     if number is not None and number in range(len(means)) and np.isclose(means[int(number)], means.max()):
         return _say(True, "Correct!")
     return check_answer(answer, int(np.argmax(means)), name="channel",
-                        hint="Average each channel over height and width "
-                             "(activation.mean(axis=(0, 1))), then take np.argmax.")
+                        hint="Average each channel over height and width (axes 0, 1), then take np.argmax.")
 
 
 def check_gradcam(heatmap: Any, model, image, layer: str | None = None,
@@ -467,9 +456,8 @@ def check_gradcam(heatmap: Any, model, image, layer: str | None = None,
                            "one value per position of the chosen layer's feature map.")
     if np.allclose(mine, expected, atol=1e-3):
         return _say(True, "Correct!")
-    hint = ("Check the sign of the score: for one sigmoid unit, class 1 is +logit and class 0 "
-            "is -logit. Then: mean of the gradients per channel, weighted sum of the maps, "
-            "ReLU, divide by the maximum.")
+    hint = ("Check the sign of the score (one sigmoid unit: class 0's is -logit), then: mean of the "
+            "gradients per channel, weighted sum of the maps, ReLU, divide by the maximum.")
     if np.nanmax(mine) > 1.0 + 1e-3:
         hint = "Divide the heatmap by its maximum so that it lies in [0, 1]."
     return _say(False, f"Not quite: your heatmap differs from Grad-CAM's. {hint}")
