@@ -33,8 +33,7 @@ def yardstick(accuracy_a: float, accuracy_b: float, count: int) -> float:
 
 def weigh(accuracy_a: float, accuracy_b: float, count: int) -> dict:
     """Return how ``accuracy_b`` compares with ``accuracy_a`` (both on ``count`` photos): the
-    ``difference`` (b - a), the ``photos`` it amounts to, the ``yardstick`` and whether the
-    difference ``stands`` above it.
+    ``difference`` (b - a), in ``photos``, the ``yardstick`` and whether it ``stands`` above it.
 
     >>> weigh(0.750, 0.805, 1000)
     {'difference': 0.055, 'photos': 55, 'yardstick': 0.037, 'stands': True}

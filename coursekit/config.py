@@ -39,14 +39,12 @@ def _flag(name: str) -> bool:
 
 
 def quick_mode(quick: bool | None = None) -> bool:
-    """Return ``quick`` if given, else whether ``COURSEKIT_QUICK`` asks for quick mode (small
-    data, few epochs): how every ``quick=None`` argument of coursekit is read."""
+    """Return ``quick`` if given, else whether ``COURSEKIT_QUICK`` asks for quick mode."""
     return _flag("COURSEKIT_QUICK") if quick is None else bool(quick)
 
 
 def data_dir() -> Path:
-    """Return the folder for datasets, cached features and models (created if missing):
-    ``COURSEKIT_DATA``, by default ``~/coursekit_data``."""
+    """Return (and create) the folder for data, features and models: ``COURSEKIT_DATA``."""
     folder = Path(os.environ.get("COURSEKIT_DATA") or Path.home() / "coursekit_data").expanduser()
     folder.mkdir(parents=True, exist_ok=True)
     return folder
@@ -190,8 +188,7 @@ def lecture_on() -> bool:
 
 
 def start_lesson() -> None:
-    """Print the mode this lesson runs in, warn on Colab without a GPU, apply lecture mode
-    (the mode-switch cell at the top of every lesson calls it)."""
+    """Print the lesson's mode, warn on Colab without a GPU, apply lecture mode (each lesson's top)."""
     import_keras()  # load TensorFlow now, quietly, so later `import keras` cells print no noise
     print("Quick mode: small subset of the data, few epochs. Numbers will be rough." if quick_mode()
           else "Full mode: the whole dataset and the real number of epochs.")

@@ -203,8 +203,7 @@ def plot_sample_grid(chosen: pd.DataFrame, size: tuple[int, int] = (128, 128),
 
 def plot_class_images(means: dict, stds: dict | None = None,
                       title: str = "Average image per class") -> Figure:
-    """Draw each label's mean image and, under it when ``stds`` is given, its standard-deviation
-    image (the spread of the brightness, one shared scale for all labels)."""
+    """Draw each label's mean image and, given ``stds``, its brightness spread below (one scale)."""
     rows, labels = 1 + (stds is not None), list(means)
     fig, axes = _figure(3.2 * len(labels) + 1, 3.4 * rows, rows, len(labels), title)
     for axis, label in zip(axes[0], labels):

@@ -174,8 +174,7 @@ def _batch(images, titles) -> tuple[np.ndarray, list[str]]:
 
 
 def _layers(model, layers, layer, last: bool = False) -> tuple[dict, str]:
-    """{name: output shape} of the layers to offer (default: every layer with feature maps) and
-    the one to start at (``layer``, else the first or, with ``last``, the last)."""
+    """{name: output shape} of the layers to offer, and the one to start at (default: first/last)."""
     shapes = model_layers.layer_shapes(model, layers)
     flat = {name: shape for name, shape in shapes.items() if len(shape) != 3}
     start = list(shapes)[-1 if last else 0] if layer is None else model_layers.get_layer(model, layer).name

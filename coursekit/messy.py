@@ -1,8 +1,5 @@
-"""Lesson 1's messy folder: real photos, plus one file of every defect a scraped folder holds.
-
-``make_messy_copy(src, dest)`` copies the clean JPEGs of ``src`` and turns a few of them into
-broken, fixable or suspicious files, so every answer of ``scan`` can be checked against the
-ground truth it returns.
+"""Lesson 1's messy folder: real photos, plus one file of every defect a scraped folder holds,
+and the ground truth ``scan``'s answers are checked against (``make_messy_copy``).
 """
 
 from __future__ import annotations

@@ -130,8 +130,7 @@ def imagenet_classifier(name: str = "mobilenet_v2", alpha: float | None = None,
 
 
 def imagenet_class_names(download: bool = True) -> list[str]:
-    """Return the 1000 ImageNet class names in index order, from the file ``decode_predictions``
-    reads (``WeightsUnavailable`` when it cannot be had)."""
+    """Return the 1000 ImageNet class names in index order (``WeightsUnavailable`` if not to be had)."""
     file = downloads.keras_file("imagenet_class_index.json")
     downloads.fetch_keras_file(file, internet=download)
     index = json.loads(file.path.read_text())
@@ -213,9 +212,8 @@ def transfer_model(base, preprocess_input, augmentation=None, dropout: float = 0
 
 
 def copy_head(source, target, layer: str = "output") -> None:
-    """Copy the weights of layer ``layer`` from ``source`` to ``target``, so that the head
-    trained fast on cached features starts the end-to-end model (Keras raises a ValueError
-    naming both shapes when they differ)."""
+    """Copy layer ``layer``'s weights from ``source`` to ``target``: the head trained fast on cached
+    features starts the end-to-end model (Keras names both shapes when they differ)."""
     target.get_layer(layer).set_weights(source.get_layer(layer).get_weights())
 
 

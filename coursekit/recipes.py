@@ -95,8 +95,7 @@ class Recipe:
 
     def build(self, num_classes: int = 2, quick: bool | None = None, start=None):
         """Return the uncompiled model: built fresh, or (fine-tuning) a copy of ``start``, the
-        trained model of ``start_from``, with the copy's base unfrozen from ``fine_tune_from``
-        on (``start`` itself is left as it was)."""
+        trained model of ``start_from``, its base unfrozen from ``fine_tune_from`` on."""
         if self.start_from is None:
             return _BUILDERS[self.model](self, num_classes, self.input_size(quick))
         if start is None:

@@ -127,8 +127,7 @@ def cache_key(recipe, data: str, quick: bool | None = None) -> str:
 
 
 def cached_model_path(recipe, train_ds, val_ds, quick: bool | None = None) -> Path:
-    """Return ``data_dir()/models/<name>-<key>.keras``: ``recipe``'s model trained on this data
-    (its history beside it, ``.history.csv``)."""
+    """Return ``data_dir()/models/<name>-<key>.keras`` (its history beside it: ``.history.csv``)."""
     key = cache_key(recipe, data_fingerprint(train_ds, val_ds), quick)
     return config.data_dir() / "models" / f"{recipe.name}-{key}.keras"
 
@@ -217,7 +216,6 @@ def history_frame(history, seconds: list[float] | None = None, best: int | None 
 
 def best_epoch(history: pd.DataFrame, monitor: str = "val_loss") -> int:
     """Return the epoch (from 1) where ``monitor`` was best: lowest loss, highest accuracy.
-    Where validation loss is lowest, overfitting starts.
 
     >>> best_epoch(pd.DataFrame({"epoch": [1, 2, 3], "val_loss": [0.7, 0.5, 0.6]}))
     2
@@ -230,8 +228,7 @@ def best_epoch(history: pd.DataFrame, monitor: str = "val_loss") -> int:
 
 
 def plot_history(history: pd.DataFrame, title: str = "Learning curves") -> Figure:
-    """Return a figure with accuracy and loss, training vs validation, per epoch; a dotted
-    line marks the epoch whose weights were kept.
+    """Return a figure of accuracy and loss per epoch, training vs validation; dotted: the epoch kept.
 
     >>> history = history_frame({"accuracy": [0.6, 0.9], "loss": [0.7, 0.3]}, best=2)
     >>> [axes.get_title() for axes in plot_history(history).axes]

@@ -29,8 +29,7 @@ def _imshow(array, title: str, size: float = 4) -> Figure:
 
 
 def brightness_demo(image, title: str = "") -> View:
-    """Return a View: a 'Brightness' slider over ``image`` (uint8); moving it redraws at once.
-    ``render(factor)`` is the image with every pixel times ``factor``, clipped to 0-255."""
+    """Return a View: a 'Brightness' slider over ``image``; ``render(factor)``: pixels x ``factor``."""
     slider = ipywidgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1,
                                     description="Brightness", continuous_update=True)
     output = ipywidgets.Output()

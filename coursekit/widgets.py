@@ -1,6 +1,5 @@
 """How figures and views are shown (the views themselves: ``views``, ``explorers``).
 
-``show_figure`` draws a Figure or an RGB picture as a PNG, replacing what an ``Output`` showed.
 A :class:`View` is a widget and its ``render`` (control values -> the array drawn); displayed,
 it also sends a PNG of its state for exports without a widget front end (nbconvert, PDF).
 
@@ -44,8 +43,7 @@ def figure_to_png(figure: Figure | np.ndarray, dpi: int = 80) -> bytes:
 
 
 def show_figure(figure: Figure | np.ndarray, output: ipywidgets.Output | None = None) -> None:
-    """Draw a figure (or an RGB uint8 picture, the explorers' fast path) as a PNG, replacing
-    what ``output`` showed before: no stacked figures."""
+    """Draw a Figure or an RGB uint8 picture as a PNG, replacing what ``output`` showed (no stacking)."""
     png = figure_to_png(figure, dpi=int(matplotlib.rcParams["figure.dpi"]))
     if output is None:
         display(Image(data=png))
