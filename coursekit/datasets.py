@@ -86,8 +86,7 @@ def verify_tree(folder: str | os.PathLike, expected: dict[str, str]) -> list[str
 
 
 def _stamp(root: Path, relative_paths, write: bool = False) -> bool:
-    """True when the files are unchanged (size, mtime) since ``root`` was verified and stamped
-    (``write=True`` stamps it): a verified tree needs no hashing again."""
+    """True when the files are unchanged (size, mtime) since ``root`` was stamped (``write``)."""
     stamp = downloads.fingerprint(root, relative_paths)
     if write:
         (root / STAMP).write_text(stamp)

@@ -128,8 +128,7 @@ def brightness_histograms(table: pd.DataFrame, size: tuple[int, int] | None = No
 
 
 def class_images(table: pd.DataFrame, size: tuple[int, int] = (64, 64)) -> tuple[dict, dict]:
-    """Return ``(means, stds)``: per label, the mean and the standard-deviation image (float64,
-    0-255, (height, width, 3)), from running sums of the images and of their squares."""
+    """Return ``(means, stds)``: per label, the mean and the standard-deviation image (0-255)."""
     _check_table(table)
     sums, squares, counts = Counter(), Counter(), Counter()  # Counter: missing labels start at 0
     for file, label in zip(table["file"], map(str, table["label"])):

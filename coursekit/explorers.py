@@ -63,8 +63,7 @@ def _data_url(array: np.ndarray, photo: bool = False, level: int = 1) -> str:
 
 
 def _sheet(stack: np.ndarray, level: int) -> dict:
-    """One layer's (height, width, channels) maps as an activation frame: colour indices tiled
-    ``columns`` a row in one gray PNG, and each channel's value range."""
+    """A layer's maps as one frame: their colour indices tiled in a gray PNG, each one's range."""
     height, width, count = stack.shape
     columns = max(1, min(count, int(np.ceil(np.sqrt(count * height / width)))))
     rows = -(-count // columns)

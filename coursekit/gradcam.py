@@ -50,8 +50,7 @@ def predicted_class(model, image) -> int:
     return int(logits[0] >= 0) if len(logits) == 1 else int(np.argmax(logits))
 
 
-def heatmap(model, image, layer: str | int | None = None,
-            class_index: int | None = None) -> np.ndarray:
+def heatmap(model, image, layer: str | int | None = None, class_index: int | None = None) -> np.ndarray:
     """Return the Grad-CAM heatmap (h, w) in [0, 1] of ``image`` at ``layer`` (default: the last
     conv layer) for ``class_index`` (default: predicted); zeros if nothing speaks for the class."""
     chosen = predicted_class(model, image) if class_index is None else class_index

@@ -192,8 +192,7 @@ def _rebuild(model, inputs, wanted: set[int], found: dict, replace: dict):
             results = keras.Model(inner_input, [inner_output] + [inner_found[k] for k in keys],
                                   name=f"{layer.name}_probe")(args[0])
             out = results[0]
-            found.update((key, result) for key, result in zip(keys, results[1:])
-                         if key not in found)
+            found.update((key, result) for key, result in zip(keys, results[1:]) if key not in found)
         else:
             out = layer(*args, **kwargs)
         if id(layer) in wanted:

@@ -1,10 +1,9 @@
 """Your own images: a folder of class sub-folders becomes training data, as lesson 1 does it.
 
 ``prepare(folder)`` reads ``folder/<class>/<image>`` (and splits it: ``splits.split``, 70/15/15)
-or ``folder/train|validation[|test]/<class>/<image>`` (and keeps your split). With lesson 1's
-steps it scans the files, leaves out what ``quarantine.leave_out`` names (and copies across your
-splits), listed in ``left_out.csv``, converts what the pipeline would misread, and writes the
-copy under ``config.data_dir()/own/<folder name>-<fingerprint>/``, never into ``folder``.
+or ``folder/train|validation[|test]/<class>/<image>``. With lesson 1's steps it leaves out what
+``quarantine.leave_out`` names (and copies across your splits: ``left_out.csv``), converts what
+the pipeline would misread, and writes the copy under ``config.data_dir()/own/``, never into ``folder``.
 """
 
 from __future__ import annotations

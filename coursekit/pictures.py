@@ -65,8 +65,7 @@ def captioned(picture: np.ndarray, lines: Sequence[str]) -> np.ndarray:
     width = max(picture.shape[1], max(int(font.getlength(line)) for line in lines) + 8)
     canvas = Image.new("RGB", (width, FEATURE_MAP_TOP + picture.shape[0]), "white")
     canvas.paste(Image.fromarray(picture), (0, FEATURE_MAP_TOP))
-    ImageDraw.Draw(canvas).multiline_text((4, 3), "\n".join(lines), fill="black", font=font,
-                                          spacing=3)
+    ImageDraw.Draw(canvas).multiline_text((4, 3), "\n".join(lines), fill="black", font=font, spacing=3)
     return np.asarray(canvas)
 
 

@@ -60,8 +60,7 @@ def _spec(name: str, alpha: float | None):
 
 def weights_file(name: str = "mobilenet_v2", alpha: float | None = None,
                  include_top: bool = False) -> downloads.KerasFile:
-    """Return the weight file of a base (name, URL, checksum) from the registry: the 224-pixel
-    file, exactly as ``keras.applications`` caches it under ``$KERAS_HOME/models``.
+    """Return the registry entry (name, URL, checksum) of a base's 224-pixel weight file.
 
     >>> weights_file("mobilenet_v2").name
     'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5'
@@ -115,8 +114,7 @@ def pretrained_base(name: str = "mobilenet_v2", input_shape=(224, 224, 3),
     return base, getattr(keras.applications, BASES[name].module).preprocess_input
 
 
-def imagenet_classifier(name: str = "mobilenet_v2", alpha: float | None = None,
-                        download: bool = True):
+def imagenet_classifier(name: str = "mobilenet_v2", alpha: float | None = None, download: bool = True):
     """Return the full ImageNet model (base + 1000-class classifier, 224x224 inputs), or None
     after saying in one line that its weights (a file a course mirror may lack) cannot be had."""
     file = weights_file(name, alpha, include_top=True)

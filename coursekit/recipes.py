@@ -65,13 +65,10 @@ class Recipe:
             raise ValueError(f"model must be one of {sorted(_BUILDERS)}, got {self.model!r}")
         if self.monitor not in ("val_accuracy", "val_loss"):
             raise ValueError(f"monitor must be 'val_accuracy' or 'val_loss', got {self.monitor!r}")
-        for field in ("image_size", "quick_image_size", "epochs", "quick_epochs", "patience",
-                      "batch_size"):
-            if field == "patience" and self.patience is None:
-                continue
-            if int(getattr(self, field)) < (8 if "image" in field else 1):
-                raise ValueError(f"{field} must be a positive int (sizes at least 8), "
-                                 f"got {getattr(self, field)!r}")
+        for field in ("image_size", "quick_image_size", "epochs", "quick_epochs", "patience", "batch_size"):
+            value = getattr(self, field)
+            if (value is not None or field != "patience") and int(value) < (8 if "image" in field else 1):
+                raise ValueError(f"{field} must be a positive int (sizes at least 8), got {value!r}")
         if (self.start_from is None) != (self.fine_tune_from is None):
             raise ValueError("fine-tuning needs both start_from (a Recipe) and fine_tune_from "
                              "(the first base layer that trains); other recipes set neither")

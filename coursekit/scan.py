@@ -340,11 +340,10 @@ def scan(folder: str | os.PathLike, *, workers: int | None = None, progress: boo
          min_side: int = 32, blank_std: float = 5.0, near_threshold: int = 20) -> pd.DataFrame:
     """Return one row per file under ``folder`` with its real format and its issue codes.
 
-    ``workers`` threads (default: one per core; Pillow and hashlib release the GIL) hash and
-    decode each file, shrunk to give ``brightness_std`` (``blank`` below ``blank_std``) and a
-    256-bit ``dhash`` (near copies: at most ``near_threshold`` bits apart, neither blank nor too
-    small). ``group``: the shortest path among a file and its (near) copies under any label;
-    ``note``: the issues in words.
+    ``workers`` threads (default: one per core) hash and decode each file, shrunk, for its
+    ``brightness_std`` (``blank`` below ``blank_std``) and 256-bit ``dhash`` (near copies: at most
+    ``near_threshold`` bits apart, neither blank nor too small). ``group``: the shortest path
+    among a file and its copies under any label; ``note``: the issues in words.
 
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())

@@ -49,9 +49,8 @@ def image_datasets(root: str | os.PathLike, image_size: tuple[int, int] = (150, 
     """Return ``(train_ds, val_ds, class_names)`` read from ``root/train`` and ``root/validation``.
 
     Batches of float32 RGB pixels (0-255) at ``image_size`` and labels as ``cnn.output_units``
-    wants them (two classes: float32 0/1, shape (batch, 1); more: int32). Each image is decoded
-    once and cached; training is reshuffled every epoch, validation keeps file order. Both carry
-    ``file_paths``, ``class_names`` and ``pipeline`` (the settings) for the cache key.
+    wants them (two classes: float32 0/1, shape (batch, 1); more: int32), decoded once and cached;
+    training reshuffled every epoch. Both carry ``file_paths``, ``class_names`` and ``pipeline``.
     """
     root = Path(root)
     class_names = _class_folders(root / "train")
@@ -164,10 +163,8 @@ def train_or_load(recipe, train_ds, val_ds, retrain: bool = False, verbose: int 
         if not retrain and path.is_file() and path.with_suffix(".history.csv").is_file():
             print(f"Loaded {recipe.name!r} from {path} (trained earlier, same recipe and data).")
             return keras.models.load_model(path), pd.read_csv(path.with_suffix(".history.csv"))
-        start = None
-        if recipe.start_from is not None:
-            start = train_or_load(recipe.start_from, train_ds, val_ds, verbose=verbose,
-                                  quick=quick)[0]
+        start = None if recipe.start_from is None else train_or_load(
+            recipe.start_from, train_ds, val_ds, verbose=verbose, quick=quick)[0]
         config.seed_everything(recipe.seed)
         model = compile_model(recipe.build(len(train_ds.class_names), quick, start=start),
                               recipe.learning_rate, recipe.optimizer)

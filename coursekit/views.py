@@ -47,9 +47,8 @@ def brightness_demo(image, title: str = "") -> View:
 
 
 def sample_browser(table, max_side: int = 480, cache_size: int = 64) -> View:
-    """Return a View of ``eda.image_table(root)``: a 'Class' dropdown and an 'Image' slider;
-    images keep their aspect ratio, at most ``max_side`` pixels (the last ``cache_size`` kept).
-    ``render(label=None, index=None)``: the uint8 image (None: the control's value)."""
+    """Return a View of ``eda.image_table(root)``: 'Class' and 'Image' controls, images at most
+    ``max_side`` pixels (``cache_size`` kept); ``render(label=None, index=None)``: the uint8 image."""
     if "label" not in table or table["label"].isna().all():
         raise ValueError("table has no labelled images: pass eda.image_table(root)")
     rows = {label: group.reset_index(drop=True) for label, group in table.groupby("label")}
@@ -95,9 +94,8 @@ def sample_browser(table, max_side: int = 480, cache_size: int = 64) -> View:
 
 
 def kernel_editor(image, preset: str = "sobel x (vertical edges)") -> View:
-    """Return a View: a 3x3 grid of numbers (or a preset) -> the grayscale photo filtered as one
-    Conv2D filter does (``cnn.apply_kernel``; 'Flip kernel': a true convolution).
-    ``render(kernel=None, flip=None)``: the 2-D result."""
+    """Return a View: a 3x3 grid of numbers (or a preset) -> the photo filtered as one Conv2D filter
+    does (``cnn.apply_kernel``; 'Flip kernel': a true convolution); ``render(kernel, flip)``: 2-D."""
     from coursekit import cnn, pictures
 
     if preset not in cnn.KERNEL_PRESETS:
@@ -160,9 +158,8 @@ def kernel_editor(image, preset: str = "sobel x (vertical edges)") -> View:
 
 
 def augmentation_preview(image, count: int = 9, seed: int = 0) -> View:
-    """Return a View: one photo ``count`` times, randomly augmented (``cnn.augment_grid``, one
-    ``cnn.augmentation_layers`` per setting), a control per strength and 'New draw'.
-    ``render(**strengths)``: the (count, H, W, 3) uint8 grid (others: the current values)."""
+    """Return a View: one photo ``count`` times, randomly augmented (``cnn.augment_grid``), a control
+    per strength and 'New draw'; ``render(**strengths)``: the uint8 grid (others: current values)."""
     from coursekit import cnn, pictures
 
     flip = ipywidgets.Dropdown(options=[("none", None), ("horizontal", "horizontal"), ("vertical",
