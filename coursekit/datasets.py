@@ -175,9 +175,8 @@ def active() -> str:
 
 
 def load(name: str | os.PathLike | None = None, quick: bool | None = None) -> Path:
-    """Return the root folder (``train/``, ``validation/``) of ``name``: a key of ``DATASETS``, a
-    folder of yours (split by ``owndata.prepare``) or None for ``active()``. Quick mode
-    (``quick=None``: ``COURSEKIT_QUICK``) gives a small deterministic subset, same layout."""
+    """Return the root folder (``train/``, ``validation/``) of ``name``: a key of ``DATASETS``, a folder
+    of yours (``owndata.prepare``) or None for ``active()``; quick mode: a small subset, same layout."""
     name = active() if name is None else str(name)
     if name in DATASETS:
         dataset = DATASETS[name]
@@ -208,9 +207,8 @@ def describe(root: str | os.PathLike | None = None) -> str:
 
 
 def prefetch(datasets=None, keras_files: bool = True, quick: bool | None = None):
-    """Fetch each dataset (default: the active one) and every file of ``downloads.KERAS_FILES``
-    once; return a row per item, its status and path. No row ``missing``: the course runs offline
-    (an ``optional`` row names the one cell that goes without its file)."""
+    """Fetch each dataset (default: the active one) and ``downloads.KERAS_FILES`` once; return a row per
+    item (status, path); none ``missing``: the course runs offline (``optional``: one cell goes without)."""
     items = [("dataset", name) for name in ((active(),) if datasets is None else datasets)]
     items += [("keras file", file) for file in downloads.KERAS_FILES] if keras_files else []
     rows = []

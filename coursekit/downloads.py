@@ -139,9 +139,8 @@ def fetch(name: str, url: str, target: Path, sha256: str | None, internet: bool)
 
 
 def fetch_keras_file(file: KerasFile | str, internet: bool = True) -> str:
-    """Put a registry file into Keras' cache (``file.path``) from the cache, a mirror or (with
-    ``internet``) its URL, checked by its sha256 where known; return which, or raise
-    ``WeightsUnavailable`` saying why each source failed and what to do."""
+    """Put a registry file into Keras' cache (``file.path``) from the cache, a mirror or (``internet``)
+    its URL, sha256-checked where known; return which, or raise ``WeightsUnavailable`` saying why."""
     file = keras_file(file) if isinstance(file, str) else file
     if file.path.is_file() and (file.sha256 is None or sha256_file(file.path) == file.sha256):
         return "cache"

@@ -33,9 +33,8 @@ from coursekit.scan import PIPELINE_EXTENSIONS, require_columns
 
 
 def image_table(root: str | os.PathLike) -> pd.DataFrame:
-    """Return one row per image under ``root`` (``root/<split>/<label>/file`` or
-    ``root/<label>/file``; split None then) from the headers: file, path, split, label, width,
-    height, aspect, mode, bytes. Hidden files, links and files the pipeline skips are left out."""
+    """Return one row per image under ``root/[<split>/]<label>/`` from the headers (file, path, split,
+    label, width, height, aspect, mode, bytes); hidden files, links and skipped extensions left out."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise ValueError(f"root {str(root)!r} is not a folder")

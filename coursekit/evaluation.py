@@ -54,8 +54,7 @@ def predict_frame(model, dataset, class_names: Sequence[str], threshold: float =
                          f"{probabilities.shape[1]} and the labels go up to {label.max()}")
     predicted = (probabilities[:, 1] >= float(threshold)).astype(int) if len(names) == 2 \
         else probabilities.argmax(axis=1)
-    frame = pd.DataFrame({"label": label, "predicted": predicted,
-                          "true_class": [names[i] for i in label],
+    frame = pd.DataFrame({"label": label, "predicted": predicted, "true_class": [names[i] for i in label],
                           "predicted_class": [names[i] for i in predicted]})
     if len(names) == 2:
         frame["probability"] = probabilities[:, 1]
@@ -69,10 +68,9 @@ def predict_frame(model, dataset, class_names: Sequence[str], threshold: float =
 
 def confusion_frame(frame: pd.DataFrame, class_names: Sequence[str],
                     normalize: str | None = None) -> pd.DataFrame:
-    """Return the confusion matrix: rows are true classes, columns predicted classes.
-
-    ``normalize`` as in scikit-learn: None (counts), "true" (each row sums to 1: the
-    diagonal is each class's recall), "pred" (columns sum to 1: precision) or "all".
+    """Return the confusion matrix: rows are true classes, columns predicted classes; ``normalize``
+    as in scikit-learn: None (counts), "true" (each row sums to 1: the diagonal is each class's
+    recall), "pred" (columns sum to 1: precision) or "all".
 
     >>> frame = pd.DataFrame({"label": [0, 1, 2, 2], "predicted": [0, 2, 2, 1]})
     >>> confusion_frame(frame, ["ant", "bee", "cat"]).to_numpy().tolist()
@@ -97,10 +95,8 @@ def report_frame(frame: pd.DataFrame, class_names: Sequence[str]) -> pd.DataFram
     """
     from sklearn.metrics import classification_report
 
-    report = classification_report(frame["label"], frame["predicted"],
-                                   labels=list(range(len(class_names))),
-                                   target_names=list(class_names), output_dict=True,
-                                   zero_division=0)
+    report = classification_report(frame["label"], frame["predicted"], output_dict=True, zero_division=0,
+                                   labels=list(range(len(class_names))), target_names=list(class_names))
     accuracy = report.pop("accuracy")
     table = pd.DataFrame(report).T
     table.loc["accuracy"] = [np.nan, np.nan, accuracy, len(frame)]  # the f1 column holds it

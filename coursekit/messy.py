@@ -83,9 +83,8 @@ _SVG = (b'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/
 _DS_STORE = b"\x00\x00\x00\x01Bud1" + bytes(2040)
 _APPLE_DOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(4072)
 
-# (what, class folder 0 or 1, expected codes, file name, build(photo) -> bytes); a photo has the
-# ``image`` (RGB), its ``raw`` bytes and the ``rng``. The name may use {stem} (cat.12), {flat}
-# (cat_12) and {number} (12). Every defect has a photo of its own, except the copies below.
+# (what, class folder 0 or 1, expected codes, file name, build(photo) -> bytes), each from a photo of
+# its own (``image``, ``raw`` bytes, ``rng``); names may use {stem} (cat.12), {flat} (cat_12), {number}.
 _DEFECTS = [
     ("empty download", 0, ("empty_file",), "{stem}.jpg", lambda p: b""),
     ("HTML error page saved as .jpg", 0, ("not_image",), "{stem}.jpg", lambda p: _HTML_403),

@@ -206,7 +206,6 @@ def _rebuild(model, inputs, wanted: set[int], found: dict, replace: dict):
             model, input_tensors=[inputs] if isinstance(model.input, (list, tuple)) else inputs,
             clone_function=lambda layer: layer, call_function=call)
     except ValueError as error:
-        raise ValueError(f"cannot look inside model {model.name!r} ({type(model).__name__}): "
-                         f"only Sequential and Functional models can be taken apart ({error})"
-                         ) from error
+        raise ValueError(f"cannot look inside model {model.name!r} ({type(model).__name__}): only "
+                         f"Sequential and Functional models can be taken apart ({error})") from error
     return clone.output

@@ -97,9 +97,8 @@ def tile(images: np.ndarray, columns: int = 16, gap: int = 1, fill: float = np.n
 
 
 def channel_grid(activation: np.ndarray, columns: int = 16, gap: int = 1) -> np.ndarray:
-    """Return all channels of one layer's (height, width, channels) stack ``tile``d into one
-    2-D image in [0, 1] with NaN gaps, each channel standardised as in the lectures (Chollet's):
-    (x - mean) / std * 64 + 128, clipped to 0-255, divided by 255; a constant channel gives 0.
+    """Return every channel of a (height, width, channels) stack ``tile``d into one 2-D image (NaN
+    gaps), each as in the lectures: (x - mean) / std * 64 + 128, clipped to 0-255, / 255 (constant: 0).
 
     >>> channel_grid(np.ones((4, 4, 2)), columns=2)
     array([[ 0.,  0.,  0.,  0., nan,  0.,  0.,  0.,  0.], ...

@@ -106,10 +106,9 @@ def pretrained_base(name: str = "mobilenet_v2", input_shape=(224, 224, 3),
         try:
             downloads.fetch_keras_file(file, internet=download)
         except WeightsUnavailable as error:
-            raise WeightsUnavailable(
-                f"{error}\nOn a machine that can never get the weights, weights=None builds the "
-                "same network with RANDOM weights: it is then not pretrained, and no "
-                "transfer-learning result applies.") from None
+            raise WeightsUnavailable(f"{error}\nOn a machine that can never get the weights, weights=None "
+                                     "builds the same network with RANDOM weights: it is then not "
+                                     "pretrained, and no transfer-learning result applies.") from None
     base = _application(name, alpha, input_shape, False, str(file.path) if weights else None)
     return base, getattr(keras.applications, BASES[name].module).preprocess_input
 

@@ -128,9 +128,8 @@ def _transfer(recipe: Recipe, num_classes: int, size: tuple[int, int]):
 _BUILDERS = {"scratch_cnn": _scratch_cnn, "transfer": _transfer}
 
 #: Lesson 4's CNN from scratch; lessons 6 and 7 show this same model.
-SCRATCH_CNN = Recipe(
-    "scratch_cnn", image_size=112, quick_image_size=64, epochs=12, quick_epochs=2,
-    learning_rate=1e-3, monitor="val_accuracy", patience=4, schedule="cosine")
+SCRATCH_CNN = Recipe("scratch_cnn", image_size=112, quick_image_size=64, epochs=12, quick_epochs=2,
+                     learning_rate=1e-3, monitor="val_accuracy", patience=4, schedule="cosine")
 #: Flips, turns up to +-36 degrees (a tenth of a turn) and zooms up to 20 %: lesson 5's augmentation.
 FLIP_ROTATE_ZOOM = dict(flip="horizontal", rotation=0.1, zoom=0.2, translation=0.0, contrast=0.0)
 
@@ -165,6 +164,5 @@ TRANSFER_FROZEN = Recipe(
 
 #: Lesson 6, stage 2: fine-tune the base's top block, starting from the trained stage 1.
 TRANSFER_FINE_TUNED = replace(
-    TRANSFER_FROZEN, name="transfer-fine-tuned", start_from=TRANSFER_FROZEN,
-    fine_tune_from=pretrained.BASES["mobilenet_v2"].top_block, epochs=2, quick_epochs=1,
-    learning_rate=1e-4)
+    TRANSFER_FROZEN, name="transfer-fine-tuned", start_from=TRANSFER_FROZEN, epochs=2, quick_epochs=1,
+    fine_tune_from=pretrained.BASES["mobilenet_v2"].top_block, learning_rate=1e-4)

@@ -49,9 +49,8 @@ def show_figure(figure: Figure | np.ndarray, output: ipywidgets.Output | None = 
         display(Image(data=png))
         return
     # One step: nothing stacks or flickers, nothing is printed without a front end (tests).
-    output.outputs = ({"output_type": "display_data", "metadata": {},
-                       "data": {"image/png": base64.b64encode(png).decode("ascii"),
-                                "text/plain": "<picture>"}},)
+    output.outputs = ({"output_type": "display_data", "metadata": {}, "data": {
+        "image/png": base64.b64encode(png).decode("ascii"), "text/plain": "<picture>"}},)
 
 
 class Redraw:
@@ -84,9 +83,8 @@ _LECTURE_CSS = """<style>
 
 @dataclass
 class View:
-    """A widget, ``render`` (values -> the array drawn), ``figure`` (() -> a picture of the state:
-    the static fallback) and named ``controls`` (``view.controls["channel"].value = 3``), wide and
-    large in lecture mode (``config.lecture_on``)."""
+    """A widget, ``render`` (values -> the array drawn), ``figure`` (its static fallback picture)
+    and named ``controls`` (``view.controls["channel"].value = 3``), large in lecture mode."""
 
     widget: ipywidgets.Widget
     render: Callable[..., Any]
