@@ -104,10 +104,9 @@ def check_wide_images(answer: Any, root) -> bool:
     from PIL import Image
 
     expected = 0
-    for path in (Path(root) / "train").rglob("*"):
-        if path.is_file():
-            with Image.open(path) as image:  # reads the header only
-                expected += image.width > image.height
+    for path in filter(Path.is_file, (Path(root) / "train").rglob("*")):
+        with Image.open(path) as image:  # reads the header only
+            expected += image.width > image.height
     return check_answer(answer, expected, name="count",
                         hint="Open every file under root / 'train' (all class folders) with "
                              "PIL's Image.open and count those wider than tall: a square is not.")
@@ -128,8 +127,7 @@ def header_lies(folder) -> list[str]:
 
 
 def check_header_lies(answer: Any, folder) -> bool:
-    """Check lesson 1's files whose header looks like an image but that do not decode: their
-    number, or the files themselves (paths relative to ``folder``, or under it)."""
+    """Check lesson 1's files that look like an image but do not decode: how many, or which."""
     expected = sorted(header_lies(folder))
     if isinstance(answer, (list, tuple, set)):  # the files: compare them, not just how many
         inside = lambda path: path.relative_to(folder) if path.is_relative_to(folder) else path
@@ -235,8 +233,7 @@ def check_flipped_kernel(answer: Any, kernel) -> bool:
 
 
 def check_thumbnail(answer: Any, path, size) -> bool:
-    """Check lesson 3's thumbnail: the image file at ``path`` read with OpenCV and resized to
-    ``size`` (height, width) with bilinear interpolation, as RGB (what Keras and Pillow give)."""
+    """Check lesson 3's thumbnail of the image file at ``path``: ``size`` (height, width), RGB."""
     import cv2
 
     if not isinstance(answer, np.ndarray):
@@ -371,8 +368,7 @@ def _base(model):
 
 
 def check_trainable_parameters(answer, model) -> bool:
-    """Check lesson 6's count of the parameters that train while the base is frozen: those of
-    every layer outside the nested base, whatever ``trainable`` says now."""
+    """Check lesson 6's count of the parameters that train while the base is frozen (the head's)."""
     base = _base(model)
     return base is not None and check_answer(
         answer, sum(layer.count_params() for layer in model.layers if layer is not base), name="count",

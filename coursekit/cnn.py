@@ -47,11 +47,10 @@ def scratch_cnn(input_shape: Sequence[int] = (112, 112, 3), num_classes: int = 2
                 filters: Sequence[int] = FILTERS, dropout: float = 0.0, l2: float = 0.0,
                 augmentation=None, head: str = "average", name: str = "scratch_cnn"):
     """Return the course CNN, uncompiled (lesson 4 builds it), for raw 0-255 pixels: [augmentation,
-    a layer active in training] -> Rescaling(1/255) -> per entry of ``filters`` a block (Conv2D 3x3
-    relu -> MaxPooling2D 2x2 -> BatchNormalization) -> the head -> ``output_layer``. ``head``
-    "average": GlobalAveragePooling2D -> [Dropout]; "flatten" (the lecture network's kind, lesson
-    5's baseline): Flatten -> [Dropout] -> Dense(``FLATTEN_UNITS``, relu). ``l2`` > 0: an L2
-    penalty on every Conv2D and Dense kernel but the output's.
+    active in training] -> Rescaling(1/255) -> per entry of ``filters`` a block (Conv2D 3x3 relu ->
+    MaxPooling2D 2x2 -> BatchNormalization) -> the head -> ``output_layer``. ``head`` "average":
+    GlobalAveragePooling2D -> [Dropout]; "flatten" (lesson 5's baseline): Flatten -> [Dropout] ->
+    Dense(``FLATTEN_UNITS``, relu). ``l2`` > 0: an L2 penalty on every kernel but the output's.
 
     >>> scratch_cnn().count_params()
     98529

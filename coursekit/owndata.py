@@ -157,11 +157,10 @@ def _build(source: Path, depth: int, classes: dict[str, list[str]], dest: Path) 
 
 
 def prepare(folder: str | os.PathLike, quick: bool | None = None) -> Path:
-    """Return the root of a clean, split copy of ``folder``, built the first time and kept while
-    the folder's paths, sizes and modification times stay the same; a file lock keeps two
-    notebooks apart, and the copy appears whole or not at all. Quick mode keeps
-    ``QUICK_PER_CLASS`` files per class and split. Raises ``OwnDataError`` (a ValueError) naming
-    the folder and what to do."""
+    """Return the root of a clean, split copy of ``folder``, built the first time and kept while the
+    folder's paths, sizes and modification times stay the same; a file lock keeps two notebooks apart,
+    and the copy appears whole or not at all. Quick mode keeps ``QUICK_PER_CLASS`` files per class and
+    split. Raises ``OwnDataError`` (a ValueError) naming the folder and what to do."""
     source = Path(folder).expanduser()
     if not source.is_dir():
         raise OwnDataError(f"{source} does not exist or is not a folder: check the path")

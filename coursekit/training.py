@@ -148,10 +148,9 @@ def train_or_load(recipe, train_ds, val_ds, retrain: bool = False, verbose: int 
     """Return ``(model, history)`` for ``recipe`` trained on this data: loaded if any lesson
     trained it before, else (or with ``retrain=True``) trained now and saved at ``cached_model_path``.
 
-    Training seeds Keras with ``recipe.seed``, builds the model (fine-tuning: a copy of
-    ``recipe.start_from``'s model, loaded or trained first) and fits at most ``max_epochs()``
-    epochs with the recipe's schedule and, unless ``patience`` is None, early stopping that keeps
-    the best weights. ``history``: ``history_frame`` with ``seconds`` and ``best``. Usage::
+    Training seeds Keras with ``recipe.seed``, builds the model (fine-tuning: a copy of ``start_from``'s,
+    loaded or trained first) and fits it with the recipe's schedule and early stopping (unless
+    ``patience`` is None). ``history``: ``history_frame`` with ``seconds`` and ``best``. Usage::
 
         train_ds, val_ds, _ = image_datasets(root, recipe.input_size(), recipe.batch_size)
         model, history = train_or_load(recipe, train_ds, val_ds)
