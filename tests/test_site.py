@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import nbformat
 
@@ -56,3 +57,20 @@ def test_offline_guard_finds_scripts_styles_and_modules_from_the_internet(tmp_pa
         '<link rel="stylesheet" href="//fonts.example/x.css">'
         '<script type="module">import x from "https://esm.sh/anywidget";</script>')
     assert len(site.remote_assets(tmp_path)) == 3
+
+
+def test_the_built_site_has_every_lesson_and_loads_nothing_from_the_internet():
+    """CI builds the whole site once in quick mode (.ci/run: `make site`, then COURSEKIT_SITE_DIR);
+    every lesson has its page, lesson 7's page carries its explorers' frames, and no page loads a
+    script, style sheet or module from the internet."""
+    import os
+
+    from tests.conftest import skip_or_fail
+
+    if not os.environ.get("COURSEKIT_SITE_DIR"):
+        skip_or_fail("no built site: set COURSEKIT_SITE_DIR to a `make site` output (CI does)")
+    built = Path(os.environ["COURSEKIT_SITE_DIR"])
+    pages = {page.stem for page in (built / "lessons").glob("*.html")}
+    assert pages == {path.stem for path in site.lessons([])}, "one page per lesson"
+    assert (built / "index.html").is_file() and site.remote_assets(built) == []
+    assert "data:text/javascript;base64," in (built / "lessons" / "07_seeing_what_cnns_learn.html").read_text()
