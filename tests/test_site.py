@@ -74,3 +74,7 @@ def test_the_built_site_has_every_lesson_and_loads_nothing_from_the_internet():
     assert pages == {path.stem for path in site.lessons([])}, "one page per lesson"
     assert (built / "index.html").is_file() and site.remote_assets(built) == []
     assert "data:text/javascript;base64," in (built / "lessons" / "07_seeing_what_cnns_learn.html").read_text()
+    lesson_3 = (built / "lessons" / "03_images_and_convolutions.html").read_text()
+    assert "_static/mathjax/MathJax.js" in lesson_3 and '"processClass": "tex2jax_process|mathjax_process|math' \
+        in lesson_3, "MathJax 2 from the site itself, told to typeset MyST's math spans"
+    assert "<p><!-- lesson-time -->" not in lesson_3 and "<strong>Time:</strong>" in lesson_3, "the time block renders"

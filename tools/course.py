@@ -67,8 +67,10 @@ MINUTES_PER_EXERCISE = 5
 LAB_MINUTES = 90
 GOING_FURTHER = re.compile(r"^## Going further", re.M)
 EXERCISE = re.compile(r"^#{2,4} (?:[^\n]*\b)?Exercise\b", re.M)
-TIME_START, TIME_END = "<!-- lesson-time -->", "<!-- /lesson-time -->"
-TIME_BLOCK = re.compile(re.escape(TIME_START) + ".*?" + re.escape(TIME_END), re.S)
+# The opening marker stands on a line of its own: a Markdown line that starts with "<!--" is an
+# HTML block to its end, so the time paragraph must start on the next line to be rendered.
+TIME_START, TIME_END = "<!-- lesson-time -->\n", "<!-- /lesson-time -->"
+TIME_BLOCK = re.compile(re.escape(TIME_START.strip()) + ".*?" + re.escape(TIME_END), re.S)
 
 
 def colab_url(relative_path: str) -> str:

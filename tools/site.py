@@ -34,6 +34,7 @@ import nbformat
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from coursekit import config  # noqa: E402
+from tools.course import TIME_BLOCK  # noqa: E402
 
 FULL_COPIES = REPO / ".cache" / "executed" / "full"
 QUICK_COPIES = REPO / ".cache" / "site" / "executed"
@@ -101,9 +102,14 @@ def stage_notebook(executed: Path, target: Path) -> str:
     notebook = nbformat.read(executed, as_version=4)
     notebook.metadata.pop("widgets", None)
     front_end = base64.b64encode(FRONT_END.read_bytes()).decode("ascii")
+    lesson = REPO / "notebooks" / target.name  # its time block, written from the records after the run
+    times = [found for cell in (nbformat.read(lesson, as_version=4).cells if lesson.is_file() else [])
+             if cell.cell_type == "markdown" for found in TIME_BLOCK.findall(cell.source)]
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             cell.source = cell.source.replace(COLAB_BADGE, "../_static/colab-badge.svg")
+            if times:
+                cell.source = TIME_BLOCK.sub(lambda _: times[0], cell.source)
         for output in cell.get("outputs", []):  # explorers: today's front end, same frames
             if "text/html" in output.get("data", {}):
                 output.data["text/html"] = re.sub(r"data:text/javascript;base64,[A-Za-z0-9+/=]+",

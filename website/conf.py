@@ -24,6 +24,16 @@ myst_enable_extensions = ["dollarmath"]
 # MathJax 2 from the PyPI package jupyter-server-mathjax, copied into _static/mathjax by
 # tools/site.py (Sphinx's default loads MathJax 3 from a CDN).
 mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
+# That package ships only the STIX-Web fonts (as Jupyter configures it): without them named here,
+# MathJax asks for its default TeX fonts, which are not there, and draws nothing. MyST marks each
+# page "tex2jax_ignore" and the math spans "math": MathJax 2 must be told to process that class
+# (the MathJax 3 setting MyST-NB writes, processHtmlClass, means nothing to MathJax 2).
+mathjax2_config = {"HTML-CSS": {"availableFonts": ["STIX-Web"], "preferredFont": "STIX-Web",
+                                "webFont": "STIX-Web", "imageFont": None},
+                   "SVG": {"font": "STIX-Web"},
+                   "tex2jax": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]],
+                               "processEscapes": True,
+                               "processClass": "tex2jax_process|mathjax_process|math|output_area"}}
 nb_execution_mode = "off"
 # No widget manager: MyST-NB would load require.js and @jupyter-widgets/html-manager from a CDN.
 nb_ipywidgets_js = {}
