@@ -2,7 +2,7 @@
 
 Two models, one run:
 
-* ``lesson``: the lesson-3 CNN in full mode (``recipes.SCRATCH_CNN``; a trained copy that
+* ``lesson``: the lesson-4 CNN in full mode (``recipes.SCRATCH_CNN``; a trained copy that
   ``training.train_or_load`` cached under ``data_dir()/models/`` when there is one, otherwise
   the same network untrained - latency does not depend on the weights; the script says which).
 * ``pretrained``: the lesson-5 transfer model (MobileNetV2 alpha=0.35 with real ImageNet
@@ -76,7 +76,7 @@ SIZE = recipes.SCRATCH_CNN.input_size(quick=False)[0]  # the lesson's CNN in ful
 
 
 def lesson_model():
-    """The lesson-3 CNN (recipes.SCRATCH_CNN, full mode): a trained copy from data_dir()/models/
+    """The lesson-4 CNN (recipes.SCRATCH_CNN, full mode): a trained copy from data_dir()/models/
     if there is one, else the same network untrained."""
     for path in sorted((config.data_dir() / "models").glob("scratch_cnn-*.keras")):
         if path.name.endswith(".checkpoint.keras"):
@@ -84,7 +84,7 @@ def lesson_model():
         model = keras.models.load_model(path)
         if tuple(model.input_shape[1:]) == (SIZE, SIZE, 3):
             return model, f"trained, loaded from {path}"
-    return recipes.SCRATCH_CNN.build(quick=False), "untrained (no cached lesson-3 model)"
+    return recipes.SCRATCH_CNN.build(quick=False), "untrained (no cached lesson-4 model)"
 
 
 def pretrained_model():

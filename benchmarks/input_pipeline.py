@@ -1,7 +1,7 @@
 """Images per second: the lesson's tf.data pipeline vs the legacy ImageDataGenerator.
 
 Both read the same folder (cats_and_dogs_filtered/train, 2000 JPEGs; ``--quick``: the
-200-image subset), resize to the same size (default: lesson 3's, ``recipes.SCRATCH_CNN``) with
+200-image subset), resize to the same size (default: lesson 4's, ``recipes.SCRATCH_CNN``) with
 the same (bilinear) interpolation, and yield
 batches of the same size for ``--epochs`` passes, as ``model.fit`` would consume them. The
 passes are interleaved (one tf.data epoch, then one ImageDataGenerator epoch, ...) so that
