@@ -148,7 +148,7 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-# ---------------------------------------------------------------- tiny models (lesson 6 modules)
+# ---------------------------------------------------------------- tiny models (lesson 7 modules)
 # Sequential, Functional and nested (a "pretrained base" as one layer): the shapes a student's
 # model takes. Session-wide: the tests never change them (they check that nothing changes).
 

@@ -134,7 +134,7 @@ def test_predicted_class(tiny_sequential, tiny_functional, tiny_images):
 
 def test_a_model_loaded_from_disk_breaks_the_recipe_not_gradcam(tiny_sequential, tiny_images, tmp_path):
     """A Sequential loaded from .keras: each layer.output may sit in another copy of the graph,
-    so the keras.io recipe's gradient is None (lesson 6 shows it); ours walks the layers."""
+    so the keras.io recipe's gradient is None (lesson 7 shows it); ours walks the layers."""
     tiny_sequential.save(tmp_path / "tiny.keras")
     loaded = keras.models.load_model(tmp_path / "tiny.keras")
     with tf.GradientTape() as tape:
