@@ -58,3 +58,13 @@ def test_a_stalled_cell_fails_the_lesson_within_its_timeout(tmp_path):
     assert "Timeout" in str(error.value) and str(tmp_path / "executed" / "failed") in str(error.value)
     failed = nbformat.read(tmp_path / "executed" / "failed" / lesson.name, as_version=4)
     assert failed.cells[0].outputs[0]["text"] == "before\n" and not failed.cells[2].outputs
+
+
+def test_a_full_record_waits_for_a_quiet_machine_and_gives_up_in_time():
+    loads, slept = iter([1.8, 1.4, 0.9, 0.5]), []
+    assert record.settle(1.0, load=lambda: (next(loads),), sleep=slept.append, poll=5) == 0.9
+    assert slept == [5, 5]
+    busy, slept = (lambda: (3.0,)), []
+    assert record.settle(1.0, most=12, load=busy, sleep=slept.append, poll=5) == 3.0  # records anyway
+    assert sum(slept) == 15
+    assert record.settle(0, load=busy, sleep=slept.append) == 3.0 and sum(slept) == 15  # 0: no wait

@@ -12,7 +12,10 @@ the course mirror comes from ``COURSEKIT_MIRROR`` (or ``../shared/datasets`` and
 quick mode, with a fresh data folder, to time it (``quick_seconds``; ``--no-quick-timing`` skips
 that). A cell that runs longer than its timeout fails the lesson at once: 40 minutes in full mode
 (lesson 5 trains for about 20 in one cell), ``COURSEKIT_CELL_TIMEOUT`` or 120 s in quick mode
-(``--cell-timeout`` sets both). The executed notebooks stay in ``.cache/executed/full/`` and
+(``--cell-timeout`` sets both). Before each lesson of a full record the script waits until the
+machine has settled, the 1-minute load average under 1 (``--settle LOAD``; at most 10 minutes, then
+it records anyway, the load kept in the record as always), so the lesson before does not count as
+load on the next one. The executed notebooks stay in ``.cache/executed/full/`` and
 ``.cache/executed/quick/`` (the course site is built from them); a failed run's in
 ``.cache/executed/failed/``.
 
@@ -47,6 +50,8 @@ EXECUTED = REPO / ".cache" / "executed"
 DEFAULT_LESSONS = ["00", "01", "02", "03", "04", "05", "06", "07"]
 SLOWEST_CELLS = 5
 FULL_CELL_TIMEOUT = 40 * 60  # seconds; lesson 5 trains its variants in one cell
+SETTLE_LOAD = 1.0  # a full record starts when the 1-minute load average is under this
+SETTLE_MOST = 10 * 60  # seconds to wait for it at most
 
 
 class LessonFailed(RuntimeError):
@@ -164,6 +169,23 @@ def slowest_cells(notebook, count: int = SLOWEST_CELLS) -> list[dict]:
     return sorted(timed, key=lambda entry: -entry["seconds"])[:count]
 
 
+def settle(below: float, most: float = SETTLE_MOST, poll: float = 5.0,
+           load=os.getloadavg, sleep=time.sleep) -> float:
+    """Wait until the 1-minute load average is under ``below`` (at most ``most`` seconds) and return
+    it; ``below <= 0`` does not wait.
+
+    >>> loads = iter([1.6, 1.2, 0.7])
+    >>> settle(1.0, load=lambda: (next(loads), 0.0, 0.0), sleep=lambda seconds: None)
+    0.7
+    """
+    waited, current = 0.0, load()[0]
+    while below > 0 and current >= below and waited < most:
+        sleep(poll)
+        waited += poll
+        current = load()[0]
+    return current
+
+
 def record_lesson(path: Path, quick: bool, shared_data: Path | None, quick_timing: bool,
                   cell_timeout: int | None = None, keep: Path | None = None) -> dict:
     """Run one lesson (and, for a full record, time it in quick mode) and return its record;
@@ -191,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="quick mode (a try: needs --out outside results/)")
     parser.add_argument("--shared-data", metavar="DIR", help="one data folder for all runs instead of fresh ones")
     parser.add_argument("--no-quick-timing", action="store_true", help="skip the quick-mode timing run")
+    parser.add_argument("--settle", type=float, default=SETTLE_LOAD, metavar="LOAD",
+                        help="before each full-mode lesson, wait (at most 10 min) until the 1-minute load "
+                        f"average is under LOAD (default {SETTLE_LOAD}; 0: do not wait)")
     parser.add_argument("--cell-timeout", type=int, help="seconds one cell may take (default: 40 min in full "
                         "mode, COURSEKIT_CELL_TIMEOUT or 120 in quick mode)")
     args = parser.parse_args(argv)
@@ -200,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     paths = [lesson_path(name) for name in args.lessons]
     failed = []
     for path in paths:
+        if not args.quick:
+            print(f"{path.stem}: waiting for a load average under {args.settle} ...", flush=True)
+            print(f"{path.stem}: load average {settle(args.settle):.2f}", flush=True)
         print(f"{path.stem}: running in {'quick' if args.quick else 'full'} mode ...", flush=True)
         try:
             record = record_lesson(path, args.quick, Path(args.shared_data) if args.shared_data else None,
